@@ -1,0 +1,16 @@
+//! Builds the built-in renderer (`guest/`) for wasm32-wasip2 and hands its bytes to the host.
+
+include!("build_guest.rs");
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    rerun_if_tree_changed(&root.join("guest"));
+    rerun_if_tree_changed(&root.join("wit"));
+    let release = build_wasm_guests(&root.join("guest").join("Cargo.toml"), "wasm-guest");
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    std::fs::copy(
+        release.join("isomail_guest.wasm"),
+        out.join("isomail_guest.wasm"),
+    )
+    .expect("the guest build produced isomail_guest.wasm");
+}

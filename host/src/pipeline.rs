@@ -1,0 +1,235 @@
+//! Every message of a campaign, rendered and built on all cores in bounded memory.
+//!
+//! A reader thread streams recipients into a bounded queue; worker threads each take one
+//! recipient, render it in a fresh instance ([`Sandbox::render`]) and build its bytes; the
+//! caller's sink sees each outcome in completion order. At most a few messages per worker exist
+//! at once, whatever the list's size. Nothing here talks to the network.
+
+use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use crate::Error;
+use crate::campaign::{Campaign, Recipient, RendererChoice};
+use crate::message::{self, Envelope};
+use crate::sandbox::{self, Content, RenderError, RenderFailure, Sandbox};
+
+/// One message, ready to write or send.
+pub struct Rendered {
+    pub index: usize,
+    pub line: u64,
+    pub email: String,
+    pub content: Content,
+    pub bytes: Vec<u8>,
+    /// SHA-256 of `bytes`, hex.
+    pub hash: String,
+}
+
+/// One message that did not render.
+#[derive(Debug)]
+pub struct Failed {
+    pub index: usize,
+    pub line: u64,
+    pub masked: String,
+    pub failure: RenderFailure,
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "recipient #{} ({}, line {}): {}",
+            self.index, self.masked, self.line, self.failure
+        )
+    }
+}
+
+pub type Outcome = Result<Rendered, Failed>;
+
+/// How many threads render when the operator does not say.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Compiles and links the campaign's renderer for `jobs` concurrent messages.
+pub fn load_sandbox(campaign: &Campaign, jobs: usize) -> Result<Sandbox, Error> {
+    let source = match &campaign.renderer {
+        RendererChoice::Builtin => sandbox::Source::Builtin,
+        RendererChoice::File { path, bytes } => sandbox::Source::File { path, bytes },
+    };
+    Sandbox::load(source, campaign.limits.clone(), jobs).map_err(|why| {
+        Error::input(format!(
+            "{}: [message] renderer: {why}",
+            campaign.path.display()
+        ))
+    })
+}
+
+/// Renders the templates once for a made-up recipient that has every column (empty values) and
+/// no real data, so a template error is reported once, against its file, before any real
+/// recipient is rendered.
+pub fn probe(campaign: &Campaign, sandbox: &Sandbox) -> Result<(), Error> {
+    let recipient = sandbox::Recipient {
+        email: "probe@isomail.invalid".into(),
+        fields: campaign
+            .recipients
+            .columns()
+            .iter()
+            .filter(|c| *c != "email")
+            .map(|c| (c.clone(), String::new()))
+            .collect(),
+    };
+    match sandbox.render(&campaign.templates, &recipient) {
+        Ok(_) => Ok(()),
+        Err(RenderFailure::Renderer(err)) => {
+            Err(Error::input(describe_template_error(campaign, &err)))
+        }
+        // A limit or crash on harmless input says the renderer is unusable; the per-recipient
+        // pass would fail every message the same way.
+        Err(other) => Err(Error::input(format!(
+            "{}: the renderer failed on a sample recipient with no data: {other}",
+            campaign.path.display()
+        ))),
+    }
+}
+
+/// Names the template file for the built-in renderer's "text template, line 3: …" messages.
+fn describe_template_error(campaign: &Campaign, err: &RenderError) -> String {
+    let (kind, detail) = match err {
+        RenderError::Syntax(m) => ("syntax error", m),
+        RenderError::Undefined(m) => ("unknown column", m),
+        RenderError::Other(m) => ("the renderer refused the templates", m),
+    };
+    let labels = ["subject template", "text template", "html template"];
+    for (label, source) in labels.iter().zip(&campaign.template_sources) {
+        if let Some(rest) = detail.strip_prefix(label) {
+            let rest = rest.trim_start_matches([',', ':', ' ']);
+            return format!("{source}: {kind}: {rest}");
+        }
+    }
+    format!("{}: {kind}: {detail}", campaign.path.display())
+}
+
+/// Renders every recipient on `jobs` threads; `sink` sees each outcome once, in completion
+/// order. Stops early (and returns the error) if reading the list fails or `sink` errs.
+pub fn render_all(
+    campaign: &Campaign,
+    sandbox: &Sandbox,
+    jobs: usize,
+    date: SystemTime,
+    mut sink: impl FnMut(Outcome) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let jobs = jobs.max(1);
+    let stream = campaign.recipients.stream()?;
+    let (work_tx, work_rx) = sync_channel::<Recipient>(jobs * 4);
+    let (done_tx, done_rx) = sync_channel::<Result<Outcome, Error>>(jobs * 4);
+    let work_rx = Arc::new(Mutex::new(work_rx));
+    std::thread::scope(|scope| {
+        let reader_done = done_tx.clone();
+        scope.spawn(move || {
+            for item in stream {
+                match item {
+                    Ok(recipient) => {
+                        if work_tx.send(recipient).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = reader_done.send(Err(e));
+                        break;
+                    }
+                }
+            }
+        });
+        for _ in 0..jobs {
+            let work_rx = Arc::clone(&work_rx);
+            let done_tx = done_tx.clone();
+            std::thread::Builder::new()
+                .stack_size(WORKER_STACK)
+                .spawn_scoped(scope, move || {
+                    worker(campaign, sandbox, date, &work_rx, &done_tx)
+                })
+                .map_err(|e| Error::other(format!("cannot start a render thread: {e}")))?;
+        }
+        drop(done_tx);
+        // Dropping the receiver on error makes every worker and the reader stop at their next send.
+        for result in done_rx {
+            sink(result?)?;
+        }
+        Ok(())
+    })
+}
+
+/// Worker threads run wasm on their own stack: room for the sandbox's largest stack limit.
+const WORKER_STACK: usize = 16 << 20;
+
+fn worker(
+    campaign: &Campaign,
+    sandbox: &Sandbox,
+    date: SystemTime,
+    work: &Mutex<Receiver<Recipient>>,
+    done: &std::sync::mpsc::SyncSender<Result<Outcome, Error>>,
+) {
+    loop {
+        let next = match work.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        let Ok(recipient) = next else { return };
+        if done
+            .send(Ok(render_one(campaign, sandbox, date, recipient)))
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Renders and builds one message.
+pub fn render_one(
+    campaign: &Campaign,
+    sandbox: &Sandbox,
+    date: SystemTime,
+    recipient: Recipient,
+) -> Outcome {
+    let Recipient {
+        index,
+        line,
+        email,
+        fields,
+    } = recipient;
+    let fail = |failure| Failed {
+        index,
+        line,
+        masked: crate::campaign::recipients::mask(&email),
+        failure,
+    };
+    let wit = sandbox::Recipient {
+        email: email.clone(),
+        fields,
+    };
+    let content = match sandbox.render(&campaign.templates, &wit) {
+        Ok(content) => content,
+        Err(failure) => return Err(fail(failure)),
+    };
+    let message_id = message::message_id(&campaign.fingerprint, index, &campaign.from);
+    let envelope = Envelope {
+        from: &campaign.from,
+        to: &email,
+        date,
+        message_id: &message_id,
+    };
+    let bytes = match message::build(&envelope, &content) {
+        Ok(bytes) => bytes,
+        Err(why) => return Err(fail(RenderFailure::Invalid(why))),
+    };
+    let hash = message::content_hash(&bytes);
+    Ok(Rendered {
+        index,
+        line,
+        email,
+        content,
+        bytes,
+        hash,
+    })
+}

@@ -1,0 +1,439 @@
+//! The sandbox: every message is rendered by a fresh WebAssembly component instance.
+//!
+//! One [`Sandbox`] compiles the renderer once and links it once (`InstancePre`); each call to
+//! [`Sandbox::render`] then builds a new `Store`, instantiates, makes exactly one `render` call and
+//! drops both. No function here, public or not, lets a caller keep an instance for a second
+//! message: that is the property the 2016 incident lacked. Each instance gets no capability (see
+//! [`wasi`]) and runs under the [`Limits`], whose breach fails only that message.
+
+mod cache;
+mod wasi;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde::Deserialize;
+use wasmtime::component::Linker;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+
+pub use wasi::Denied;
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "renderer",
+        additional_derives: [PartialEq, Eq],
+    });
+}
+
+use bindings::RendererPre;
+pub use bindings::isomail::renderer::types::{Content, Recipient, RenderError, Templates};
+
+/// The built-in renderer (`guest/`), compiled for wasm32-wasip2 by the build script.
+pub const BUILTIN_RENDERER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/isomail_guest.wasm"));
+
+/// Per-instance limits. Every field has a default that a `[sandbox]` section may override.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// WebAssembly instructions one message may execute (wasmtime fuel). By default
+    /// [`Limits::DEFAULT_FUEL`]: about a second of work, thousands of times what a template needs.
+    pub fuel: u64,
+    /// Wall-clock time one message may take, in milliseconds. By default [`Limits::DEFAULT_WALL_MS`].
+    pub wall_ms: u64,
+    /// Linear memory one instance may grow to, in bytes. By default [`Limits::DEFAULT_MEMORY_BYTES`].
+    pub memory_bytes: usize,
+    /// Size of one message's rendered subject, text and HTML together, in bytes. By default
+    /// [`Limits::DEFAULT_OUTPUT_BYTES`].
+    pub output_bytes: usize,
+    /// WebAssembly stack one instance may use, in bytes. By default [`Limits::DEFAULT_STACK_BYTES`].
+    pub stack_bytes: usize,
+}
+
+impl Limits {
+    pub const DEFAULT_FUEL: u64 = 2_000_000_000;
+    pub const DEFAULT_WALL_MS: u64 = 5_000;
+    pub const DEFAULT_MEMORY_BYTES: usize = 64 << 20;
+    pub const DEFAULT_OUTPUT_BYTES: usize = 1 << 20;
+    pub const DEFAULT_STACK_BYTES: usize = 512 << 10;
+
+    /// Checks the limits make sense; the message names the offending key.
+    pub fn validate(&self) -> Result<(), String> {
+        let checks = [
+            (self.fuel == 0, "fuel must be at least 1"),
+            (self.wall_ms == 0, "wall_ms must be at least 1"),
+            (
+                self.memory_bytes < (1 << 20),
+                "memory_bytes must be at least 1 MiB (1048576)",
+            ),
+            (
+                self.memory_bytes > (4 << 30),
+                "memory_bytes must be at most 4 GiB",
+            ),
+            (self.output_bytes == 0, "output_bytes must be at least 1"),
+            (
+                self.stack_bytes < (64 << 10),
+                "stack_bytes must be at least 64 KiB (65536)",
+            ),
+            (
+                self.stack_bytes > (4 << 20),
+                "stack_bytes must be at most 4 MiB",
+            ),
+        ];
+        match checks.iter().find(|(bad, _)| *bad) {
+            Some((_, why)) => Err((*why).to_owned()),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            fuel: Self::DEFAULT_FUEL,
+            wall_ms: Self::DEFAULT_WALL_MS,
+            memory_bytes: Self::DEFAULT_MEMORY_BYTES,
+            output_bytes: Self::DEFAULT_OUTPUT_BYTES,
+            stack_bytes: Self::DEFAULT_STACK_BYTES,
+        }
+    }
+}
+
+/// Which limit a message broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    Fuel,
+    WallTime,
+    Memory,
+    Output,
+    Stack,
+}
+
+impl std::fmt::Display for Limit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Limit::Fuel => "CPU limit (sandbox.fuel)",
+            Limit::WallTime => "time limit (sandbox.wall_ms)",
+            Limit::Memory => "memory limit (sandbox.memory_bytes)",
+            Limit::Output => "output size limit (sandbox.output_bytes)",
+            Limit::Stack => "stack limit (sandbox.stack_bytes)",
+        })
+    }
+}
+
+/// Why one message did not render. Only that message is affected.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RenderFailure {
+    /// The renderer refused, e.g. a template error.
+    Renderer(RenderError),
+    /// The instance went over one of its [`Limits`].
+    Limit(Limit),
+    /// The renderer called a capability it was not given.
+    Denied(Denied),
+    /// The instance trapped (a panic in a Rust renderer ends up here).
+    Trap(String),
+    /// The renderer returned something the host will not put in a message.
+    Invalid(String),
+}
+
+impl std::fmt::Display for RenderFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RenderFailure::Renderer(RenderError::Syntax(m)) => {
+                write!(f, "template syntax error: {m}")
+            }
+            RenderFailure::Renderer(RenderError::Undefined(m)) => write!(f, "undefined value: {m}"),
+            RenderFailure::Renderer(RenderError::Other(m)) => write!(f, "renderer error: {m}"),
+            RenderFailure::Limit(limit) => write!(f, "renderer exceeded its {limit}"),
+            RenderFailure::Denied(denied) => denied.fmt(f),
+            RenderFailure::Trap(m) => write!(f, "renderer crashed: {m}"),
+            RenderFailure::Invalid(m) => write!(f, "renderer output refused: {m}"),
+        }
+    }
+}
+
+/// A breach detected by the host while the guest runs, carried out of the guest as a trap.
+#[derive(Debug)]
+struct Breach(Limit);
+
+impl std::fmt::Display for Breach {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exceeded {}", self.0)
+    }
+}
+
+impl std::error::Error for Breach {}
+
+/// Everything one message's `Store` holds. It is created for one message and dropped with it.
+pub(crate) struct MessageCtx {
+    limits: Limits,
+}
+
+impl wasmtime::ResourceLimiter for MessageCtx {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.limits.memory_bytes {
+            return Err(Breach(Limit::Memory).into());
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > MAX_TABLE_ELEMENTS {
+            return Err(Breach(Limit::Memory).into());
+        }
+        Ok(true)
+    }
+}
+
+/// Table elements one instance may have: generous for any real renderer, bounded for a hostile one.
+const MAX_TABLE_ELEMENTS: usize = 100_000;
+/// How often the wall-clock ticker advances the engine's epoch.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// Core instances, memories and tables one renderer component may contain (a std Rust component
+/// has a handful; other toolchains add adapters).
+const MAX_CORE_INSTANCES_PER_COMPONENT: u32 = 64;
+const MAX_MEMORIES_PER_COMPONENT: u32 = 4;
+const MAX_TABLES_PER_COMPONENT: u32 = 16;
+
+/// Where a renderer comes from, for error messages and the compile cache.
+pub enum Source<'a> {
+    Builtin,
+    File { path: &'a Path, bytes: &'a [u8] },
+}
+
+/// A compiled, linked renderer ready to render any number of messages, one instance each.
+pub struct Sandbox {
+    engine: Engine,
+    pre: RendererPre<MessageCtx>,
+    limits: Limits,
+    _ticker: EpochTicker,
+}
+
+impl Sandbox {
+    /// Compiles (or loads from the on-disk cache) and links the renderer.
+    ///
+    /// `parallelism` bounds how many messages may render at once; the instance pool is sized
+    /// for it. The error is one sentence fit to show the operator.
+    pub fn load(source: Source<'_>, limits: Limits, parallelism: usize) -> Result<Sandbox, String> {
+        limits
+            .validate()
+            .map_err(|why| format!("[sandbox] {why}"))?;
+        let (name, bytes) = match source {
+            Source::Builtin => ("the built-in renderer".to_owned(), BUILTIN_RENDERER),
+            Source::File { path, bytes } => (path.display().to_string(), bytes),
+        };
+        check_is_component(&name, bytes)?;
+        let engine = new_engine(&limits, parallelism)
+            .map_err(|e| format!("cannot set up the sandbox: {e:#}"))?;
+        let component = cache::compile(&engine, bytes)
+            .map_err(|e| format!("{name} is not a valid component: {e:#}"))?;
+        let mut linker = Linker::new(&engine);
+        wasi::link(&mut linker, &engine, &component)
+            .map_err(|why| format!("{name} cannot be used as a renderer: {why}"))?;
+        let instance_pre = linker
+            .instantiate_pre(&component)
+            .map_err(|e| format!("{name} cannot be used as a renderer: {e:#}"))?;
+        let pre = RendererPre::new(instance_pre).map_err(|e| {
+            format!("{name} does not export the isomail:renderer world (`render: func(templates, recipient) -> result<content, render-error>`): {e:#}")
+        })?;
+        let ticker = EpochTicker::start(engine.clone())
+            .map_err(|e| format!("cannot start the sandbox's clock thread: {e}"))?;
+        Ok(Sandbox {
+            engine,
+            pre,
+            limits,
+            _ticker: ticker,
+        })
+    }
+
+    /// The limits every instance runs under.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Renders one message in a new instance that is dropped before this returns.
+    pub fn render(
+        &self,
+        templates: &Templates,
+        recipient: &Recipient,
+    ) -> Result<Content, RenderFailure> {
+        let mut store = self.new_store();
+        let renderer = self.pre.instantiate(&mut store).map_err(classify)?;
+        let content = renderer
+            .call_render(&mut store, templates, recipient)
+            .map_err(classify)?
+            .map_err(RenderFailure::Renderer)?;
+        drop(store);
+        check_output(&content, self.limits.output_bytes)?;
+        Ok(content)
+    }
+
+    /// The one place a message's `Store` is made: fresh context, limits, fuel and deadline.
+    fn new_store(&self) -> Store<MessageCtx> {
+        let mut store = Store::new(
+            &self.engine,
+            MessageCtx {
+                limits: self.limits.clone(),
+            },
+        );
+        store.limiter(|ctx| ctx as &mut dyn wasmtime::ResourceLimiter);
+        // A store starts with zero fuel; set_fuel only fails when fuel is not enabled.
+        let _ = store.set_fuel(self.limits.fuel);
+        store.set_epoch_deadline(
+            self.limits
+                .wall_ms
+                .div_ceil(EPOCH_TICK.as_millis() as u64)
+                .max(1),
+        );
+        store.epoch_deadline_trap();
+        store
+    }
+
+    /// Test-only: renders every recipient in ONE instance, as the 2016 mailer effectively did.
+    ///
+    /// Exists only so the isolation tests can show that the hostile guests they use really do
+    /// leak when an instance is reused; a build without the `isolation-control` feature has no
+    /// such path.
+    #[cfg(feature = "isolation-control")]
+    pub fn render_all_in_one_instance_for_control(
+        &self,
+        templates: &Templates,
+        recipients: &[Recipient],
+    ) -> Vec<Result<Content, RenderFailure>> {
+        let mut store = self.new_store();
+        let renderer: bindings::Renderer = match self.pre.instantiate(&mut store) {
+            Ok(r) => r,
+            Err(e) => return vec![Err(classify(e))],
+        };
+        recipients
+            .iter()
+            .map(|r| {
+                renderer
+                    .call_render(&mut store, templates, r)
+                    .map_err(classify)?
+                    .map_err(RenderFailure::Renderer)
+            })
+            .collect()
+    }
+}
+
+fn new_engine(limits: &Limits, parallelism: usize) -> wasmtime::Result<Engine> {
+    let slots = u32::try_from(parallelism.max(1) + 1).unwrap_or(u32::MAX);
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(slots)
+        .total_core_instances(slots * MAX_CORE_INSTANCES_PER_COMPONENT)
+        .total_memories(slots * MAX_MEMORIES_PER_COMPONENT)
+        .total_tables(slots * MAX_TABLES_PER_COMPONENT)
+        .max_core_instances_per_component(MAX_CORE_INSTANCES_PER_COMPONENT)
+        .max_memories_per_component(MAX_MEMORIES_PER_COMPONENT)
+        .max_tables_per_component(MAX_TABLES_PER_COMPONENT)
+        .max_memory_size(limits.memory_bytes)
+        .table_elements(MAX_TABLE_ELEMENTS)
+        .linear_memory_keep_resident(1 << 20)
+        .table_keep_resident(64 << 10);
+    let mut config = Config::new();
+    config
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+        .consume_fuel(true)
+        .epoch_interruption(true)
+        .max_wasm_stack(limits.stack_bytes)
+        .wasm_component_model(true);
+    Engine::new(&config)
+}
+
+/// Tells "not WebAssembly" and "a core module" apart from a component before wasmtime does.
+fn check_is_component(name: &str, bytes: &[u8]) -> Result<(), String> {
+    const MAGIC: &[u8] = b"\0asm";
+    match bytes.get(..8) {
+        Some(head) if head.starts_with(MAGIC) && head[4..8] == [0x0d, 0x00, 0x01, 0x00] => Ok(()),
+        Some(head) if head.starts_with(MAGIC) && head[4..8] == [0x01, 0x00, 0x00, 0x00] => {
+            Err(format!(
+                "{name} is a core WebAssembly module, not a component; build it for wasm32-wasip2 or wrap it with `wasm-tools component new`"
+            ))
+        }
+        _ => Err(format!(
+            "{name} is not a WebAssembly component (its first bytes are not `\\0asm`)"
+        )),
+    }
+}
+
+/// Host-side checks on what came out of the guest, before it can reach a message.
+fn check_output(content: &Content, max_bytes: usize) -> Result<(), RenderFailure> {
+    let size =
+        content.subject.len() + content.text.len() + content.html.as_ref().map_or(0, String::len);
+    if size > max_bytes {
+        return Err(RenderFailure::Limit(Limit::Output));
+    }
+    if content.subject.contains(['\r', '\n']) {
+        return Err(RenderFailure::Invalid(
+            "the subject contains a line break".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Turns a wasmtime error from instantiation or the call into the failure it stands for.
+fn classify(err: wasmtime::Error) -> RenderFailure {
+    if let Some(Breach(limit)) = err.downcast_ref::<Breach>() {
+        return RenderFailure::Limit(*limit);
+    }
+    if let Some(denied) = err.downcast_ref::<Denied>() {
+        return RenderFailure::Denied(denied.clone());
+    }
+    match err.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => RenderFailure::Limit(Limit::Fuel),
+        Some(Trap::Interrupt) => RenderFailure::Limit(Limit::WallTime),
+        Some(Trap::StackOverflow) => RenderFailure::Limit(Limit::Stack),
+        Some(Trap::UnreachableCodeReached) => RenderFailure::Trap(
+            "it reached `unreachable` (a Rust renderer panicked or aborted)".into(),
+        ),
+        Some(trap) => RenderFailure::Trap(trap.to_string()),
+        None => RenderFailure::Trap(format!("{err:#}")),
+    }
+}
+
+/// Advances the engine's epoch so wall-clock deadlines fire; stops when dropped.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine) -> std::io::Result<EpochTicker> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("isomail-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })?;
+        Ok(EpochTicker {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
