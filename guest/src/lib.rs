@@ -88,7 +88,7 @@ fn render_one(
     if !missing.is_empty() {
         missing.sort();
         return Err(RenderError::Undefined(format!(
-            "{} uses `{}`, which this recipient has no column for",
+            "{} uses `{}`, which is not a column of the recipient list",
             label(name),
             missing.join("`, `")
         )));

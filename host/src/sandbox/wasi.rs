@@ -153,14 +153,6 @@ fn define_inert(inst: &mut LinkerInstance<'_, MessageCtx>, interface: &str) -> R
             inst.func_wrap("get-arguments", |_, (): ()| Ok((Vec::<String>::new(),)))?;
             inst.func_wrap("initial-cwd", |_, (): ()| Ok((None::<String>,)))?;
         }
-        "cli/exit" => {
-            inst.func_wrap("exit", |_, (_status,): (Result<(), ()>,)| -> Result<()> {
-                Err(Denied {
-                    import: "wasi:cli/exit#exit".into(),
-                }
-                .into())
-            })?;
-        }
         "cli/stdin" => {
             inst.func_wrap("get-stdin", |_, (): ()| {
                 Ok((Resource::<InputStream>::new_own(0),))

@@ -1,0 +1,138 @@
+//! Bad input: each is refused with exit 2, one sentence naming the file, line and field, and
+//! nothing is rendered (the output directory of `render` is never created).
+
+mod util;
+
+use util::{CampaignDir, guest, isomail_path, stderr, stdout};
+
+/// Runs `render --out` and asserts: exit 2, one error line containing every `needle`, and no
+/// output directory.
+fn refused(campaign: &CampaignDir, needles: &[&str]) -> String {
+    let path = campaign.write();
+    let out_dir = campaign.dir.path().join("out");
+    let out = isomail_path(&["render", "--out", out_dir.to_str().expect("utf-8")], &path);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}\nstdout: {}", stdout(&out));
+    assert_eq!(err.lines().count(), 1, "one sentence expected: {err}");
+    assert!(err.starts_with("isomail: "), "{err}");
+    for needle in needles {
+        assert!(err.contains(needle), "{needle:?} missing from: {err}");
+    }
+    assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
+    assert!(!out_dir.exists(), "something was rendered for: {err}");
+    err
+}
+
+fn with_csv(csv: &[u8]) -> CampaignDir {
+    let mut campaign = CampaignDir::new();
+    campaign.csv = csv.to_vec();
+    campaign
+}
+
+#[test]
+fn missing_email_column_is_refused() {
+    refused(&with_csv(b"mail,name\nann@example.com,Ann\n"), &["recipients.csv", "line 1", "no `email` column", "mail, name"]);
+}
+
+#[test]
+fn invalid_address_is_refused() {
+    refused(&with_csv(b"email,name\nann@example.com,Ann\nnot-an-address,Bob\n"), &["recipients.csv", "line 3", "`email`"]);
+    refused(&with_csv(b"email,name\nBob <bob@example.com>,Bob\n"), &["line 2", "`email`", "not a bare address"]);
+}
+
+#[test]
+fn ragged_row_is_refused() {
+    refused(&with_csv(b"email,name\nann@example.com,Ann\nbob@example.com,Bob,extra\n"), &["recipients.csv", "line 3", "3 fields", "header has 2"]);
+}
+
+#[test]
+fn non_utf8_is_refused() {
+    refused(&with_csv(b"email,name\nann@example.com,Ann\nbob@example.com,B\xe9b\n"), &["recipients.csv", "line 3", "column `name`", "UTF-8"]);
+}
+
+#[test]
+fn empty_list_is_refused() {
+    refused(&with_csv(b"email,name\n"), &["recipients.csv", "no recipients"]);
+    refused(&with_csv(b""), &["recipients.csv", "empty"]);
+}
+
+#[test]
+fn line_breaks_in_values_are_refused() {
+    refused(&with_csv(b"email,name\nann@example.com,\"Ann\nBcc: x@evil.test\"\n"), &["line 2", "column `name`", "line feed"]);
+    refused(&with_csv(b"email,name\nann@example.com,\"Ann\rX\"\n"), &["line 2", "column `name`", "carriage return"]);
+}
+
+#[test]
+fn duplicate_addresses_are_refused_naming_both_lines() {
+    refused(
+        &with_csv(b"email,name\nann@example.com,Ann\nbob@example.com,Bob\nANN@Example.com,Annie\n"),
+        &["recipients.csv", "line 4", "`email`", "already on line 2", "A***@Example.com"],
+    );
+}
+
+#[test]
+fn template_syntax_error_names_file_and_line() {
+    let mut campaign = CampaignDir::new();
+    campaign.text = "Hello {{ name }}\nline two\n{% if name %}never closed\n".into();
+    refused(&campaign, &["templates/body.txt", "syntax error", "line 3"]);
+    let mut campaign = CampaignDir::new();
+    campaign.subject = "Hi {{ name".into();
+    refused(&campaign, &["campaign.toml", "subject", "syntax error"]);
+}
+
+#[test]
+fn unknown_column_is_refused_even_on_an_untaken_branch() {
+    let mut campaign = CampaignDir::new();
+    campaign.text = "{% if false %}{{ nickname }}{% endif %}Hello {{ name }}\n".into();
+    refused(&campaign, &["templates/body.txt", "`nickname`", "not a column"]);
+}
+
+#[test]
+fn bad_campaign_keys_are_refused() {
+    let mut campaign = CampaignDir::new();
+    campaign.extra = "\n[delivery]\nstages = [10, 5, \"all\"]\n".into();
+    refused(&campaign, &["campaign.toml", "[delivery]", "stages[1]"]);
+    let mut campaign = CampaignDir::new();
+    campaign.extra = "\n[sandbox]\nmemory_bytes = 10\n".into();
+    refused(&campaign, &["campaign.toml", "[sandbox]", "memory_bytes"]);
+    let mut campaign = CampaignDir::new();
+    campaign.extra = "\n[recipients.oops]\n".into();
+    refused(&campaign, &["campaign.toml"]);
+    let mut campaign = CampaignDir::new();
+    campaign.extra = "private = [\"ssn\"]\n".into();
+    refused(&campaign, &["campaign.toml", "private[0]", "ssn"]);
+}
+
+#[test]
+fn a_file_that_is_not_a_component_is_refused() {
+    let mut campaign = CampaignDir::new();
+    let core = campaign.dir.path().join("core.wasm");
+    std::fs::write(&core, b"\0asm\x01\0\0\0").expect("write");
+    campaign.renderer = Some(core);
+    refused(&campaign, &["core.wasm", "core WebAssembly module, not a component"]);
+
+    let mut campaign = CampaignDir::new();
+    let junk = campaign.dir.path().join("junk.wasm");
+    std::fs::write(&junk, b"#!/bin/sh\necho hi\n").expect("write");
+    campaign.renderer = Some(junk);
+    refused(&campaign, &["junk.wasm", "not a WebAssembly component"]);
+
+    let mut campaign = CampaignDir::new();
+    campaign.renderer = Some(campaign.dir.path().join("missing.wasm"));
+    refused(&campaign, &["missing.wasm", "cannot read"]);
+}
+
+#[test]
+fn a_component_of_another_world_is_refused() {
+    let mut campaign = CampaignDir::new();
+    campaign.renderer = Some(guest("wrong-world"));
+    refused(&campaign, &["guest_wrong_world.wasm", "does not export the isomail:renderer world"]);
+}
+
+#[test]
+fn bom_and_clean_input_are_accepted() {
+    let campaign = with_csv(b"\xef\xbb\xbfemail,name\nann@example.com,Ann\nbob@example.com,B\xc3\xb6b\n");
+    let out = isomail_path(&["check"], &campaign.write());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("checked 2 recipients: 2 rendered, 0 failed"), "{}", stdout(&out));
+}

@@ -1,0 +1,169 @@
+//! A small harness: campaigns written into temp dirs, the real `isomail` binary run on them, and
+//! the library's pipeline run in-process where a test needs each message's content.
+
+#![allow(dead_code)] // each test file uses its own part of the harness
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::SystemTime;
+
+use isomail::campaign::Campaign;
+use isomail::pipeline::{self, Failed, Rendered};
+
+/// Path of a hostile guest built by tests/build.rs.
+pub fn guest(name: &str) -> PathBuf {
+    PathBuf::from(match name {
+        "accumulator" => env!("GUEST_ACCUMULATOR"),
+        "counter" => env!("GUEST_COUNTER"),
+        "misbehave" => env!("GUEST_MISBEHAVE"),
+        "probe" => env!("GUEST_PROBE"),
+        "wrong-world" => env!("GUEST_WRONG_WORLD"),
+        other => panic!("no guest named {other}"),
+    })
+}
+
+/// A campaign on disk. Every part has a harmless default; tests change what they are about.
+pub struct CampaignDir {
+    pub dir: tempfile::TempDir,
+    pub subject: String,
+    pub text: String,
+    pub html: Option<String>,
+    pub csv: Vec<u8>,
+    pub renderer: Option<PathBuf>,
+    pub extra: String,
+}
+
+impl CampaignDir {
+    pub fn new() -> CampaignDir {
+        CampaignDir {
+            dir: tempfile::tempdir().expect("temp dir"),
+            subject: "Hello {{ name }}".into(),
+            text: "Dear {{ name }}, this is for {{ email }}.\n".into(),
+            html: None,
+            csv: b"email,name\nann@example.com,Ann\nbob@example.com,Bob\n".to_vec(),
+            renderer: None,
+            extra: String::new(),
+        }
+    }
+
+    /// A list of `n` recipients `r{i}@list.test` with a name and a unique token per person.
+    pub fn numbered(mut self, n: usize) -> CampaignDir {
+        let mut csv = String::from("email,name,token\n");
+        for i in 1..=n {
+            csv.push_str(&format!("r{i}@list.test,Person {i},tok-{i:06}\n"));
+        }
+        self.csv = csv.into_bytes();
+        self
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("campaign.toml")
+    }
+
+    /// Writes every file and returns the campaign file's path.
+    pub fn write(&self) -> PathBuf {
+        let root = self.dir.path();
+        std::fs::create_dir_all(root.join("templates")).expect("mkdir");
+        std::fs::write(root.join("templates/body.txt"), &self.text).expect("write text");
+        std::fs::write(root.join("recipients.csv"), &self.csv).expect("write csv");
+        let mut toml = format!(
+            "[message]\nfrom = \"Sender <sender@example.org>\"\nsubject = {:?}\ntext = \"templates/body.txt\"\n",
+            self.subject
+        );
+        if let Some(html) = &self.html {
+            std::fs::write(root.join("templates/body.html"), html).expect("write html");
+            toml.push_str("html = \"templates/body.html\"\n");
+        }
+        if let Some(renderer) = &self.renderer {
+            toml.push_str(&format!("renderer = {:?}\n", renderer.display().to_string()));
+        }
+        toml.push_str("\n[recipients]\npath = \"recipients.csv\"\n");
+        toml.push_str(&self.extra);
+        std::fs::write(self.path(), toml).expect("write campaign");
+        self.path()
+    }
+}
+
+/// Runs the real command line with a private compile cache; never inherits the caller's.
+pub fn isomail(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_isomail-cli"))
+        .args(args)
+        .env("ISOMAIL_CACHE_DIR", cache_dir())
+        .env_remove("XDG_CACHE_HOME")
+        .output()
+        .expect("run isomail")
+}
+
+pub fn isomail_path(args: &[&str], campaign: &Path) -> Output {
+    let campaign = campaign.display().to_string();
+    let mut all: Vec<&str> = args.to_vec();
+    all.push(&campaign);
+    isomail(&all)
+}
+
+fn cache_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("isomail-cache");
+    std::fs::create_dir_all(&dir).expect("cache dir");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod cache");
+    }
+    dir
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Runs the whole render pipeline in-process and returns every outcome, sorted by index.
+pub fn render_campaign(campaign: &Path, jobs: usize) -> (Vec<Rendered>, Vec<Failed>) {
+    // SAFETY: tests in one binary share the environment; every test sets the same value.
+    unsafe { std::env::set_var("ISOMAIL_CACHE_DIR", cache_dir()) };
+    let campaign = Campaign::load(campaign).unwrap_or_else(|e| panic!("load: {e}"));
+    let sandbox = pipeline::load_sandbox(&campaign, jobs).unwrap_or_else(|e| panic!("sandbox: {e}"));
+    pipeline::probe(&campaign, &sandbox).unwrap_or_else(|e| panic!("probe: {e}"));
+    let mut ok = Vec::new();
+    let mut failed = Vec::new();
+    pipeline::render_all(&campaign, &sandbox, jobs, SystemTime::UNIX_EPOCH, |outcome| {
+        match outcome {
+            Ok(r) => ok.push(r),
+            Err(f) => failed.push(f),
+        }
+        Ok(())
+    })
+    .unwrap_or_else(|e| panic!("render_all: {e}"));
+    ok.sort_by_key(|r| r.index);
+    failed.sort_by_key(|f| f.index);
+    (ok, failed)
+}
+
+/// Every address of `all` that occurs in `text`, as a list of indices into `all`.
+pub fn addresses_in(text: &str, all: &[String]) -> Vec<usize> {
+    let lower = text.to_lowercase();
+    all.iter()
+        .enumerate()
+        .filter(|(_, a)| contains_address(&lower, a))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// `addr` occurs in `text` as a whole address, not inside a longer one (`r1@x` in `r12@x`).
+fn contains_address(text: &str, addr: &str) -> bool {
+    let local_char = |c: char| c.is_ascii_alphanumeric() || "._%+-".contains(c);
+    text.match_indices(addr).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let mut after = text[at + addr.len()..].chars();
+        let left_ok = !before.is_some_and(local_char);
+        let right_ok = match after.next() {
+            None => true,
+            Some('.') => !after.next().is_some_and(|c| c.is_ascii_alphanumeric()),
+            Some(c) => !(c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+        };
+        left_ok && right_ok
+    })
+}
