@@ -9,7 +9,13 @@ fn main() {
     rerun_if_tree_changed(&guests);
     rerun_if_tree_changed(&here.join("..").join("wit"));
     let release = build_wasm_guests(&guests.join("Cargo.toml"), "wasm-test-guests");
-    for name in ["accumulator", "counter", "misbehave", "probe", "wrong-world"] {
+    for name in [
+        "accumulator",
+        "counter",
+        "misbehave",
+        "probe",
+        "wrong-world",
+    ] {
         let file = release.join(format!("guest_{}.wasm", name.replace('-', "_")));
         assert!(file.is_file(), "{} was not built", file.display());
         let var = format!("GUEST_{}", name.replace('-', "_").to_uppercase());

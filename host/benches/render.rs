@@ -24,7 +24,11 @@ const HTML: &str = "<p>Hello {{ name }},</p><p>Your account <b>{{ account_id }}<
 const SUBJECT: &str = "Update to our subscriber agreement, {{ name }}";
 
 fn templates() -> Templates {
-    Templates { subject: SUBJECT.into(), text: TEXT.into(), html: Some(HTML.into()) }
+    Templates {
+        subject: SUBJECT.into(),
+        text: TEXT.into(),
+        html: Some(HTML.into()),
+    }
 }
 
 fn recipients(n: usize) -> Vec<Recipient> {
@@ -33,8 +37,18 @@ fn recipients(n: usize) -> Vec<Recipient> {
             email: format!("person{i}@example.com"),
             fields: vec![
                 ("name".into(), format!("Person Number {i}")),
-                ("plan".into(), if i % 3 == 0 { "pro".into() } else { "basic".into() }),
-                ("account_id".into(), format!("AC-{:08}", i * 7919 % 99_999_989)),
+                (
+                    "plan".into(),
+                    if i % 3 == 0 {
+                        "pro".into()
+                    } else {
+                        "basic".into()
+                    },
+                ),
+                (
+                    "account_id".into(),
+                    format!("AC-{:08}", i * 7919 % 99_999_989),
+                ),
             ],
         })
         .collect()
@@ -44,20 +58,35 @@ fn recipients(n: usize) -> Vec<Recipient> {
 fn native_render(t: &Templates, r: &Recipient) -> usize {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.add_template("subject.txt", &t.subject).expect("subject");
+    env.add_template("subject.txt", &t.subject)
+        .expect("subject");
     env.add_template("text.txt", &t.text).expect("text");
-    env.add_template("body.html", t.html.as_deref().unwrap_or("")).expect("html");
-    let mut ctx: BTreeMap<String, Value> = r.fields.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
+    env.add_template("body.html", t.html.as_deref().unwrap_or(""))
+        .expect("html");
+    let mut ctx: BTreeMap<String, Value> = r
+        .fields
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+        .collect();
     ctx.insert("email".into(), Value::from(r.email.as_str()));
     let ctx = Value::from(ctx);
     ["subject.txt", "text.txt", "body.html"]
         .iter()
-        .map(|name| env.get_template(name).and_then(|t| t.render(&ctx)).expect("render").len())
+        .map(|name| {
+            env.get_template(name)
+                .and_then(|t| t.render(&ctx))
+                .expect("render")
+                .len()
+        })
         .sum()
 }
 
 /// Runs `f` over all recipients on `threads` threads; returns messages per second.
-fn measure(threads: usize, recipients: &[Recipient], f: &(dyn Fn(&Recipient) -> usize + Sync)) -> f64 {
+fn measure(
+    threads: usize,
+    recipients: &[Recipient],
+    f: &(dyn Fn(&Recipient) -> usize + Sync),
+) -> f64 {
     let chunk = recipients.len().div_ceil(threads);
     let started = Instant::now();
     let total: usize = std::thread::scope(|s| {
@@ -77,7 +106,10 @@ fn measure(threads: usize, recipients: &[Recipient], f: &(dyn Fn(&Recipient) -> 
 }
 
 fn main() {
-    let n: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(4000);
+    let n: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(4000);
     let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
     let templates = templates();
     let people = recipients(n);
@@ -94,8 +126,13 @@ fn main() {
     measure(cores, &people[..n.min(200)], &isolated);
     measure(cores, &people[..n.min(200)], &native);
 
-    println!("render benchmark: {n} recipients per run, {cores} cores, sandbox load {load_ms:.0} ms");
-    println!("{:<8} {:>14} {:>14} {:>10} {:>10} {:>8}", "threads", "native msg/s", "isomail msg/s", "native µs", "isomail µs", "ratio");
+    println!(
+        "render benchmark: {n} recipients per run, {cores} cores, sandbox load {load_ms:.0} ms"
+    );
+    println!(
+        "{:<8} {:>14} {:>14} {:>10} {:>10} {:>8}",
+        "threads", "native msg/s", "isomail msg/s", "native µs", "isomail µs", "ratio"
+    );
     for threads in [1, cores] {
         let a = measure(threads, &people, &native);
         let b = measure(threads, &people, &isolated);

@@ -9,24 +9,31 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use isomail::sandbox::RenderFailure;
 use util::{CampaignDir, guest, isomail_path, render_campaign, stderr, stdout};
 
-const PROBES: [&str; 9] = ["env", "args", "cwd", "file", "clock", "random", "stdio", "socket", "exit"];
+const PROBES: [&str; 9] = [
+    "env", "args", "cwd", "file", "clock", "random", "stdio", "socket", "exit",
+];
 
 fn probe_campaign() -> CampaignDir {
     let mut campaign = CampaignDir::new();
     campaign.renderer = Some(guest("probe"));
     let mut csv = String::from("email,probe\n");
     for probe in PROBES {
-        csv.push_str(&format!("first-{probe}@probe.test,{probe}\nsecond-{probe}@probe.test,{probe}\n"));
+        csv.push_str(&format!(
+            "first-{probe}@probe.test,{probe}\nsecond-{probe}@probe.test,{probe}\n"
+        ));
     }
     campaign.csv = csv.into_bytes();
     campaign
 }
 
 /// What each probe saw, per probe name, for the first and the second recipient.
-fn observations() -> Vec<(String, Result<String, RenderFailure>, Result<String, RenderFailure>)> {
+/// What one probe saw, for the first and the second recipient that ran it.
+type Seen = Result<String, RenderFailure>;
+
+fn observations() -> Vec<(String, Seen, Seen)> {
     let campaign = probe_campaign();
     let (ok, failed) = render_campaign(&campaign.write(), 2);
-    let mut by_index: Vec<(usize, Result<String, RenderFailure>)> = ok
+    let mut by_index: Vec<(usize, Seen)> = ok
         .into_iter()
         .map(|m| (m.index, Ok(m.content.text)))
         .chain(failed.into_iter().map(|f| (f.index, Err(f.failure))))
@@ -35,7 +42,13 @@ fn observations() -> Vec<(String, Result<String, RenderFailure>, Result<String, 
     let mut results = by_index.into_iter().map(|(_, r)| r);
     PROBES
         .iter()
-        .map(|p| (p.to_string(), results.next().expect("first"), results.next().expect("second")))
+        .map(|p| {
+            (
+                p.to_string(),
+                results.next().expect("first"),
+                results.next().expect("second"),
+            )
+        })
         .collect()
 }
 
@@ -47,14 +60,20 @@ fn capability_probe_sees_nothing_and_the_same_every_time() {
     "the same input".hash(&mut zero_keyed);
     let zero_seed_hash = zero_keyed.finish();
     for (probe, first, second) in observations() {
-        assert_eq!(first, second, "probe {probe} saw different things for two recipients");
+        assert_eq!(
+            first, second,
+            "probe {probe} saw different things for two recipients"
+        );
         let ok = |s: &str| Ok::<String, RenderFailure>(s.to_owned());
         match probe.as_str() {
             "env" => assert_eq!(first, ok("vars=[]")),
             "args" => assert_eq!(first, ok("args=[]")),
             // wasi-libc's answer when the host offers no initial directory.
             "cwd" => assert_eq!(first, ok("cwd=Ok(\"/\")")),
-            "file" => assert_eq!(first, ok("passwd=Err(NotFound) root=Err(NotFound) here=Err(NotFound)")),
+            "file" => assert_eq!(
+                first,
+                ok("passwd=Err(NotFound) root=Err(NotFound) here=Err(NotFound)")
+            ),
             "clock" => assert_eq!(first, ok("wall=Ok(0) mono_elapsed=0")),
             "random" => assert_eq!(first, Ok(format!("hash={zero_seed_hash}"))),
             "stdio" => assert_eq!(first, ok("stdin=Ok((0, \"\"))")),
@@ -75,11 +94,17 @@ fn capability_probe_sees_nothing_and_the_same_every_time() {
 fn guest_stdio_never_reaches_the_terminal() {
     let campaign = probe_campaign();
     let out_dir = campaign.dir.path().join("out");
-    let out = isomail_path(&["render", "--out", out_dir.to_str().expect("utf-8 path")], &campaign.write());
+    let out = isomail_path(
+        &["render", "--out", out_dir.to_str().expect("utf-8 path")],
+        &campaign.write(),
+    );
     let (stdout, stderr) = (stdout(&out), stderr(&out));
     // socket and exit are denied, so two messages per probe fail: a failed safety check.
     assert_eq!(out.status.code(), Some(3), "{stderr}");
-    assert!(stderr.contains("wasi:sockets/tcp-create-socket"), "{stderr}");
+    assert!(
+        stderr.contains("wasi:sockets/tcp-create-socket"),
+        "{stderr}"
+    );
     for leaked in ["stdout sees", "stderr sees", "@probe.test"] {
         assert!(!stdout.contains(leaked), "stdout has {leaked:?}: {stdout}");
     }
@@ -88,5 +113,8 @@ fn guest_stdio_never_reaches_the_terminal() {
     }
     // Control: the probe does print, and the message it rendered is there.
     let stdio_message = std::fs::read_to_string(out_dir.join("000013.eml")).expect("stdio message");
-    assert!(stdio_message.contains("stdin=Ok((0, \"\"))"), "{stdio_message}");
+    assert!(
+        stdio_message.contains("stdin=Ok((0, \"\"))"),
+        "{stdio_message}"
+    );
 }

@@ -13,7 +13,11 @@ fn init_writes_a_sample_that_checks_clean() {
     let campaign = demo.join("campaign.toml");
     let out = isomail_path(&["check"], &campaign);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stdout(&out).starts_with("checked 20 recipients: 20 rendered, 0 failed"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with("checked 20 recipients: 20 rendered, 0 failed"),
+        "{}",
+        stdout(&out)
+    );
 
     // A second init into the same, now non-empty, directory is refused.
     let out = isomail(&["init", demo.to_str().expect("utf-8")]);
@@ -25,7 +29,12 @@ fn init_writes_a_sample_that_checks_clean() {
 fn preview_finds_a_recipient_by_address_or_index() {
     let dir = tempfile::tempdir().expect("tmp");
     let demo = dir.path().join("demo");
-    assert_eq!(isomail(&["init", demo.to_str().expect("utf-8")]).status.code(), Some(0));
+    assert_eq!(
+        isomail(&["init", demo.to_str().expect("utf-8")])
+            .status
+            .code(),
+        Some(0)
+    );
     let campaign = demo.join("campaign.toml");
     let by_address = isomail_path(&["preview", "--to", "EVE@example.com"], &campaign);
     assert_eq!(by_address.status.code(), Some(0), "{}", stderr(&by_address));
@@ -38,22 +47,38 @@ fn preview_finds_a_recipient_by_address_or_index() {
     assert_eq!(missing.status.code(), Some(2));
     let past_end = isomail_path(&["preview", "--index", "21"], &campaign);
     assert_eq!(past_end.status.code(), Some(2));
-    assert!(stderr(&past_end).contains("the list has 20 recipients"), "{}", stderr(&past_end));
+    assert!(
+        stderr(&past_end).contains("the list has 20 recipients"),
+        "{}",
+        stderr(&past_end)
+    );
 }
 
 #[test]
 fn missing_campaign_file_is_bad_input() {
     let out = isomail(&["check", "/nonexistent/campaign.toml"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("/nonexistent/campaign.toml: cannot read the campaign file"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("/nonexistent/campaign.toml: cannot read the campaign file"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn render_refuses_a_non_empty_output_directory() {
     let dir = tempfile::tempdir().expect("tmp");
     let demo = dir.path().join("demo");
-    assert_eq!(isomail(&["init", demo.to_str().expect("utf-8")]).status.code(), Some(0));
-    let out = isomail_path(&["render", "--out", demo.to_str().expect("utf-8")], &demo.join("campaign.toml"));
+    assert_eq!(
+        isomail(&["init", demo.to_str().expect("utf-8")])
+            .status
+            .code(),
+        Some(0)
+    );
+    let out = isomail_path(
+        &["render", "--out", demo.to_str().expect("utf-8")],
+        &demo.join("campaign.toml"),
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("not empty"), "{}", stderr(&out));
 }

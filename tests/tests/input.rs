@@ -10,15 +10,26 @@ use util::{CampaignDir, guest, isomail_path, stderr, stdout};
 fn refused(campaign: &CampaignDir, needles: &[&str]) -> String {
     let path = campaign.write();
     let out_dir = campaign.dir.path().join("out");
-    let out = isomail_path(&["render", "--out", out_dir.to_str().expect("utf-8")], &path);
+    let out = isomail_path(
+        &["render", "--out", out_dir.to_str().expect("utf-8")],
+        &path,
+    );
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "stderr: {err}\nstdout: {}", stdout(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "stderr: {err}\nstdout: {}",
+        stdout(&out)
+    );
     assert_eq!(err.lines().count(), 1, "one sentence expected: {err}");
     assert!(err.starts_with("isomail: "), "{err}");
     for needle in needles {
         assert!(err.contains(needle), "{needle:?} missing from: {err}");
     }
-    assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
     assert!(!out_dir.exists(), "something was rendered for: {err}");
     err
 }
@@ -31,42 +42,77 @@ fn with_csv(csv: &[u8]) -> CampaignDir {
 
 #[test]
 fn missing_email_column_is_refused() {
-    refused(&with_csv(b"mail,name\nann@example.com,Ann\n"), &["recipients.csv", "line 1", "no `email` column", "mail, name"]);
+    refused(
+        &with_csv(b"mail,name\nann@example.com,Ann\n"),
+        &[
+            "recipients.csv",
+            "line 1",
+            "no `email` column",
+            "mail, name",
+        ],
+    );
 }
 
 #[test]
 fn invalid_address_is_refused() {
-    refused(&with_csv(b"email,name\nann@example.com,Ann\nnot-an-address,Bob\n"), &["recipients.csv", "line 3", "`email`"]);
-    refused(&with_csv(b"email,name\nBob <bob@example.com>,Bob\n"), &["line 2", "`email`", "not a bare address"]);
+    refused(
+        &with_csv(b"email,name\nann@example.com,Ann\nnot-an-address,Bob\n"),
+        &["recipients.csv", "line 3", "`email`"],
+    );
+    refused(
+        &with_csv(b"email,name\nBob <bob@example.com>,Bob\n"),
+        &["line 2", "`email`", "not a bare address"],
+    );
 }
 
 #[test]
 fn ragged_row_is_refused() {
-    refused(&with_csv(b"email,name\nann@example.com,Ann\nbob@example.com,Bob,extra\n"), &["recipients.csv", "line 3", "3 fields", "header has 2"]);
+    refused(
+        &with_csv(b"email,name\nann@example.com,Ann\nbob@example.com,Bob,extra\n"),
+        &["recipients.csv", "line 3", "3 fields", "header has 2"],
+    );
 }
 
 #[test]
 fn non_utf8_is_refused() {
-    refused(&with_csv(b"email,name\nann@example.com,Ann\nbob@example.com,B\xe9b\n"), &["recipients.csv", "line 3", "column `name`", "UTF-8"]);
+    refused(
+        &with_csv(b"email,name\nann@example.com,Ann\nbob@example.com,B\xe9b\n"),
+        &["recipients.csv", "line 3", "column `name`", "UTF-8"],
+    );
 }
 
 #[test]
 fn empty_list_is_refused() {
-    refused(&with_csv(b"email,name\n"), &["recipients.csv", "no recipients"]);
+    refused(
+        &with_csv(b"email,name\n"),
+        &["recipients.csv", "no recipients"],
+    );
     refused(&with_csv(b""), &["recipients.csv", "empty"]);
 }
 
 #[test]
 fn line_breaks_in_values_are_refused() {
-    refused(&with_csv(b"email,name\nann@example.com,\"Ann\nBcc: x@evil.test\"\n"), &["line 2", "column `name`", "line feed"]);
-    refused(&with_csv(b"email,name\nann@example.com,\"Ann\rX\"\n"), &["line 2", "column `name`", "carriage return"]);
+    refused(
+        &with_csv(b"email,name\nann@example.com,\"Ann\nBcc: x@evil.test\"\n"),
+        &["line 2", "column `name`", "line feed"],
+    );
+    refused(
+        &with_csv(b"email,name\nann@example.com,\"Ann\rX\"\n"),
+        &["line 2", "column `name`", "carriage return"],
+    );
 }
 
 #[test]
 fn duplicate_addresses_are_refused_naming_both_lines() {
     refused(
         &with_csv(b"email,name\nann@example.com,Ann\nbob@example.com,Bob\nANN@Example.com,Annie\n"),
-        &["recipients.csv", "line 4", "`email`", "already on line 2", "A***@Example.com"],
+        &[
+            "recipients.csv",
+            "line 4",
+            "`email`",
+            "already on line 2",
+            "A***@Example.com",
+        ],
     );
 }
 
@@ -84,7 +130,10 @@ fn template_syntax_error_names_file_and_line() {
 fn unknown_column_is_refused_even_on_an_untaken_branch() {
     let mut campaign = CampaignDir::new();
     campaign.text = "{% if false %}{{ nickname }}{% endif %}Hello {{ name }}\n".into();
-    refused(&campaign, &["templates/body.txt", "`nickname`", "not a column"]);
+    refused(
+        &campaign,
+        &["templates/body.txt", "`nickname`", "not a column"],
+    );
 }
 
 #[test]
@@ -109,7 +158,10 @@ fn a_file_that_is_not_a_component_is_refused() {
     let core = campaign.dir.path().join("core.wasm");
     std::fs::write(&core, b"\0asm\x01\0\0\0").expect("write");
     campaign.renderer = Some(core);
-    refused(&campaign, &["core.wasm", "core WebAssembly module, not a component"]);
+    refused(
+        &campaign,
+        &["core.wasm", "core WebAssembly module, not a component"],
+    );
 
     let mut campaign = CampaignDir::new();
     let junk = campaign.dir.path().join("junk.wasm");
@@ -126,13 +178,24 @@ fn a_file_that_is_not_a_component_is_refused() {
 fn a_component_of_another_world_is_refused() {
     let mut campaign = CampaignDir::new();
     campaign.renderer = Some(guest("wrong-world"));
-    refused(&campaign, &["guest_wrong_world.wasm", "does not export the isomail:renderer world"]);
+    refused(
+        &campaign,
+        &[
+            "guest_wrong_world.wasm",
+            "does not export the isomail:renderer world",
+        ],
+    );
 }
 
 #[test]
 fn bom_and_clean_input_are_accepted() {
-    let campaign = with_csv(b"\xef\xbb\xbfemail,name\nann@example.com,Ann\nbob@example.com,B\xc3\xb6b\n");
+    let campaign =
+        with_csv(b"\xef\xbb\xbfemail,name\nann@example.com,Ann\nbob@example.com,B\xc3\xb6b\n");
     let out = isomail_path(&["check"], &campaign.write());
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stdout(&out).contains("checked 2 recipients: 2 rendered, 0 failed"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("checked 2 recipients: 2 rendered, 0 failed"),
+        "{}",
+        stdout(&out)
+    );
 }

@@ -22,17 +22,37 @@ fn leaking(texts: &[(usize, &str)], all: &[String]) -> Vec<usize> {
 }
 
 fn texts(messages: &[Rendered]) -> Vec<(usize, &str)> {
-    messages.iter().map(|m| (m.index, m.content.text.as_str())).collect()
+    messages
+        .iter()
+        .map(|m| (m.index, m.content.text.as_str()))
+        .collect()
 }
 
 /// The same guest with every message in one instance: the 2016 mailer's shape.
 fn reused(guest_name: &str, n: usize) -> Vec<Content> {
     let bytes = std::fs::read(guest(guest_name)).expect("guest");
     let path = guest(guest_name);
-    let sandbox = Sandbox::load(Source::File { path: &path, bytes: &bytes }, Limits::default(), 1).expect("load");
-    let templates = sandbox::Templates { subject: "s".into(), text: "body\n".into(), html: None };
-    let recipients: Vec<sandbox::Recipient> =
-        list(n).into_iter().map(|email| sandbox::Recipient { email, fields: vec![] }).collect();
+    let sandbox = Sandbox::load(
+        Source::File {
+            path: &path,
+            bytes: &bytes,
+        },
+        Limits::default(),
+        1,
+    )
+    .expect("load");
+    let templates = sandbox::Templates {
+        subject: "s".into(),
+        text: "body\n".into(),
+        html: None,
+    };
+    let recipients: Vec<sandbox::Recipient> = list(n)
+        .into_iter()
+        .map(|email| sandbox::Recipient {
+            email,
+            fields: vec![],
+        })
+        .collect();
     sandbox
         .render_all_in_one_instance_for_control(&templates, &recipients)
         .into_iter()
@@ -50,7 +70,12 @@ fn accumulator_guest_leaks_nothing() {
     let all = list(1000);
     assert_eq!(leaking(&texts(&messages), &all), Vec::<usize>::new());
     for m in &messages {
-        assert_eq!(m.content.text.matches("@list.test").count(), 1, "message {}", m.index);
+        assert_eq!(
+            m.content.text.matches("@list.test").count(),
+            1,
+            "message {}",
+            m.index
+        );
     }
 }
 
@@ -58,7 +83,11 @@ fn accumulator_guest_leaks_nothing() {
 fn reused_instance_control_leaks() {
     let all = list(50);
     let contents = reused("accumulator", 50);
-    let texts: Vec<(usize, &str)> = contents.iter().enumerate().map(|(i, c)| (i + 1, c.text.as_str())).collect();
+    let texts: Vec<(usize, &str)> = contents
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (i + 1, c.text.as_str()))
+        .collect();
     // Message n carries the n addresses sent so far, and the check above flags all but the first.
     for (index, text) in &texts {
         assert_eq!(addresses_in(text, &all), (0..*index).collect::<Vec<_>>());
@@ -74,23 +103,38 @@ fn counter_guest_reads_one_in_every_message() {
     assert!(failed.is_empty(), "{failed:?}");
     assert_eq!(messages.len(), 200);
     for m in &messages {
-        assert_eq!(m.content.text, format!("count=1 for r{}@list.test", m.index));
+        assert_eq!(
+            m.content.text,
+            format!("count=1 for r{}@list.test", m.index)
+        );
     }
 }
 
 #[test]
 fn reused_instance_control_counts_up() {
     let contents = reused("counter", 5);
-    let counts: Vec<&str> = contents.iter().map(|c| c.text.split(' ').next().unwrap_or_default()).collect();
-    assert_eq!(counts, ["count=1", "count=2", "count=3", "count=4", "count=5"]);
+    let counts: Vec<&str> = contents
+        .iter()
+        .map(|c| c.text.split(' ').next().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        counts,
+        ["count=1", "count=2", "count=3", "count=4", "count=5"]
+    );
 }
 
 /// Renders the misbehaving guest for `locals` (local parts at `list.test`) under `sandbox`.
 fn misbehave(locals: &[&str], sandbox: &str) -> Vec<Result<String, RenderFailure>> {
     let mut campaign = CampaignDir::new();
     campaign.renderer = Some(guest("misbehave"));
-    campaign.csv = format!("email,name\n{}", locals.iter().map(|l| format!("{l}@list.test,N\n")).collect::<String>())
-        .into_bytes();
+    campaign.csv = format!(
+        "email,name\n{}",
+        locals
+            .iter()
+            .map(|l| format!("{l}@list.test,N\n"))
+            .collect::<String>()
+    )
+    .into_bytes();
     campaign.extra = format!("\n[sandbox]\n{sandbox}\n");
     let (ok, failed) = render_campaign(&campaign.write(), 2);
     let mut out: Vec<(usize, Result<String, RenderFailure>)> = ok
@@ -105,7 +149,9 @@ fn misbehave(locals: &[&str], sandbox: &str) -> Vec<Result<String, RenderFailure
 
 #[test]
 fn each_misbehaving_message_fails_alone_with_its_limit() {
-    let locals = ["ok1", "spin", "ok2", "bomb", "ok3", "huge", "deep", "ok4", "panic", "crlf", "ok5"];
+    let locals = [
+        "ok1", "spin", "ok2", "bomb", "ok3", "huge", "deep", "ok4", "panic", "crlf", "ok5",
+    ];
     let limits = "fuel = 100_000_000\nwall_ms = 20_000\nmemory_bytes = 33_554_432\noutput_bytes = 1_048_576\nstack_bytes = 262_144";
     let results = misbehave(&locals, limits);
     for (local, result) in locals.iter().zip(&results) {
@@ -114,9 +160,20 @@ fn each_misbehaving_message_fails_alone_with_its_limit() {
             "bomb" => assert_eq!(result, &Err(RenderFailure::Limit(Limit::Memory))),
             "huge" => assert_eq!(result, &Err(RenderFailure::Limit(Limit::Output))),
             "deep" => assert_eq!(result, &Err(RenderFailure::Limit(Limit::Stack))),
-            "panic" => assert!(matches!(result, Err(RenderFailure::Trap(m)) if m.contains("unreachable")), "{result:?}"),
-            "crlf" => assert!(matches!(result, Err(RenderFailure::Invalid(m)) if m.contains("line break")), "{result:?}"),
-            ok => assert_eq!(result, &Ok(format!("Hello {ok}@list.test\nDear {{{{ name }}}}, this is for {{{{ email }}}}.\n"))),
+            "panic" => assert!(
+                matches!(result, Err(RenderFailure::Trap(m)) if m.contains("unreachable")),
+                "{result:?}"
+            ),
+            "crlf" => assert!(
+                matches!(result, Err(RenderFailure::Invalid(m)) if m.contains("line break")),
+                "{result:?}"
+            ),
+            ok => assert_eq!(
+                result,
+                &Ok(format!(
+                    "Hello {ok}@list.test\nDear {{{{ name }}}}, this is for {{{{ email }}}}.\n"
+                ))
+            ),
         }
     }
 }
@@ -127,7 +184,11 @@ fn wall_clock_limit_stops_a_loop_that_fuel_would_not() {
     let results = misbehave(&["spin", "ok"], "fuel = 1_000_000_000_000\nwall_ms = 300");
     assert_eq!(results[0], Err(RenderFailure::Limit(Limit::WallTime)));
     assert!(results[1].is_ok());
-    assert!(started.elapsed() < std::time::Duration::from_secs(20), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
 }
 
 #[test]

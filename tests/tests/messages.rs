@@ -26,9 +26,24 @@ fn host_sets_every_header_and_a_template_cannot_add_one() {
         .filter(|l| !l.starts_with([' ', '\t']))
         .filter_map(|l| l.split(':').next())
         .collect();
-    assert_eq!(names, ["From", "To", "Subject", "Date", "Message-ID", "MIME-Version", "Content-Type", "Content-Transfer-Encoding"]);
+    assert_eq!(
+        names,
+        [
+            "From",
+            "To",
+            "Subject",
+            "Date",
+            "Message-ID",
+            "MIME-Version",
+            "Content-Type",
+            "Content-Transfer-Encoding"
+        ]
+    );
     assert!(headers.contains("To: bob@example.com"), "{headers}");
-    assert!(headers.contains("From: Sender <sender@example.org>"), "{headers}");
+    assert!(
+        headers.contains("From: Sender <sender@example.org>"),
+        "{headers}"
+    );
     assert!(!headers.contains("Bcc: everyone"), "{headers}");
 }
 
@@ -47,18 +62,32 @@ fn html_makes_multipart_alternative_with_autoescaping_and_encoded_subject() {
     let mut campaign = CampaignDir::new();
     campaign.subject = "Grüße, {{ name }}".into();
     campaign.html = Some("<p>{{ name }}</p>".into());
-    campaign.csv = "email,name\nzoe@example.com,Zoë <script>\n".as_bytes().to_vec();
+    campaign.csv = "email,name\nzoe@example.com,Zoë <script>\n"
+        .as_bytes()
+        .to_vec();
     let (messages, failed) = render_campaign(&campaign.write(), 1);
     assert!(failed.is_empty());
     let m = &messages[0];
     assert_eq!(m.content.html.as_deref(), Some("<p>Zoë &lt;script&gt;</p>"));
-    assert_eq!(m.content.text, "Dear Zoë <script>, this is for zoe@example.com.\n");
+    assert_eq!(
+        m.content.text,
+        "Dear Zoë <script>, this is for zoe@example.com.\n"
+    );
     let raw = String::from_utf8(m.bytes.clone()).expect("ascii message");
     assert!(raw.is_ascii(), "non-ASCII must be encoded: {raw}");
     assert!(raw.contains("Subject: =?utf-8?b?"), "{raw}");
-    assert!(raw.contains("Content-Type: multipart/alternative;"), "{raw}");
-    assert!(raw.contains("Content-Type: text/plain; charset=utf-8"), "{raw}");
-    assert!(raw.contains("Content-Type: text/html; charset=utf-8"), "{raw}");
+    assert!(
+        raw.contains("Content-Type: multipart/alternative;"),
+        "{raw}"
+    );
+    assert!(
+        raw.contains("Content-Type: text/plain; charset=utf-8"),
+        "{raw}"
+    );
+    assert!(
+        raw.contains("Content-Type: text/html; charset=utf-8"),
+        "{raw}"
+    );
 }
 
 #[test]
@@ -80,37 +109,70 @@ fn render_writes_one_eml_per_recipient_with_the_pipelines_bytes() {
     let campaign = CampaignDir::new().numbered(25);
     let path = campaign.write();
     let out_dir = campaign.dir.path().join("out");
-    let out = isomail_path(&["render", "--out", out_dir.to_str().expect("utf-8")], &path);
+    let out = isomail_path(
+        &["render", "--out", out_dir.to_str().expect("utf-8")],
+        &path,
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let mut files: Vec<_> = std::fs::read_dir(&out_dir).expect("out").map(|e| e.expect("entry").file_name()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&out_dir)
+        .expect("out")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
     files.sort();
     assert_eq!(files.len(), 25);
     let (messages, _) = render_campaign(&path, 1);
     for m in &messages {
         let written = std::fs::read(out_dir.join(format!("{:06}.eml", m.index))).expect("eml");
         // Same function, same bytes, but for the Date header, which is the moment of rendering.
-        let strip_date = |b: &[u8]| String::from_utf8_lossy(b).lines().filter(|l| !l.starts_with("Date:")).collect::<Vec<_>>().join("\n");
-        assert_eq!(strip_date(&written), strip_date(&m.bytes), "message {}", m.index);
+        let strip_date = |b: &[u8]| {
+            String::from_utf8_lossy(b)
+                .lines()
+                .filter(|l| !l.starts_with("Date:"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert_eq!(
+            strip_date(&written),
+            strip_date(&m.bytes),
+            "message {}",
+            m.index
+        );
     }
 }
 
 fn recipients_strategy() -> impl Strategy<Value = Vec<(String, String, String)>> {
-    prop::collection::vec(("[a-z]{1,8}", "[A-Za-z ]{0,12}", "[a-f0-9]{6}"), 2..24).prop_map(|rows| {
-        rows.into_iter()
-            .enumerate()
-            .map(|(i, (local, name, secret))| (format!("{local}{i}@d{}.test", i % 3), name, format!("S{i}x{secret}")))
-            .collect()
-    })
+    prop::collection::vec(("[a-z]{1,8}", "[A-Za-z ]{0,12}", "[a-f0-9]{6}"), 2..24).prop_map(
+        |rows| {
+            rows.into_iter()
+                .enumerate()
+                .map(|(i, (local, name, secret))| {
+                    (
+                        format!("{local}{i}@d{}.test", i % 3),
+                        name,
+                        format!("S{i}x{secret}"),
+                    )
+                })
+                .collect()
+        },
+    )
 }
 
 /// (message index, whose data) for every piece of another recipient's address or secret found
 /// in a message's subject, text or HTML.
-fn foreign_data(messages: &[isomail::pipeline::Rendered], rows: &[(String, String, String)]) -> Vec<(usize, usize)> {
+fn foreign_data(
+    messages: &[isomail::pipeline::Rendered],
+    rows: &[(String, String, String)],
+) -> Vec<(usize, usize)> {
     let emails: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
     let mut found = Vec::new();
     for m in messages {
         let own = m.index - 1;
-        let all = format!("{}\n{}\n{}", m.content.subject, m.content.text, m.content.html.clone().unwrap_or_default());
+        let all = format!(
+            "{}\n{}\n{}",
+            m.content.subject,
+            m.content.text,
+            m.content.html.clone().unwrap_or_default()
+        );
         for whose in addresses_in(&all, &emails) {
             if whose != own {
                 found.push((m.index, whose + 1));
@@ -128,7 +190,9 @@ fn foreign_data(messages: &[isomail::pipeline::Rendered], rows: &[(String, Strin
 fn property_campaign(rows: &[(String, String, String)], extra_text: &str) -> CampaignDir {
     let mut campaign = CampaignDir::new();
     campaign.subject = "For {{ name }}".into();
-    campaign.text = format!("{{{{ name }}}} / {{{{ secret }}}} / {{{{ email }}}}\n{{% for c in email %}}{{{{ c }}}}{{% endfor %}}\n{extra_text}");
+    campaign.text = format!(
+        "{{{{ name }}}} / {{{{ secret }}}} / {{{{ email }}}}\n{{% for c in email %}}{{{{ c }}}}{{% endfor %}}\n{extra_text}"
+    );
     campaign.html = Some("<a href=\"mailto:{{ email }}\">{{ name }}</a> {{ secret }}".into());
     let mut csv = String::from("email,name,secret\n");
     for (email, name, secret) in rows {
@@ -155,9 +219,18 @@ proptest! {
 #[test]
 fn property_check_catches_a_template_that_leaks() {
     let rows: Vec<(String, String, String)> = (0..4)
-        .map(|i| (format!("p{i}@d.test"), format!("Name {i}"), format!("S{i}xabcdef")))
+        .map(|i| {
+            (
+                format!("p{i}@d.test"),
+                format!("Name {i}"),
+                format!("S{i}xabcdef"),
+            )
+        })
         .collect();
     let campaign = property_campaign(&rows, "cc p2@d.test S3xabcdef\n");
     let (messages, _) = render_campaign(&campaign.write(), 2);
-    assert_eq!(foreign_data(&messages, &rows), vec![(1, 3), (1, 4), (2, 3), (2, 4), (3, 4), (4, 3)]);
+    assert_eq!(
+        foreign_data(&messages, &rows),
+        vec![(1, 3), (1, 4), (2, 3), (2, 4), (3, 4), (4, 3)]
+    );
 }

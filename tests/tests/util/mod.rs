@@ -75,7 +75,10 @@ impl CampaignDir {
             toml.push_str("html = \"templates/body.html\"\n");
         }
         if let Some(renderer) = &self.renderer {
-            toml.push_str(&format!("renderer = {:?}\n", renderer.display().to_string()));
+            toml.push_str(&format!(
+                "renderer = {:?}\n",
+                renderer.display().to_string()
+            ));
         }
         toml.push_str("\n[recipients]\npath = \"recipients.csv\"\n");
         toml.push_str(&self.extra);
@@ -107,7 +110,8 @@ fn cache_dir() -> PathBuf {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod cache");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+            .expect("chmod cache");
     }
     dir
 }
@@ -125,17 +129,24 @@ pub fn render_campaign(campaign: &Path, jobs: usize) -> (Vec<Rendered>, Vec<Fail
     // SAFETY: tests in one binary share the environment; every test sets the same value.
     unsafe { std::env::set_var("ISOMAIL_CACHE_DIR", cache_dir()) };
     let campaign = Campaign::load(campaign).unwrap_or_else(|e| panic!("load: {e}"));
-    let sandbox = pipeline::load_sandbox(&campaign, jobs).unwrap_or_else(|e| panic!("sandbox: {e}"));
+    let sandbox =
+        pipeline::load_sandbox(&campaign, jobs).unwrap_or_else(|e| panic!("sandbox: {e}"));
     pipeline::probe(&campaign, &sandbox).unwrap_or_else(|e| panic!("probe: {e}"));
     let mut ok = Vec::new();
     let mut failed = Vec::new();
-    pipeline::render_all(&campaign, &sandbox, jobs, SystemTime::UNIX_EPOCH, |outcome| {
-        match outcome {
-            Ok(r) => ok.push(r),
-            Err(f) => failed.push(f),
-        }
-        Ok(())
-    })
+    pipeline::render_all(
+        &campaign,
+        &sandbox,
+        jobs,
+        SystemTime::UNIX_EPOCH,
+        |outcome| {
+            match outcome {
+                Ok(r) => ok.push(r),
+                Err(f) => failed.push(f),
+            }
+            Ok(())
+        },
+    )
     .unwrap_or_else(|e| panic!("render_all: {e}"));
     ok.sort_by_key(|r| r.index);
     failed.sort_by_key(|f| f.index);
