@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::Error;
 use crate::campaign::Campaign;
+use crate::checks::{CampaignFinding, Checks};
 use crate::cli::{Cli, Command};
 use crate::pipeline::{self, Failed, Outcome};
 use crate::sandbox::RenderError;
@@ -43,33 +44,36 @@ fn init(dir: &Path) -> Result<(), Error> {
 fn check(path: &Path, jobs: Option<usize>) -> Result<(), Error> {
     let started = Instant::now();
     let (campaign, sandbox, jobs) = prepare(path, jobs)?;
+    let checks = pipeline::checks(&campaign)?;
     let mut tally = Tally::new(campaign.recipients.len());
-    pipeline::render_all(&campaign, &sandbox, jobs, SystemTime::now(), |outcome| {
-        tally.add(outcome);
+    let campaign_findings = pipeline::render_all(&campaign, &sandbox, &checks, jobs, SystemTime::now(), |outcome| {
+        tally.add(outcome, &checks);
         Ok(())
     })?;
-    tally.finish("checked", &campaign, started)
+    tally.finish("checked", &campaign, started, &campaign_findings)
 }
 
 fn render(path: &Path, out: &Path, jobs: Option<usize>) -> Result<(), Error> {
     let started = Instant::now();
     let (campaign, sandbox, jobs) = prepare(path, jobs)?;
     create_empty_dir(out)?;
+    let checks = pipeline::checks(&campaign)?;
     let mut tally = Tally::new(campaign.recipients.len());
-    pipeline::render_all(&campaign, &sandbox, jobs, SystemTime::now(), |outcome| {
-        if let Ok(message) = &outcome {
+    let now = SystemTime::now();
+    let campaign_findings = pipeline::render_all(&campaign, &sandbox, &checks, jobs, now, |outcome| {
+        // A message a check flagged is not written: a dry run shows what would be sent.
+        if let Ok(message) = &outcome
+            && message.findings.is_empty()
+        {
             let file = out.join(format!("{:06}.eml", message.index));
             std::fs::write(&file, &message.bytes)
                 .map_err(|e| Error::other(format!("{}: cannot write: {e}", file.display())))?;
         }
-        tally.add(outcome);
+        tally.add(outcome, &checks);
         Ok(())
     })?;
-    tally.finish(
-        &format!("rendered to {}:", out.display()),
-        &campaign,
-        started,
-    )
+    let verb = format!("rendered to {}:", out.display());
+    tally.finish(&verb, &campaign, started, &campaign_findings)
 }
 
 fn preview(path: &Path, to: Option<&str>, index: Option<usize>) -> Result<(), Error> {
@@ -107,13 +111,21 @@ fn preview(path: &Path, to: Option<&str>, index: Option<usize>) -> Result<(), Er
         .stream()?
         .nth(wanted - 1)
         .ok_or_else(|| Error::other("the recipient list ended early"))??;
-    match pipeline::render_one(&campaign, &sandbox, SystemTime::now(), recipient) {
+    let checks = pipeline::checks(&campaign)?;
+    match pipeline::render_one(&campaign, &sandbox, &checks, SystemTime::now(), recipient) {
         Ok(message) => {
             let mut stdout = std::io::stdout().lock();
             stdout
                 .write_all(&message.bytes)
                 .and_then(|()| stdout.flush())
-                .map_err(|e| Error::other(format!("cannot write to stdout: {e}")))
+                .map_err(|e| Error::other(format!("cannot write to stdout: {e}")))?;
+            if message.findings.is_empty() {
+                return Ok(());
+            }
+            for finding in &message.findings {
+                eprintln!("  {}", checks.describe(message.index, finding));
+            }
+            Err(Error::safety(format!("this message failed {} safety check(s); it must not be sent", message.findings.len())))
         }
         Err(failed) => Err(failure_error(&[failed], 1)),
     }
@@ -146,45 +158,55 @@ fn create_empty_dir(dir: &Path) -> Result<(), Error> {
         .map_err(|e| Error::other(format!("{}: cannot create: {e}", dir.display())))
 }
 
-/// Counts outcomes, keeps the first failures in full, and drives the progress bar.
+/// Counts outcomes, keeps the first failures and findings in full, and drives the progress bar.
 struct Tally {
     rendered: usize,
     failed: usize,
+    flagged: usize,
     bytes: u64,
     first_failures: Vec<Failed>,
+    /// (recipient index, description) of the first findings.
+    first_findings: Vec<(usize, String)>,
     progress: ProgressBar,
 }
 
-/// How many failures are printed one by one; the rest are counted.
-const FAILURES_SHOWN: usize = 20;
+/// How many failures and findings are printed one by one; the rest are counted.
+const SHOWN: usize = 20;
 
 impl Tally {
     fn new(total: usize) -> Tally {
-        let progress =
-            ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
-        if let Ok(style) =
-            ProgressStyle::with_template("{bar:40} {pos}/{len} messages  {per_sec}  eta {eta}")
-        {
+        let progress = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} messages  {per_sec}  eta {eta}") {
             progress.set_style(style);
         }
         Tally {
             rendered: 0,
             failed: 0,
+            flagged: 0,
             bytes: 0,
             first_failures: Vec::new(),
+            first_findings: Vec::new(),
             progress,
         }
     }
 
-    fn add(&mut self, outcome: Outcome) {
+    fn add(&mut self, outcome: Outcome, checks: &Checks) {
         match outcome {
             Ok(message) => {
                 self.rendered += 1;
                 self.bytes += message.bytes.len() as u64;
+                if !message.findings.is_empty() {
+                    self.flagged += 1;
+                    for finding in &message.findings {
+                        if self.first_findings.len() < SHOWN {
+                            self.first_findings.push((message.index, checks.describe(message.index, finding)));
+                        }
+                    }
+                }
             }
             Err(failed) => {
                 self.failed += 1;
-                if self.first_failures.len() < FAILURES_SHOWN {
+                if self.first_failures.len() < SHOWN {
                     self.first_failures.push(failed);
                 }
             }
@@ -192,18 +214,38 @@ impl Tally {
         self.progress.inc(1);
     }
 
-    fn finish(mut self, verb: &str, campaign: &Campaign, started: Instant) -> Result<(), Error> {
+    fn finish(mut self, verb: &str, campaign: &Campaign, started: Instant, campaign_findings: &[CampaignFinding]) -> Result<(), Error> {
         self.progress.finish_and_clear();
         let seconds = started.elapsed().as_secs_f64();
         println!(
-            "{verb} {} recipients: {} rendered, {} failed; {:.1} KiB average; {:.2} s ({:.0} messages/s)",
+            "{verb} {} recipients: {} rendered, {} failed, {} flagged by safety checks; {:.1} KiB average; {:.2} s ({:.0} messages/s)",
             campaign.recipients.len(),
             self.rendered,
             self.failed,
+            self.flagged,
             self.bytes as f64 / self.rendered.max(1) as f64 / 1024.0,
             seconds,
             (self.rendered + self.failed) as f64 / seconds.max(1e-9)
         );
+        self.first_findings.sort_by_key(|(index, _)| *index);
+        for (_, line) in &self.first_findings {
+            eprintln!("  {line}");
+        }
+        for finding in campaign_findings {
+            eprintln!("  campaign: {finding}");
+        }
+        let safety = self.flagged + campaign_findings.len();
+        if safety > 0 {
+            if self.flagged > self.first_findings.len() {
+                eprintln!("  … more findings in {} messages", self.flagged);
+            }
+            return Err(Error::safety(format!(
+                "{} message(s) and {} campaign-wide check(s) failed the safety checks{}; nothing was sent",
+                self.flagged,
+                campaign_findings.len(),
+                if self.failed > 0 { format!(", {} message(s) did not render", self.failed) } else { String::new() }
+            )));
+        }
         if self.failed == 0 {
             return Ok(());
         }

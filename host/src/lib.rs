@@ -7,6 +7,7 @@
 //! result to an exit code.
 
 pub mod campaign;
+pub mod checks;
 pub mod cli;
 pub mod commands;
 pub mod message;

@@ -11,6 +11,7 @@ use std::time::SystemTime;
 
 use crate::Error;
 use crate::campaign::{Campaign, Recipient, RendererChoice};
+use crate::checks::{CampaignFinding, Checks, Finding, Watch};
 use crate::message::{self, Envelope};
 use crate::sandbox::{self, Content, RenderError, RenderFailure, Sandbox};
 
@@ -23,6 +24,10 @@ pub struct Rendered {
     pub bytes: Vec<u8>,
     /// SHA-256 of `bytes`, hex.
     pub hash: String,
+    /// What the safety checks found; a message with any finding must not be sent.
+    pub findings: Vec<Finding>,
+    /// Bytes of the recipient's own address and fields, for the campaign-wide size check.
+    pub own_data: usize,
 }
 
 /// One message that did not render.
@@ -110,15 +115,22 @@ fn describe_template_error(campaign: &Campaign, err: &RenderError) -> String {
     format!("{}: {kind}: {detail}", campaign.path.display())
 }
 
-/// Renders every recipient on `jobs` threads; `sink` sees each outcome once, in completion
-/// order. Stops early (and returns the error) if reading the list fails or `sink` errs.
+/// Builds the campaign's per-message checks (the leak scanner over the whole list).
+pub fn checks(campaign: &Campaign) -> Result<Checks, Error> {
+    Checks::new(campaign.recipients.addresses(), campaign.recipients.private_values()).map_err(Error::other)
+}
+
+/// Renders and checks every recipient on `jobs` threads; `sink` sees each outcome once, in
+/// completion order. Returns the campaign-wide findings once all are done. Stops early (and
+/// returns the error) if reading the list fails or `sink` errs.
 pub fn render_all(
     campaign: &Campaign,
     sandbox: &Sandbox,
+    checks: &Checks,
     jobs: usize,
     date: SystemTime,
     mut sink: impl FnMut(Outcome) -> Result<(), Error>,
-) -> Result<(), Error> {
+) -> Result<Vec<CampaignFinding>, Error> {
     let jobs = jobs.max(1);
     let stream = campaign.recipients.stream()?;
     let (work_tx, work_rx) = sync_channel::<Recipient>(jobs * 4);
@@ -147,16 +159,22 @@ pub fn render_all(
             std::thread::Builder::new()
                 .stack_size(WORKER_STACK)
                 .spawn_scoped(scope, move || {
-                    worker(campaign, sandbox, date, &work_rx, &done_tx)
+                    worker(campaign, sandbox, checks, date, &work_rx, &done_tx)
                 })
                 .map_err(|e| Error::other(format!("cannot start a render thread: {e}")))?;
         }
         drop(done_tx);
+        let mut watch = Watch::new();
         // Dropping the receiver on error makes every worker and the reader stop at their next send.
         for result in done_rx {
-            sink(result?)?;
+            let outcome = result?;
+            match &outcome {
+                Ok(m) => watch.observe(m.index, Some(&m.content), m.own_data),
+                Err(f) => watch.observe(f.index, None, 0),
+            }
+            sink(outcome)?;
         }
-        Ok(())
+        Ok(watch.finish())
     })
 }
 
@@ -166,6 +184,7 @@ const WORKER_STACK: usize = 16 << 20;
 fn worker(
     campaign: &Campaign,
     sandbox: &Sandbox,
+    checks: &Checks,
     date: SystemTime,
     work: &Mutex<Receiver<Recipient>>,
     done: &std::sync::mpsc::SyncSender<Result<Outcome, Error>>,
@@ -177,7 +196,7 @@ fn worker(
         };
         let Ok(recipient) = next else { return };
         if done
-            .send(Ok(render_one(campaign, sandbox, date, recipient)))
+            .send(Ok(render_one(campaign, sandbox, checks, date, recipient)))
             .is_err()
         {
             return;
@@ -185,10 +204,11 @@ fn worker(
     }
 }
 
-/// Renders and builds one message.
+/// Renders, builds and checks one message.
 pub fn render_one(
     campaign: &Campaign,
     sandbox: &Sandbox,
+    checks: &Checks,
     date: SystemTime,
     recipient: Recipient,
 ) -> Outcome {
@@ -198,6 +218,7 @@ pub fn render_one(
         email,
         fields,
     } = recipient;
+    let own_data = email.len() + fields.iter().map(|(_, v)| v.len()).sum::<usize>();
     let fail = |failure| Failed {
         index,
         line,
@@ -224,6 +245,7 @@ pub fn render_one(
         Err(why) => return Err(fail(RenderFailure::Invalid(why))),
     };
     let hash = message::content_hash(&bytes);
+    let findings = checks.message(index, &content);
     Ok(Rendered {
         index,
         line,
@@ -231,5 +253,7 @@ pub fn render_one(
         content,
         bytes,
         hash,
+        findings,
+        own_data,
     })
 }

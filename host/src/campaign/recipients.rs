@@ -54,13 +54,17 @@ pub struct RecipientList {
     email_column: usize,
     /// Lower-cased addresses in list order.
     addresses: Vec<String>,
+    /// Per private column: every (value, recipient index) pair, for the leak scan.
+    private_values: Vec<(String, Vec<(String, u32)>)>,
     fingerprint: String,
 }
 
 impl RecipientList {
-    /// Reads and validates the whole file; nothing is rendered before this succeeds.
-    pub fn scan(path: &Path) -> Result<RecipientList, Error> {
+    /// Reads and validates the whole file; nothing is rendered before this succeeds. The values
+    /// of the `private` columns are kept for the leak scan.
+    pub fn scan(path: &Path, private: &[String]) -> Result<RecipientList, Error> {
         let (columns, email_column, mut reader, hashed) = open(path)?;
+        let mut private_values: Vec<(String, Vec<(String, u32)>)> = private.iter().map(|p| (p.clone(), Vec::new())).collect();
         let mut addresses = Vec::new();
         let mut seen: HashMap<String, u64> = HashMap::new();
         let mut record = csv::StringRecord::new();
@@ -82,6 +86,11 @@ impl RecipientList {
                 )));
             }
             addresses.push(key);
+            for (name, values) in &mut private_values {
+                if let Some((_, value)) = recipient.fields.iter().find(|(field, _)| field == name) {
+                    values.push((value.clone(), recipient.index as u32));
+                }
+            }
         }
         if addresses.is_empty() {
             return Err(Error::input(format!(
@@ -95,6 +104,7 @@ impl RecipientList {
             columns,
             email_column,
             addresses,
+            private_values,
             fingerprint,
         })
     }
@@ -119,6 +129,11 @@ impl RecipientList {
     /// Lower-cased addresses, in list order (index 0 is recipient 1).
     pub fn addresses(&self) -> &[String] {
         &self.addresses
+    }
+
+    /// Per private column, every (value, 1-based recipient index) pair.
+    pub fn private_values(&self) -> &[(String, Vec<(String, u32)>)] {
+        &self.private_values
     }
 
     /// SHA-256 of the file's bytes.

@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 use std::time::SystemTime;
 
 use isomail::campaign::Campaign;
+use isomail::checks::CampaignFinding;
 use isomail::pipeline::{self, Failed, Rendered};
 
 /// Path of a hostile guest built by tests/build.rs.
@@ -126,31 +127,31 @@ pub fn stderr(out: &Output) -> String {
 
 /// Runs the whole render pipeline in-process and returns every outcome, sorted by index.
 pub fn render_campaign(campaign: &Path, jobs: usize) -> (Vec<Rendered>, Vec<Failed>) {
+    let (ok, failed, _) = render_and_check(campaign, jobs);
+    (ok, failed)
+}
+
+/// As [`render_campaign`], with the campaign-wide findings of the safety checks.
+pub fn render_and_check(campaign: &Path, jobs: usize) -> (Vec<Rendered>, Vec<Failed>, Vec<CampaignFinding>) {
     // SAFETY: tests in one binary share the environment; every test sets the same value.
     unsafe { std::env::set_var("ISOMAIL_CACHE_DIR", cache_dir()) };
     let campaign = Campaign::load(campaign).unwrap_or_else(|e| panic!("load: {e}"));
-    let sandbox =
-        pipeline::load_sandbox(&campaign, jobs).unwrap_or_else(|e| panic!("sandbox: {e}"));
+    let sandbox = pipeline::load_sandbox(&campaign, jobs).unwrap_or_else(|e| panic!("sandbox: {e}"));
     pipeline::probe(&campaign, &sandbox).unwrap_or_else(|e| panic!("probe: {e}"));
+    let checks = pipeline::checks(&campaign).unwrap_or_else(|e| panic!("checks: {e}"));
     let mut ok = Vec::new();
     let mut failed = Vec::new();
-    pipeline::render_all(
-        &campaign,
-        &sandbox,
-        jobs,
-        SystemTime::UNIX_EPOCH,
-        |outcome| {
-            match outcome {
-                Ok(r) => ok.push(r),
-                Err(f) => failed.push(f),
-            }
-            Ok(())
-        },
-    )
+    let findings = pipeline::render_all(&campaign, &sandbox, &checks, jobs, SystemTime::UNIX_EPOCH, |outcome| {
+        match outcome {
+            Ok(r) => ok.push(r),
+            Err(f) => failed.push(f),
+        }
+        Ok(())
+    })
     .unwrap_or_else(|e| panic!("render_all: {e}"));
     ok.sort_by_key(|r| r.index);
     failed.sort_by_key(|f| f.index);
-    (ok, failed)
+    (ok, failed, findings)
 }
 
 /// Every address of `all` that occurs in `text`, as a list of indices into `all`.
