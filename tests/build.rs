@@ -14,6 +14,7 @@ fn main() {
         "counter",
         "misbehave",
         "probe",
+        "snoop",
         "wrong-world",
     ] {
         let file = release.join(format!("guest_{}.wasm", name.replace('-', "_")));

@@ -46,10 +46,17 @@ fn check(path: &Path, jobs: Option<usize>) -> Result<(), Error> {
     let (campaign, sandbox, jobs) = prepare(path, jobs)?;
     let checks = pipeline::checks(&campaign)?;
     let mut tally = Tally::new(campaign.recipients.len());
-    let campaign_findings = pipeline::render_all(&campaign, &sandbox, &checks, jobs, SystemTime::now(), |outcome| {
-        tally.add(outcome, &checks);
-        Ok(())
-    })?;
+    let campaign_findings = pipeline::render_all(
+        &campaign,
+        &sandbox,
+        &checks,
+        jobs,
+        SystemTime::now(),
+        |outcome| {
+            tally.add(outcome, &checks);
+            Ok(())
+        },
+    )?;
     tally.finish("checked", &campaign, started, &campaign_findings)
 }
 
@@ -60,18 +67,19 @@ fn render(path: &Path, out: &Path, jobs: Option<usize>) -> Result<(), Error> {
     let checks = pipeline::checks(&campaign)?;
     let mut tally = Tally::new(campaign.recipients.len());
     let now = SystemTime::now();
-    let campaign_findings = pipeline::render_all(&campaign, &sandbox, &checks, jobs, now, |outcome| {
-        // A message a check flagged is not written: a dry run shows what would be sent.
-        if let Ok(message) = &outcome
-            && message.findings.is_empty()
-        {
-            let file = out.join(format!("{:06}.eml", message.index));
-            std::fs::write(&file, &message.bytes)
-                .map_err(|e| Error::other(format!("{}: cannot write: {e}", file.display())))?;
-        }
-        tally.add(outcome, &checks);
-        Ok(())
-    })?;
+    let campaign_findings =
+        pipeline::render_all(&campaign, &sandbox, &checks, jobs, now, |outcome| {
+            // A message a check flagged is not written: a dry run shows what would be sent.
+            if let Ok(message) = &outcome
+                && message.findings.is_empty()
+            {
+                let file = out.join(format!("{:06}.eml", message.index));
+                std::fs::write(&file, &message.bytes)
+                    .map_err(|e| Error::other(format!("{}: cannot write: {e}", file.display())))?;
+            }
+            tally.add(outcome, &checks);
+            Ok(())
+        })?;
     let verb = format!("rendered to {}:", out.display());
     tally.finish(&verb, &campaign, started, &campaign_findings)
 }
@@ -125,7 +133,10 @@ fn preview(path: &Path, to: Option<&str>, index: Option<usize>) -> Result<(), Er
             for finding in &message.findings {
                 eprintln!("  {}", checks.describe(message.index, finding));
             }
-            Err(Error::safety(format!("this message failed {} safety check(s); it must not be sent", message.findings.len())))
+            Err(Error::safety(format!(
+                "this message failed {} safety check(s); it must not be sent",
+                message.findings.len()
+            )))
         }
         Err(failed) => Err(failure_error(&[failed], 1)),
     }
@@ -175,8 +186,11 @@ const SHOWN: usize = 20;
 
 impl Tally {
     fn new(total: usize) -> Tally {
-        let progress = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
-        if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} messages  {per_sec}  eta {eta}") {
+        let progress =
+            ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+        if let Ok(style) =
+            ProgressStyle::with_template("{bar:40} {pos}/{len} messages  {per_sec}  eta {eta}")
+        {
             progress.set_style(style);
         }
         Tally {
@@ -199,7 +213,8 @@ impl Tally {
                     self.flagged += 1;
                     for finding in &message.findings {
                         if self.first_findings.len() < SHOWN {
-                            self.first_findings.push((message.index, checks.describe(message.index, finding)));
+                            self.first_findings
+                                .push((message.index, checks.describe(message.index, finding)));
                         }
                     }
                 }
@@ -214,7 +229,13 @@ impl Tally {
         self.progress.inc(1);
     }
 
-    fn finish(mut self, verb: &str, campaign: &Campaign, started: Instant, campaign_findings: &[CampaignFinding]) -> Result<(), Error> {
+    fn finish(
+        mut self,
+        verb: &str,
+        campaign: &Campaign,
+        started: Instant,
+        campaign_findings: &[CampaignFinding],
+    ) -> Result<(), Error> {
         self.progress.finish_and_clear();
         let seconds = started.elapsed().as_secs_f64();
         println!(
@@ -234,23 +255,24 @@ impl Tally {
         for finding in campaign_findings {
             eprintln!("  campaign: {finding}");
         }
-        let safety = self.flagged + campaign_findings.len();
-        if safety > 0 {
-            if self.flagged > self.first_findings.len() {
-                eprintln!("  … more findings in {} messages", self.flagged);
-            }
-            return Err(Error::safety(format!(
-                "{} message(s) and {} campaign-wide check(s) failed the safety checks{}; nothing was sent",
-                self.flagged,
-                campaign_findings.len(),
-                if self.failed > 0 { format!(", {} message(s) did not render", self.failed) } else { String::new() }
-            )));
-        }
-        if self.failed == 0 {
-            return Ok(());
+        if self.flagged > self.first_findings.len() {
+            eprintln!("  … more findings in {} messages", self.flagged);
         }
         self.first_failures.sort_by_key(|f| f.index);
-        Err(failure_error(&self.first_failures, self.failed))
+        let failures = (self.failed > 0).then(|| failure_error(&self.first_failures, self.failed));
+        let safety = self.flagged + campaign_findings.len();
+        if safety == 0 {
+            return failures.map_or(Ok(()), Err);
+        }
+        Err(Error::safety(format!(
+            "{} message(s) and {} campaign-wide check(s) failed the safety checks{}; nothing was sent",
+            self.flagged,
+            campaign_findings.len(),
+            failures.map_or_else(String::new, |f| format!(
+                ", and {}",
+                f.message.trim_end_matches("; nothing was sent")
+            ))
+        )))
     }
 }
 

@@ -117,7 +117,11 @@ fn describe_template_error(campaign: &Campaign, err: &RenderError) -> String {
 
 /// Builds the campaign's per-message checks (the leak scanner over the whole list).
 pub fn checks(campaign: &Campaign) -> Result<Checks, Error> {
-    Checks::new(campaign.recipients.addresses(), campaign.recipients.private_values()).map_err(Error::other)
+    Checks::new(
+        campaign.recipients.addresses(),
+        campaign.recipients.private_values(),
+    )
+    .map_err(Error::other)
 }
 
 /// Renders and checks every recipient on `jobs` threads; `sink` sees each outcome once, in

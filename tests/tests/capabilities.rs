@@ -16,6 +16,7 @@ const PROBES: [&str; 9] = [
 fn probe_campaign() -> CampaignDir {
     let mut campaign = CampaignDir::new();
     campaign.renderer = Some(guest("probe"));
+    campaign.subject = "Probe".into();
     let mut csv = String::from("email,probe\n");
     for probe in PROBES {
         csv.push_str(&format!(

@@ -4,6 +4,7 @@
 
 mod util;
 
+use isomail::checks::{CampaignFinding, Checks, Watch};
 use isomail::pipeline::Rendered;
 use isomail::sandbox::{self, Content, Limit, Limits, RenderFailure, Sandbox, Source};
 use util::{CampaignDir, addresses_in, guest, render_campaign};
@@ -93,6 +94,34 @@ fn reused_instance_control_leaks() {
         assert_eq!(addresses_in(text, &all), (0..*index).collect::<Vec<_>>());
     }
     assert_eq!(leaking(&texts, &all), (2..=50).collect::<Vec<_>>());
+
+    // The host's own safety checks, which run on every message before it can be sent, catch
+    // the same output: every message after the first carries another address, and the
+    // campaign shows both signatures of accumulation.
+    let checks = Checks::new(&all, &[]).expect("checks");
+    let flagged: Vec<usize> = contents
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| !checks.message(i + 1, c).is_empty())
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert_eq!(flagged, (2..=50).collect::<Vec<_>>());
+    let mut watch = Watch::new();
+    for (i, c) in contents.iter().enumerate() {
+        watch.observe(i + 1, Some(c), all[i].len());
+    }
+    let signatures = watch.finish();
+    assert!(
+        matches!(
+            signatures[0],
+            CampaignFinding::GrowingPrefix { first: 1, .. }
+        ),
+        "{signatures:?}"
+    );
+    assert!(
+        matches!(signatures[1], CampaignFinding::GrowingSize { .. }),
+        "{signatures:?}"
+    );
 }
 
 #[test]

@@ -248,7 +248,8 @@ impl Campaign {
             .validate()
             .map_err(|why| Error::input(format!("{shown}: [sandbox] {why}")))?;
 
-        let recipients = RecipientList::scan(&resolve(&file.recipients.path), &file.recipients.private)?;
+        let recipients =
+            RecipientList::scan(&resolve(&file.recipients.path), &file.recipients.private)?;
         for (i, field) in file.recipients.private.iter().enumerate() {
             if !recipients.columns().iter().any(|c| c == field) {
                 return Err(Error::input(format!(

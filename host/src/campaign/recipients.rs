@@ -64,7 +64,8 @@ impl RecipientList {
     /// of the `private` columns are kept for the leak scan.
     pub fn scan(path: &Path, private: &[String]) -> Result<RecipientList, Error> {
         let (columns, email_column, mut reader, hashed) = open(path)?;
-        let mut private_values: Vec<(String, Vec<(String, u32)>)> = private.iter().map(|p| (p.clone(), Vec::new())).collect();
+        let mut private_values: Vec<(String, Vec<(String, u32)>)> =
+            private.iter().map(|p| (p.clone(), Vec::new())).collect();
         let mut addresses = Vec::new();
         let mut seen: HashMap<String, u64> = HashMap::new();
         let mut record = csv::StringRecord::new();

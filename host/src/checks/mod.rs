@@ -20,15 +20,23 @@ pub use scan::{Form, Leak, Scanner};
 pub enum Finding {
     Leak(Leak),
     /// A template marker survived rendering: the message would show template source.
-    Marker { part: &'static str, marker: &'static str },
-    Empty { part: &'static str },
+    Marker {
+        part: &'static str,
+        marker: &'static str,
+    },
+    Empty {
+        part: &'static str,
+    },
 }
 
 /// A problem across messages.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CampaignFinding {
     /// Message size, less the recipient's own data, rises with position in the list.
-    GrowingSize { rank_correlation: f64, messages: usize },
+    GrowingSize {
+        rank_correlation: f64,
+        messages: usize,
+    },
     /// From message `first` to `last`, each text starts with a longer shared prefix than before.
     GrowingPrefix { first: usize, last: usize },
 }
@@ -36,7 +44,10 @@ pub enum CampaignFinding {
 impl std::fmt::Display for CampaignFinding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            CampaignFinding::GrowingSize { rank_correlation, messages } => write!(
+            CampaignFinding::GrowingSize {
+                rank_correlation,
+                messages,
+            } => write!(
                 f,
                 "message size grows with position in the list beyond what recipients' own data explains \
                  (rank correlation {rank_correlation:.3} over {messages} messages): the signature of data accumulating across messages"
@@ -60,8 +71,14 @@ pub struct Checks {
 }
 
 impl Checks {
-    pub fn new(addresses: &[String], private: &[(String, Vec<(String, u32)>)]) -> Result<Checks, String> {
-        Ok(Checks { scanner: Scanner::new(addresses, private)?, addresses: addresses.to_vec() })
+    pub fn new(
+        addresses: &[String],
+        private: &[(String, Vec<(String, u32)>)],
+    ) -> Result<Checks, String> {
+        Ok(Checks {
+            scanner: Scanner::new(addresses, private)?,
+            addresses: addresses.to_vec(),
+        })
     }
 
     /// Everything wrong with recipient `index`'s message (1-based).
@@ -69,8 +86,17 @@ impl Checks {
         let html = content.html.as_deref();
         let mut parts = vec![content.subject.as_str(), content.text.as_str()];
         parts.extend(html);
-        let mut findings: Vec<Finding> = self.scanner.scan(index, &parts).into_iter().map(Finding::Leak).collect();
-        let named = [("subject", Some(content.subject.as_str())), ("text", Some(content.text.as_str())), ("html", html)];
+        let mut findings: Vec<Finding> = self
+            .scanner
+            .scan(index, &parts)
+            .into_iter()
+            .map(Finding::Leak)
+            .collect();
+        let named = [
+            ("subject", Some(content.subject.as_str())),
+            ("text", Some(content.text.as_str())),
+            ("html", html),
+        ];
         for (part, text) in named {
             let Some(text) = text else { continue };
             if text.trim().is_empty() {
@@ -90,13 +116,24 @@ impl Checks {
             None => format!("recipient #{i}"),
         };
         let what = match finding {
-            Finding::Leak(Leak::Address { whose, form }) => format!("contains the address of {} ({form})", who(*whose)),
+            Finding::Leak(Leak::Address { whose, form }) => {
+                format!("contains the address of {} ({form})", who(*whose))
+            }
             Finding::Leak(Leak::Private { field, whose, form }) => {
                 let owners: Vec<String> = whose.iter().take(3).map(|w| who(*w)).collect();
-                let more = if whose.len() > 3 { format!(" and {} more", whose.len() - 3) } else { String::new() };
-                format!("contains the `{field}` value of {}{more} ({form})", owners.join(", "))
+                let more = if whose.len() > 3 {
+                    format!(" and {} more", whose.len() - 3)
+                } else {
+                    String::new()
+                };
+                format!(
+                    "contains the `{field}` value of {}{more} ({form})",
+                    owners.join(", ")
+                )
             }
-            Finding::Marker { part, marker } => format!("{part} contains an unrendered template marker `{marker}`"),
+            Finding::Marker { part, marker } => {
+                format!("{part} contains an unrendered template marker `{marker}`")
+            }
             Finding::Empty { part } => format!("{part} is empty"),
         };
         format!("message for {}: {what}", who(index))
@@ -132,7 +169,10 @@ pub struct Watch {
 
 impl Watch {
     pub fn new() -> Watch {
-        Watch { next: 1, ..Watch::default() }
+        Watch {
+            next: 1,
+            ..Watch::default()
+        }
     }
 
     /// Records recipient `index`'s message; `own_data` is the length of its address and fields.
@@ -140,7 +180,8 @@ impl Watch {
     pub fn observe(&mut self, index: usize, content: Option<&Content>, own_data: usize) {
         let text = content.map_or(Vec::new(), |c| {
             let size = c.subject.len() + c.text.len() + c.html.as_ref().map_or(0, String::len);
-            self.residuals.push((index as u32, size as i64 - own_data as i64));
+            self.residuals
+                .push((index as u32, size as i64 - own_data as i64));
             c.text.as_bytes()[..c.text.len().min(PREFIX_KEPT)].to_vec()
         });
         self.waiting.insert(index, text);
@@ -152,14 +193,21 @@ impl Watch {
 
     fn step(&mut self, index: usize, text: Vec<u8>) {
         if let Some(previous) = &self.previous {
-            let shared = previous.iter().zip(&text).take_while(|(a, b)| a == b).count();
+            let shared = previous
+                .iter()
+                .zip(&text)
+                .take_while(|(a, b)| a == b)
+                .count();
             if !text.is_empty() && shared >= self.previous_shared + PREFIX_STEP {
                 if self.run == 0 {
                     self.run_start = index - 1;
                 }
                 self.run += 1;
                 if self.run >= PREFIX_RUN && self.prefix.is_none() {
-                    self.prefix = Some(CampaignFinding::GrowingPrefix { first: self.run_start.saturating_sub(1).max(1), last: index });
+                    self.prefix = Some(CampaignFinding::GrowingPrefix {
+                        first: self.run_start.saturating_sub(1).max(1),
+                        last: index,
+                    });
                 }
             } else {
                 self.run = 0;
@@ -173,7 +221,10 @@ impl Watch {
     pub fn finish(mut self) -> Vec<CampaignFinding> {
         let mut findings: Vec<CampaignFinding> = self.prefix.take().into_iter().collect();
         if let Some(rho) = growing_size(&mut self.residuals) {
-            findings.push(CampaignFinding::GrowingSize { rank_correlation: rho, messages: self.residuals.len() });
+            findings.push(CampaignFinding::GrowingSize {
+                rank_correlation: rho,
+                messages: self.residuals.len(),
+            });
         }
         findings
     }
@@ -229,7 +280,11 @@ fn pearson(x: &[f64], y: &[f64]) -> f64 {
         sxx += (a - mx) * (a - mx);
         syy += (b - my) * (b - my);
     }
-    if sxx == 0.0 || syy == 0.0 { 0.0 } else { sxy / (sxx * syy).sqrt() }
+    if sxx == 0.0 || syy == 0.0 {
+        0.0
+    } else {
+        sxy / (sxx * syy).sqrt()
+    }
 }
 
 #[cfg(test)]
@@ -237,7 +292,11 @@ mod tests {
     use super::*;
 
     fn content(text: String) -> Content {
-        Content { subject: "Hello".into(), text, html: None }
+        Content {
+            subject: "Hello".into(),
+            text,
+            html: None,
+        }
     }
 
     fn watch(texts: &[(String, usize)]) -> Vec<CampaignFinding> {
@@ -263,46 +322,89 @@ mod tests {
             })
             .collect();
         let findings = watch(&texts);
-        assert!(matches!(findings[0], CampaignFinding::GrowingPrefix { first: 1, last: 4 }), "{findings:?}");
-        assert!(matches!(findings[1], CampaignFinding::GrowingSize { rank_correlation, .. } if rank_correlation > 0.99), "{findings:?}");
+        assert!(
+            matches!(
+                findings[0],
+                CampaignFinding::GrowingPrefix { first: 1, last: 4 }
+            ),
+            "{findings:?}"
+        );
+        assert!(
+            matches!(findings[1], CampaignFinding::GrowingSize { rank_correlation, .. } if rank_correlation > 0.99),
+            "{findings:?}"
+        );
     }
 
     #[test]
     fn legitimate_variation_is_not_flagged() {
         // Long names that grow down a list sorted by name length: own data explains the size.
-        let by_length: Vec<(String, usize)> =
-            (1..=200).map(|i| (format!("Dear {},\nThe terms changed.\n", "N".repeat(i)), i + 20)).collect();
+        let by_length: Vec<(String, usize)> = (1..=200)
+            .map(|i| {
+                (
+                    format!("Dear {},\nThe terms changed.\n", "N".repeat(i)),
+                    i + 20,
+                )
+            })
+            .collect();
         assert_eq!(watch(&by_length), vec![]);
         // A list sorted by plan: the pro section makes a step, not a rise.
         let by_plan: Vec<(String, usize)> = (1..=200)
             .map(|i| {
-                let pro = if i > 120 { "As a pro subscriber your renewal date does not change.\n" } else { "" };
+                let pro = if i > 120 {
+                    "As a pro subscriber your renewal date does not change.\n"
+                } else {
+                    ""
+                };
                 (format!("Dear N{i:03},\n{pro}The terms changed.\n"), 4 + 20)
             })
             .collect();
         assert_eq!(watch(&by_plan), vec![]);
         // Alphabetical names share ever longer prefixes only by a character or two.
-        let alphabetical: Vec<(String, usize)> =
-            ["A", "Ab", "Abc", "Abcd", "Abcde", "Abcdef", "Abcdefg", "Abcdefgh", "Abcdefghi", "Abcdefghij", "Abcdefghijk"]
-                .iter()
-                .map(|n| (format!("Dear {n},\nok\n"), n.len()))
-                .collect();
+        let alphabetical: Vec<(String, usize)> = [
+            "A",
+            "Ab",
+            "Abc",
+            "Abcd",
+            "Abcde",
+            "Abcdef",
+            "Abcdefg",
+            "Abcdefgh",
+            "Abcdefghi",
+            "Abcdefghij",
+            "Abcdefghijk",
+        ]
+        .iter()
+        .map(|n| (format!("Dear {n},\nok\n"), n.len()))
+        .collect();
         assert_eq!(watch(&alphabetical), vec![]);
     }
 
     #[test]
     fn markers_and_empty_parts() {
         let checks = Checks::new(&["a@x.org".into()], &[]).expect("checks");
-        let c = Content { subject: " ".into(), text: "Hi {{ name }}".into(), html: Some("<p>{% if %}</p>".into()) };
+        let c = Content {
+            subject: " ".into(),
+            text: "Hi {{ name }}".into(),
+            html: Some("<p>{% if %}</p>".into()),
+        };
         assert_eq!(
             checks.message(1, &c),
             vec![
                 Finding::Empty { part: "subject" },
-                Finding::Marker { part: "text", marker: "{{" },
-                Finding::Marker { part: "html", marker: "{%" },
+                Finding::Marker {
+                    part: "text",
+                    marker: "{{"
+                },
+                Finding::Marker {
+                    part: "html",
+                    marker: "{%"
+                },
             ]
         );
-        assert_eq!(checks.message(1, &content("Hi Ann, curly { braces } are fine".into())), vec![]);
+        assert_eq!(
+            checks.message(1, &content("Hi Ann, curly { braces } are fine".into())),
+            vec![]
+        );
     }
 
     #[test]

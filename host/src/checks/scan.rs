@@ -48,7 +48,11 @@ pub enum Leak {
     Address { whose: usize, form: Form },
     /// A value of private field `field` that belongs to `whose` (1-based indices) and not to
     /// the message's recipient. The value itself is never reported.
-    Private { field: String, whose: Vec<usize>, form: Form },
+    Private {
+        field: String,
+        whose: Vec<usize>,
+        form: Form,
+    },
 }
 
 /// Built once per campaign, shared by every render thread.
@@ -61,7 +65,10 @@ pub struct Scanner {
 impl Scanner {
     /// `addresses[i]` is recipient i+1's lower-cased address; `private` holds, per private field
     /// name, the (value, recipient index) pairs of the list.
-    pub fn new(addresses: &[String], private: &[(String, Vec<(String, u32)>)]) -> Result<Scanner, String> {
+    pub fn new(
+        addresses: &[String],
+        private: &[(String, Vec<(String, u32)>)],
+    ) -> Result<Scanner, String> {
         let mut patterns: Vec<String> = Vec::with_capacity(addresses.len());
         let mut owners = Vec::with_capacity(addresses.len());
         for (i, address) in addresses.iter().enumerate() {
@@ -71,7 +78,8 @@ impl Scanner {
         let mut private_fields = Vec::new();
         for (field_no, (field, values)) in private.iter().enumerate() {
             private_fields.push(field.clone());
-            let mut by_value: std::collections::HashMap<String, Vec<u32>> = std::collections::HashMap::new();
+            let mut by_value: std::collections::HashMap<String, Vec<u32>> =
+                std::collections::HashMap::new();
             for (value, owner) in values {
                 let value = value.trim().to_lowercase();
                 if value.chars().count() >= MIN_PRIVATE_LEN {
@@ -82,7 +90,10 @@ impl Scanner {
             by_value.sort();
             for (value, owners_of_value) in by_value {
                 patterns.push(value);
-                owners.push(Owner::Private { field: field_no as u16, owners: owners_of_value });
+                owners.push(Owner::Private {
+                    field: field_no as u16,
+                    owners: owners_of_value,
+                });
             }
         }
         let automaton = AhoCorasickBuilder::new()
@@ -91,7 +102,11 @@ impl Scanner {
             .kind(Some(AhoCorasickKind::ContiguousNFA))
             .build(&patterns)
             .map_err(|e| format!("cannot build the leak scanner: {e}"))?;
-        Ok(Scanner { automaton, owners, private_fields })
+        Ok(Scanner {
+            automaton,
+            owners,
+            private_fields,
+        })
     }
 
     /// Everything in `texts` that belongs to a recipient other than `own` (1-based index).
@@ -121,8 +136,15 @@ impl Scanner {
                     if !address_boundary(bytes, m.start(), m.end()) {
                         continue;
                     }
-                    let form = if form == Form::Plain && preceded_by_mailto(bytes, m.start()) { Form::Mailto } else { form };
-                    Leak::Address { whose: *whose as usize, form }
+                    let form = if form == Form::Plain && preceded_by_mailto(bytes, m.start()) {
+                        Form::Mailto
+                    } else {
+                        form
+                    };
+                    Leak::Address {
+                        whose: *whose as usize,
+                        form,
+                    }
                 }
                 Owner::Private { field, owners } if !owners.contains(&(own as u32)) => {
                     if !word_boundary(bytes, m.start(), m.end()) {
@@ -139,7 +161,14 @@ impl Scanner {
             // One report per leaked item, in the first form it was found.
             let same_item = |l: &Leak| match (l, &leak) {
                 (Leak::Address { whose: a, .. }, Leak::Address { whose: b, .. }) => a == b,
-                (Leak::Private { field: f, whose: a, .. }, Leak::Private { field: g, whose: b, .. }) => f == g && a == b,
+                (
+                    Leak::Private {
+                        field: f, whose: a, ..
+                    },
+                    Leak::Private {
+                        field: g, whose: b, ..
+                    },
+                ) => f == g && a == b,
                 _ => false,
             };
             if !leaks.iter().any(same_item) {
@@ -193,7 +222,10 @@ pub fn url_decode(text: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%'
-            && let (Some(h), Some(l)) = (bytes.get(i + 1).and_then(hex_val), bytes.get(i + 2).and_then(hex_val))
+            && let (Some(h), Some(l)) = (
+                bytes.get(i + 1).and_then(hex_val),
+                bytes.get(i + 2).and_then(hex_val),
+            )
         {
             out.push(h * 16 + l);
             i += 3;
@@ -217,17 +249,22 @@ pub fn html_decode(text: &str) -> String {
     while let Some(at) = rest.find('&') {
         out.push_str(&rest[..at]);
         rest = &rest[at..];
-        let decoded = rest[1..].find(';').filter(|semi| *semi <= 10).and_then(|semi| {
-            let name = &rest[1..1 + semi];
-            let c = if let Some(num) = name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
-                u32::from_str_radix(num, 16).ok().and_then(char::from_u32)
-            } else if let Some(num) = name.strip_prefix('#') {
-                num.parse::<u32>().ok().and_then(char::from_u32)
-            } else {
-                named_reference(name)
-            };
-            c.map(|c| (c, semi + 2))
-        });
+        let decoded = rest[1..]
+            .find(';')
+            .filter(|semi| *semi <= 10)
+            .and_then(|semi| {
+                let name = &rest[1..1 + semi];
+                let c = if let Some(num) =
+                    name.strip_prefix("#x").or_else(|| name.strip_prefix("#X"))
+                {
+                    u32::from_str_radix(num, 16).ok().and_then(char::from_u32)
+                } else if let Some(num) = name.strip_prefix('#') {
+                    num.parse::<u32>().ok().and_then(char::from_u32)
+                } else {
+                    named_reference(name)
+                };
+                c.map(|c| (c, semi + 2))
+            });
         match decoded {
             Some((c, len)) => {
                 out.push(c);
@@ -285,13 +322,23 @@ mod tests {
     #[test]
     fn overlapping_patterns_respect_address_boundaries() {
         // Every address below is a suffix or prefix of another one.
-        let s = scanner(&["ann@x.org", "joann@x.org", "n@x.org", "ann@x.org.uk", "ann@x.or", "jo@ann.x.org"]);
+        let s = scanner(&[
+            "ann@x.org",
+            "joann@x.org",
+            "n@x.org",
+            "ann@x.org.uk",
+            "ann@x.or",
+            "jo@ann.x.org",
+        ]);
         assert_eq!(whose(&s.scan(2, &["to joann@x.org, thanks"])), vec![]);
         assert_eq!(whose(&s.scan(1, &["ann@x.org."])), vec![]);
         assert_eq!(whose(&s.scan(1, &["ann@x.org.uk"])), vec![(4, Form::Plain)]);
         assert_eq!(whose(&s.scan(4, &["ann@x.org.uk"])), vec![]);
         assert_eq!(whose(&s.scan(6, &["<jo@ann.x.org>"])), vec![]);
-        assert_eq!(whose(&s.scan(1, &["cc: N@X.ORG and Joann@x.org"])), vec![(3, Form::Plain), (2, Form::Plain)]);
+        assert_eq!(
+            whose(&s.scan(1, &["cc: N@X.ORG and Joann@x.org"])),
+            vec![(3, Form::Plain), (2, Form::Plain)]
+        );
     }
 
     #[test]
@@ -318,37 +365,67 @@ mod tests {
     fn private_values_are_whole_words_and_shared_values_are_not_leaks() {
         let private = vec![(
             "account_id".to_string(),
-            vec![("AC-123".to_string(), 1), ("AC-1234".to_string(), 2), ("gold".to_string(), 1), ("gold".to_string(), 3), ("ab".to_string(), 2)],
+            vec![
+                ("AC-123".to_string(), 1),
+                ("AC-1234".to_string(), 2),
+                ("gold".to_string(), 1),
+                ("gold".to_string(), 3),
+                ("ab".to_string(), 2),
+            ],
         )];
-        let s = Scanner::new(&["a@x.org".into(), "b@x.org".into(), "c@x.org".into()], &private).expect("scanner");
+        let s = Scanner::new(
+            &["a@x.org".into(), "b@x.org".into(), "c@x.org".into()],
+            &private,
+        )
+        .expect("scanner");
         assert_eq!(s.scan(2, &["your id AC-1234"]), vec![]);
         assert_eq!(
             s.scan(2, &["ids: ac-123."]),
-            vec![Leak::Private { field: "account_id".into(), whose: vec![1], form: Form::Plain }]
+            vec![Leak::Private {
+                field: "account_id".into(),
+                whose: vec![1],
+                form: Form::Plain
+            }]
         );
         // "gold" belongs to 1 and 3: a leak for 2, not for 3; "ab" is too short to scan.
         assert_eq!(s.scan(3, &["gold ab"]), vec![]);
         assert_eq!(
             s.scan(2, &["gold"]),
-            vec![Leak::Private { field: "account_id".into(), whose: vec![1, 3], form: Form::Plain }]
+            vec![Leak::Private {
+                field: "account_id".into(),
+                whose: vec![1, 3],
+                form: Form::Plain
+            }]
         );
     }
 
     #[test]
     fn many_overlapping_patterns() {
         // 2,000 addresses that are all prefixes/suffixes of each other's local parts.
-        let list: Vec<String> = (0..2000).map(|i| format!("{}@d.test", "a".repeat(i % 40 + 1) + &i.to_string())).collect();
+        let list: Vec<String> = (0..2000)
+            .map(|i| format!("{}@d.test", "a".repeat(i % 40 + 1) + &i.to_string()))
+            .collect();
         let s = Scanner::new(&list, &[]).expect("scanner");
         for (i, addr) in list.iter().enumerate() {
-            assert_eq!(s.scan(i + 1, &[&format!("hi {addr}, bye")]), vec![], "{addr}");
+            assert_eq!(
+                s.scan(i + 1, &[&format!("hi {addr}, bye")]),
+                vec![],
+                "{addr}"
+            );
         }
         let text = format!("{} {}", list[10], list[1999]);
-        assert_eq!(whose(&s.scan(1, &[&text])), vec![(11, Form::Plain), (2000, Form::Plain)]);
+        assert_eq!(
+            whose(&s.scan(1, &[&text])),
+            vec![(11, Form::Plain), (2000, Form::Plain)]
+        );
     }
 
     #[test]
     fn decoders() {
         assert_eq!(url_decode("a%40b%2Ec%zz%4"), "a@b.c%zz%4");
-        assert_eq!(html_decode("a&#64;b&#x2e;c &amp; &bogus; &"), "a@b.c & &bogus; &");
+        assert_eq!(
+            html_decode("a&#64;b&#x2e;c &amp; &bogus; &"),
+            "a@b.c & &bogus; &"
+        );
     }
 }

@@ -18,6 +18,7 @@ pub fn guest(name: &str) -> PathBuf {
         "counter" => env!("GUEST_COUNTER"),
         "misbehave" => env!("GUEST_MISBEHAVE"),
         "probe" => env!("GUEST_PROBE"),
+        "snoop" => env!("GUEST_SNOOP"),
         "wrong-world" => env!("GUEST_WRONG_WORLD"),
         other => panic!("no guest named {other}"),
     })
@@ -132,22 +133,33 @@ pub fn render_campaign(campaign: &Path, jobs: usize) -> (Vec<Rendered>, Vec<Fail
 }
 
 /// As [`render_campaign`], with the campaign-wide findings of the safety checks.
-pub fn render_and_check(campaign: &Path, jobs: usize) -> (Vec<Rendered>, Vec<Failed>, Vec<CampaignFinding>) {
+pub fn render_and_check(
+    campaign: &Path,
+    jobs: usize,
+) -> (Vec<Rendered>, Vec<Failed>, Vec<CampaignFinding>) {
     // SAFETY: tests in one binary share the environment; every test sets the same value.
     unsafe { std::env::set_var("ISOMAIL_CACHE_DIR", cache_dir()) };
     let campaign = Campaign::load(campaign).unwrap_or_else(|e| panic!("load: {e}"));
-    let sandbox = pipeline::load_sandbox(&campaign, jobs).unwrap_or_else(|e| panic!("sandbox: {e}"));
+    let sandbox =
+        pipeline::load_sandbox(&campaign, jobs).unwrap_or_else(|e| panic!("sandbox: {e}"));
     pipeline::probe(&campaign, &sandbox).unwrap_or_else(|e| panic!("probe: {e}"));
     let checks = pipeline::checks(&campaign).unwrap_or_else(|e| panic!("checks: {e}"));
     let mut ok = Vec::new();
     let mut failed = Vec::new();
-    let findings = pipeline::render_all(&campaign, &sandbox, &checks, jobs, SystemTime::UNIX_EPOCH, |outcome| {
-        match outcome {
-            Ok(r) => ok.push(r),
-            Err(f) => failed.push(f),
-        }
-        Ok(())
-    })
+    let findings = pipeline::render_all(
+        &campaign,
+        &sandbox,
+        &checks,
+        jobs,
+        SystemTime::UNIX_EPOCH,
+        |outcome| {
+            match outcome {
+                Ok(r) => ok.push(r),
+                Err(f) => failed.push(f),
+            }
+            Ok(())
+        },
+    )
     .unwrap_or_else(|e| panic!("render_all: {e}"));
     ok.sort_by_key(|r| r.index);
     failed.sort_by_key(|f| f.index);

@@ -1,0 +1,206 @@
+//! The safety net: leaks that isolation cannot prevent (a template or renderer that writes
+//! someone else's data on purpose or by mistake) are caught by the host before anything goes
+//! out, in every form a leak takes in mail; tricky but legitimate campaigns pass.
+
+mod util;
+
+use isomail::checks::{CampaignFinding, Finding, Form, Leak};
+use util::{CampaignDir, guest, isomail_path, render_and_check, stderr, stdout};
+
+/// Findings per message index (only messages that have any).
+fn findings(campaign: &CampaignDir) -> (Vec<(usize, Vec<Finding>)>, Vec<CampaignFinding>) {
+    let (messages, failed, campaign_findings) = render_and_check(&campaign.write(), 2);
+    assert!(failed.is_empty(), "{failed:?}");
+    let per_message = messages
+        .into_iter()
+        .filter(|m| !m.findings.is_empty())
+        .map(|m| (m.index, m.findings))
+        .collect();
+    (per_message, campaign_findings)
+}
+
+fn address(whose: usize, form: Form) -> Finding {
+    Finding::Leak(Leak::Address { whose, form })
+}
+
+#[test]
+fn hard_coded_address_fails_check_with_exit_3_and_masked_report() {
+    let mut campaign = CampaignDir::new();
+    campaign.text = "Dear {{ name }}, please forward this to bob@example.com.\n".into();
+    let out = isomail_path(&["check"], &campaign.write());
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        stdout(&out).contains("1 flagged by safety checks"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(err.contains("message for recipient #1 (a***@example.com): contains the address of recipient #2 (b***@example.com) (plain)"), "{err}");
+    assert!(err.contains("nothing was sent"), "{err}");
+    assert!(
+        !err.contains("bob@example.com") && !err.contains("ann@example.com"),
+        "addresses must be masked: {err}"
+    );
+
+    // render writes only the clean message, and fails the same way.
+    let out_dir = campaign.dir.path().join("out");
+    let out = isomail_path(
+        &["render", "--out", out_dir.to_str().expect("utf-8")],
+        &campaign.path(),
+    );
+    assert_eq!(out.status.code(), Some(3));
+    let written: Vec<_> = std::fs::read_dir(&out_dir)
+        .expect("out")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(written, ["000002.eml"]);
+}
+
+#[test]
+fn every_encoded_form_is_caught() {
+    let forms = [
+        ("<a href=\"mailto:bob@example.com\">x</a>", Form::Mailto),
+        (
+            "https://example.org/u?e=bob%40example.com",
+            Form::UrlEncoded,
+        ),
+        ("bob&#64;example.com", Form::HtmlEntity),
+        ("bob&#x40;example&#x2E;com", Form::HtmlEntity),
+        ("BOB&commat;EXAMPLE&period;COM", Form::HtmlEntity),
+        ("Bob@Example.COM", Form::Plain),
+    ];
+    for (snippet, form) in forms {
+        let mut campaign = CampaignDir::new();
+        campaign.html = Some(format!("<p>{{{{ name }}}}</p>{snippet}"));
+        let (per_message, _) = findings(&campaign);
+        assert_eq!(per_message, vec![(1, vec![address(2, form)])], "{snippet}");
+    }
+}
+
+#[test]
+fn a_renderer_that_embeds_another_recipients_data_is_caught() {
+    let mut campaign = CampaignDir::new().numbered(4);
+    campaign.renderer = Some(guest("snoop"));
+    campaign.subject = "Notice".into();
+    campaign.extra = "private = [\"token\"]\n".into();
+    let (per_message, _) = findings(&campaign);
+    let token3 = Finding::Leak(Leak::Private {
+        field: "token".into(),
+        whose: vec![3],
+        form: Form::Plain,
+    });
+    assert_eq!(
+        per_message,
+        vec![
+            (1, vec![address(2, Form::Plain), token3.clone()]),
+            (2, vec![token3.clone()]),
+            (3, vec![address(2, Form::Plain)]),
+            (4, vec![address(2, Form::Plain), token3]),
+        ]
+    );
+}
+
+#[test]
+fn private_field_leak_is_reported_without_the_value() {
+    let mut campaign = CampaignDir::new().numbered(3);
+    campaign.text = "Hi {{ name }}. Reference: tok-000002\n".into();
+    campaign.extra = "private = [\"token\"]\n".into();
+    let out = isomail_path(&["check"], &campaign.write());
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("message for recipient #1 (r***@list.test): contains the `token` value of recipient #2 (r***@list.test) (plain)"), "{err}");
+    assert!(err.contains("message for recipient #3"), "{err}");
+    assert!(
+        !err.contains("message for recipient #2"),
+        "recipient 2's own token is no leak: {err}"
+    );
+    assert!(
+        !err.contains("tok-000002"),
+        "the private value itself must not be printed: {err}"
+    );
+
+    // Control: without `private`, the same template passes (tokens are just text then).
+    campaign.extra = String::new();
+    let out = isomail_path(&["check"], &campaign.write());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn growing_prefix_is_caught_even_when_the_data_itself_accumulated() {
+    // The 2016 bug moved upstream: an export that appended every earlier row's note to each
+    // row. Every message is rendered in isolation and carries only its own (bloated) field, so
+    // the leak scan has nothing to find; the prefix watch still sees the signature.
+    let mut csv = String::from("email,history\n");
+    let mut history = String::new();
+    for i in 1..=30 {
+        history.push_str(&format!(
+            "note {i:03} about order {:05}; ",
+            i * 7919 % 99_991
+        ));
+        csv.push_str(&format!("p{i}@list.test,{history}\n"));
+    }
+    let mut campaign = CampaignDir::new();
+    campaign.subject = "Your history".into();
+    campaign.text = "{{ history }}\nThanks, {{ email }}\n".into();
+    campaign.csv = csv.into_bytes();
+    let (per_message, campaign_findings) = findings(&campaign);
+    assert_eq!(per_message, vec![]);
+    assert_eq!(
+        campaign_findings,
+        vec![CampaignFinding::GrowingPrefix { first: 1, last: 4 }]
+    );
+    let out = isomail_path(&["check"], &campaign.path());
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        stderr(&out).contains("campaign: messages #1 to #4 each begin with a longer copy"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn unrendered_markers_and_empty_bodies_are_caught() {
+    let mut campaign = CampaignDir::new();
+    campaign.text = "{{ '{{' }} name }}\n".into();
+    let (per_message, _) = findings(&campaign);
+    assert_eq!(per_message.len(), 2);
+    assert_eq!(
+        per_message[0].1,
+        vec![Finding::Marker {
+            part: "text",
+            marker: "{{"
+        }]
+    );
+    let mut campaign = CampaignDir::new();
+    campaign.text = "{% if false %}x{% endif %}\n".into();
+    let (per_message, _) = findings(&campaign);
+    assert_eq!(per_message[0].1, vec![Finding::Empty { part: "text" }]);
+}
+
+#[test]
+fn tricky_but_legitimate_campaigns_pass() {
+    let mut campaign = CampaignDir::new();
+    // Look-alike addresses: each is inside another, or shares its domain tail.
+    campaign.csv = "email,name,plan,account\n\
+        ann@x.org,Ann,pro,AC-1001\n\
+        joann@x.org,Jo Ann Long-Name-That-Goes-On-And-On-For-A-While,basic,AC-10010\n\
+        ann@x.org.uk,Ann UK,basic,AC-1002\n\
+        n@x.org,N,pro,AC-10\n\
+        bob+news@example.com,Bob,basic,AC-2001\n\
+        bob@example.com,Bobby,pro,AC-2002\n"
+        .as_bytes()
+        .to_vec();
+    campaign.extra = "private = [\"account\"]\n".into();
+    // The recipient's own address, every way a template shows it; an optional section.
+    campaign.text = "Hi {{ name }} <{{ email }}>, id {{ account }}.\n\
+        Unsubscribe: https://x.org/u?e={{ email | urlencode }}\n\
+        {% if plan == 'pro' %}Pro section.\n{% endif %}"
+        .into();
+    campaign.html = Some(
+        "<a href=\"mailto:{{ email }}\">{{ email }}</a> &amp; {{ name }} &#64; {{ account }}"
+            .into(),
+    );
+    let (per_message, campaign_findings) = findings(&campaign);
+    assert_eq!(per_message, vec![]);
+    assert_eq!(campaign_findings, vec![]);
+}
