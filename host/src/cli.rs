@@ -48,6 +48,43 @@ pub enum Command {
         #[command(flatten)]
         threads: Threads,
     },
+    /// Staged delivery: a few messages first, then more, with gates and a journal.
+    Send(SendArgs),
+    /// What the journal says: counts per state and stage, failures, ambiguous recipients.
+    Status {
+        campaign: PathBuf,
+        /// Machine-readable output with stable keys.
+        #[arg(long)]
+        json: bool,
+        /// Show the dry-run journal instead.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Ask a running `send` to stop after its in-flight messages.
+    Halt { campaign: PathBuf },
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    pub campaign: PathBuf,
+    /// Run the whole pipeline (stages, gates, a separate dry-run journal), serialising every
+    /// message, without connecting anywhere.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Run every stage (the gates still apply).
+    #[arg(long, conflicts_with = "through")]
+    pub yes: bool,
+    /// Run stages until this many recipients have been dealt with, or `all`.
+    #[arg(long, value_name = "N|all")]
+    pub through: Option<String>,
+    /// Send again to recipients whose earlier delivery is ambiguous (may have arrived).
+    #[arg(long)]
+    pub resend_ambiguous: bool,
+    /// Resume even though the campaign changed: pending recipients are checked again.
+    #[arg(long)]
+    pub allow_changed: bool,
+    #[command(flatten)]
+    pub threads: Threads,
 }
 
 #[derive(Debug, Args)]

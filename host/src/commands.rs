@@ -10,10 +10,11 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::Error;
 use crate::campaign::Campaign;
 use crate::checks::{CampaignFinding, Checks};
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, SendArgs};
 use crate::pipeline::{self, Failed, Outcome};
 use crate::sandbox::RenderError;
 use crate::sandbox::RenderFailure;
+use crate::send::{SendOptions, Through};
 
 /// Runs one command.
 pub fn run(cli: Cli) -> Result<(), Error> {
@@ -30,7 +31,43 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             out,
             threads,
         } => render(&campaign, &out, threads.jobs),
+        Command::Send(args) => send(args),
+        Command::Status {
+            campaign,
+            json,
+            dry_run,
+        } => crate::status::run(&campaign, json, dry_run),
+        Command::Halt { campaign } => crate::send::request_halt(&campaign),
     }
+}
+
+fn send(args: SendArgs) -> Result<(), Error> {
+    let through = match args.through.as_deref() {
+        _ if args.yes => Through::All,
+        None => Through::NextStage,
+        Some("all") => Through::All,
+        Some(n) => match n.parse::<usize>() {
+            Ok(n) if n > 0 => Through::Count(n),
+            _ => {
+                return Err(Error::input(format!(
+                    "--through takes a positive number or `all`, not `{n}`"
+                )));
+            }
+        },
+    };
+    let jobs = match args.threads.jobs {
+        Some(0) => return Err(Error::input("--jobs must be at least 1")),
+        Some(n) => n,
+        None => pipeline::default_jobs(),
+    };
+    let options = SendOptions {
+        dry_run: args.dry_run,
+        through,
+        resend_ambiguous: args.resend_ambiguous,
+        allow_changed: args.allow_changed,
+        jobs,
+    };
+    crate::send::run(&args.campaign, &options)
 }
 
 fn init(dir: &Path) -> Result<(), Error> {

@@ -3,17 +3,23 @@
 //!
 //! The pipeline reads top to bottom: [`campaign`] (validated input) → [`sandbox`] (one instance
 //! per message) → [`message`] (the exact RFC 5322 bytes) → [`pipeline`] (every message, on all
-//! cores, in bounded memory). [`run`] maps a parsed command line onto it; `main` only maps the
+//! cores, in bounded memory) → [`checks`] → [`journal`] → [`send`] and [`stages`] →
+//! [`transport`]. [`run`] maps a parsed command line onto it; `main` only maps the
 //! result to an exit code.
 
 pub mod campaign;
 pub mod checks;
 pub mod cli;
 pub mod commands;
+pub mod journal;
 pub mod message;
 pub mod pipeline;
 pub mod sample;
 pub mod sandbox;
+pub mod send;
+pub mod stages;
+pub mod status;
+pub mod transport;
 
 /// What went wrong, and so which exit code the process ends with (see DESIGN.md).
 #[derive(Debug)]
@@ -28,6 +34,8 @@ pub enum ErrorKind {
     Input,
     /// A safety check failed; nothing was sent. Exit 3.
     Safety,
+    /// Halted by the operator, a signal or a gate; the journal is consistent. Exit 4.
+    Halted,
     /// Anything else. Exit 1.
     Other,
 }
@@ -45,6 +53,12 @@ impl Error {
             message: message.into(),
         }
     }
+    pub fn halted(message: impl Into<String>) -> Error {
+        Error {
+            kind: ErrorKind::Halted,
+            message: message.into(),
+        }
+    }
     pub fn other(message: impl Into<String>) -> Error {
         Error {
             kind: ErrorKind::Other,
@@ -57,6 +71,7 @@ impl Error {
         match self.kind {
             ErrorKind::Input => 2,
             ErrorKind::Safety => 3,
+            ErrorKind::Halted => 4,
             ErrorKind::Other => 1,
         }
     }

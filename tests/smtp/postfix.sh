@@ -5,7 +5,8 @@
 #
 # Result:
 #   - submission on 127.0.0.1:2587 only: STARTTLS required (self-signed cert), then
-#     AUTH PLAIN/LOGIN as isomail / isomail-test-password; nothing is accepted unauthenticated;
+#     AUTH PLAIN/LOGIN as isomail / isomail-test-password; without AUTH every RCPT gets 554;
+#   - postfix's stock smtp service stays on 127.0.0.1:25 (plain, no AUTH, for 127.0.0.0/8);
 #   - every address @isomail.test is delivered into ONE Maildir,
 #     /var/tmp/isomail-postfix/Maildir/new/ (files owned by nobody, mode 0600: read as root);
 #   - nothing can ever leave the machine: every non-local transport is error:, no DNS;
@@ -44,9 +45,13 @@ fi
 # --- files: cert, sasldb, Maildir ------------------------------------------------------------
 mkdir -p "$BASE"
 chmod 755 "$BASE"   # postfix (sasldb) and nobody (Maildir) must traverse it
+# Kept across runs so clients may pin tls.crt as their only trusted root. CA:FALSE because
+# rustls/webpki refuse a CA certificate as the server's own (CaUsedAsEndEntity); OpenSSL
+# clients accept it too (`openssl verify -CAfile tls.crt tls.crt` says OK).
 if [ ! -s "$BASE/tls.key" ] || [ ! -s "$BASE/tls.crt" ]; then
   openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=localhost" \
     -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+    -addext "basicConstraints=critical,CA:FALSE" -addext "extendedKeyUsage=serverAuth" \
     -keyout "$BASE/tls.key" -out "$BASE/tls.crt" 2>/dev/null
 fi
 chmod 600 "$BASE/tls.key"   # smtpd reads it as root, before dropping privileges
@@ -66,7 +71,7 @@ EOF
 
 # virtual(8) delivers as nobody (uid >= virtual_minimum_uid) and needs the Maildir writable.
 mkdir -p "$BASE"/Maildir/{new,cur,tmp}
-chown -R nobody:nogroup "$BASE/Maildir"
+chown nobody:nogroup "$BASE/Maildir" "$BASE"/Maildir/{new,cur,tmp}
 touch "$BASE/maillog"
 
 # --- main.cf: written whole, so re-runs converge ----------------------------------------------

@@ -69,6 +69,12 @@ pub struct Delivery {
     pub max_failure_rate: f64,
     #[serde(default)]
     pub seed: Vec<String>,
+    /// Seconds before a transiently refused message is tried again (up to 3 attempts).
+    #[serde(default = "Delivery::default_retry_delay")]
+    pub retry_delay: f64,
+    /// TCP_NODELAY on SMTP connections; off only to measure what Nagle's algorithm costs.
+    #[serde(default = "Delivery::default_tcp_nodelay")]
+    pub tcp_nodelay: bool,
 }
 
 /// One entry of `stages`: a cumulative count, or `"all"`.
@@ -99,6 +105,12 @@ impl Delivery {
     fn default_max_failure_rate() -> f64 {
         0.05
     }
+    fn default_retry_delay() -> f64 {
+        30.0
+    }
+    fn default_tcp_nodelay() -> bool {
+        true
+    }
 
     fn validate(&self) -> Result<(), String> {
         if let Some(url) = &self.smtp
@@ -118,6 +130,12 @@ impl Delivery {
         }
         if self.concurrency == 0 || self.concurrency > 256 {
             return Err("concurrency must be between 1 and 256".into());
+        }
+        if !(0.0..=3600.0).contains(&self.retry_delay) {
+            return Err("retry_delay must be between 0 and 3600 seconds".into());
+        }
+        if self.password_env.is_some() && self.password_file.is_some() {
+            return Err("give password_env or password_file, not both".into());
         }
         if !(0.0..=1.0).contains(&self.max_failure_rate) {
             return Err("max_failure_rate must be between 0 and 1".into());
@@ -161,6 +179,8 @@ impl Default for Delivery {
             concurrency: Self::default_concurrency(),
             max_failure_rate: Self::default_max_failure_rate(),
             seed: Vec::new(),
+            retry_delay: Self::default_retry_delay(),
+            tcp_nodelay: Self::default_tcp_nodelay(),
         }
     }
 }

@@ -1,0 +1,440 @@
+//! The journal: one SQLite row per recipient recording its fate, so a campaign can stop at any
+//! moment (halt, crash, `kill -9`, power loss) and resume without sending anyone a second copy
+//! or forgetting anyone.
+//!
+//! A row moves pending → sending → sent | failed | ambiguous. `sending` is committed *before*
+//! the message is handed to the transport, so after a crash a `sending` row is a message whose
+//! fate is unknown: it becomes `ambiguous` and is re-sent only when the operator says so. WAL
+//! mode with `synchronous = FULL`: a commit survives power loss.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::Error;
+
+/// A recipient's state in the journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Pending,
+    Sending,
+    Sent,
+    Failed,
+    Ambiguous,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Sending => "sending",
+            State::Sent => "sent",
+            State::Failed => "failed",
+            State::Ambiguous => "ambiguous",
+        }
+    }
+
+    fn parse(s: &str) -> Option<State> {
+        Some(match s {
+            "pending" => State::Pending,
+            "sending" => State::Sending,
+            "sent" => State::Sent,
+            "failed" => State::Failed,
+            "ambiguous" => State::Ambiguous,
+            _ => return None,
+        })
+    }
+}
+
+/// One recipient's row.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub index: usize,
+    pub email: String,
+    pub state: State,
+    pub hash: String,
+    pub message_id: String,
+    pub attempts: u32,
+    pub reply: Option<String>,
+    pub stage: Option<usize>,
+}
+
+/// Counts per state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    pub pending: usize,
+    pub sending: usize,
+    pub sent: usize,
+    pub failed: usize,
+    pub ambiguous: usize,
+}
+
+impl Counts {
+    pub fn total(&self) -> usize {
+        self.pending + self.sending + self.sent + self.failed + self.ambiguous
+    }
+    /// Recipients whose turn has come and gone: everyone not pending.
+    pub fn processed(&self) -> usize {
+        self.total() - self.pending
+    }
+}
+
+pub struct Journal {
+    conn: Connection,
+    path: PathBuf,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS recipients (
+    idx INTEGER PRIMARY KEY,
+    email TEXT NOT NULL,
+    state TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    reply TEXT,
+    stage INTEGER,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS recipients_state ON recipients(state, idx);
+CREATE TABLE IF NOT EXISTS stages (
+    stage INTEGER PRIMARY KEY,
+    target INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    finished_at INTEGER,
+    outcome TEXT
+);
+CREATE TABLE IF NOT EXISTS seeds (
+    stage INTEGER NOT NULL,
+    email TEXT NOT NULL,
+    state TEXT NOT NULL,
+    reply TEXT,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (stage, email)
+);
+";
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn db_error(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
+    move |e| Error::other(format!("{}: journal error: {e}", path.display()))
+}
+
+impl Journal {
+    /// Opens (creating if needed) the journal at `path`.
+    pub fn open(path: &Path) -> Result<Journal, Error> {
+        let conn = Connection::open(path).map_err(db_error(path))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(db_error(path))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db_error(path))?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(db_error(path))?;
+        conn.execute_batch(SCHEMA).map_err(db_error(path))?;
+        Ok(Journal {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Opens an existing journal, or says there is none.
+    pub fn open_existing(path: &Path) -> Result<Journal, Error> {
+        if !path.is_file() {
+            return Err(Error::input(format!(
+                "{}: no journal: this campaign has not been sent",
+                path.display()
+            )));
+        }
+        Journal::open(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
+        db_error(&self.path)
+    }
+
+    pub fn meta(&self, key: &str) -> Result<Option<String>, Error> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(self.err())
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), Error> {
+        self.conn
+            .execute("INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2", [key, value])
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
+    pub fn delete_meta(&self, key: &str) -> Result<(), Error> {
+        self.conn
+            .execute("DELETE FROM meta WHERE key = ?1", [key])
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
+    pub fn has_recipients(&self) -> Result<bool, Error> {
+        self.conn
+            .query_row("SELECT EXISTS(SELECT 1 FROM recipients)", [], |r| r.get(0))
+            .map_err(self.err())
+    }
+
+    /// Records the preflight: every recipient pending, with the hash its message must have.
+    /// One transaction: either the whole list is journaled or none of it.
+    pub fn insert_preflight(
+        &mut self,
+        rows: &[(usize, String, String, String)],
+    ) -> Result<(), Error> {
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(db_error(&path))?;
+        {
+            let mut stmt = tx
+                .prepare(
+                    "INSERT INTO recipients(idx, email, state, hash, message_id, created_at, updated_at)
+                     VALUES(?1, ?2, 'pending', ?3, ?4, ?5, ?5)
+                     ON CONFLICT(idx) DO UPDATE SET hash = ?3, message_id = ?4, updated_at = ?5
+                     WHERE state = 'pending'",
+                )
+                .map_err(db_error(&path))?;
+            let t = now();
+            for (index, email, hash, message_id) in rows {
+                stmt.execute(params![*index as i64, email, hash, message_id, t])
+                    .map_err(db_error(&path))?;
+            }
+        }
+        tx.commit().map_err(db_error(&path))
+    }
+
+    /// After a crash: every `sending` row's fate is unknown. `resolve` may settle one (a Maildir
+    /// can see whether the file arrived); the rest become `ambiguous`. Returns how many did.
+    pub fn recover(&self, resolve: impl Fn(&Row) -> Option<State>) -> Result<usize, Error> {
+        let in_flight = self.rows_in(State::Sending)?;
+        let mut ambiguous = 0;
+        for row in in_flight {
+            match resolve(&row) {
+                Some(state) => self.set_state(
+                    row.index,
+                    state,
+                    Some("found delivered after an interrupted run"),
+                )?,
+                None => {
+                    ambiguous += 1;
+                    self.set_state(
+                        row.index,
+                        State::Ambiguous,
+                        Some("interrupted while sending: fate unknown"),
+                    )?;
+                }
+            }
+        }
+        Ok(ambiguous)
+    }
+
+    /// Marks a row `sending`, counting the attempt. Committed before the transport sees it.
+    /// Only a pending row may be sent, or an ambiguous one when the operator asked for it.
+    pub fn begin_send(
+        &self,
+        index: usize,
+        stage: usize,
+        resend_ambiguous: bool,
+    ) -> Result<(), Error> {
+        let changed = self
+            .conn
+            .execute(
+                "UPDATE recipients SET state = 'sending', attempts = attempts + 1, stage = ?2, updated_at = ?3
+                 WHERE idx = ?1 AND (state = 'pending' OR (state = 'ambiguous' AND ?4))",
+                params![index as i64, stage as i64, now(), resend_ambiguous],
+            )
+            .map_err(self.err())?;
+        if changed != 1 {
+            return Err(Error::other(format!(
+                "journal: recipient #{index} is not pending; refusing to send it"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Records a final or intermediate state with the server's reply.
+    pub fn set_state(&self, index: usize, state: State, reply: Option<&str>) -> Result<(), Error> {
+        self.conn
+            .execute(
+                "UPDATE recipients SET state = ?2, reply = ?3, updated_at = ?4 WHERE idx = ?1",
+                params![index as i64, state.as_str(), reply, now()],
+            )
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
+    pub fn counts(&self) -> Result<Counts, Error> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT state, COUNT(*) FROM recipients GROUP BY state")
+            .map_err(self.err())?;
+        let mut counts = Counts::default();
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(self.err())?;
+        for row in rows {
+            let (state, n) = row.map_err(self.err())?;
+            let n = n as usize;
+            match State::parse(&state) {
+                Some(State::Pending) => counts.pending = n,
+                Some(State::Sending) => counts.sending = n,
+                Some(State::Sent) => counts.sent = n,
+                Some(State::Failed) => counts.failed = n,
+                Some(State::Ambiguous) => counts.ambiguous = n,
+                None => {}
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Rows in `state`, in list order.
+    pub fn rows_in(&self, state: State) -> Result<Vec<Row>, Error> {
+        self.rows_where("state = ?1", state.as_str(), usize::MAX)
+    }
+
+    /// The next `limit` rows in `state`, in list order.
+    pub fn next_rows(&self, state: State, limit: usize) -> Result<Vec<Row>, Error> {
+        self.rows_where("state = ?1", state.as_str(), limit)
+    }
+
+    pub fn row(&self, index: usize) -> Result<Option<Row>, Error> {
+        Ok(self.rows_where("idx = ?1", &index.to_string(), 1)?.pop())
+    }
+
+    fn rows_where(&self, condition: &str, value: &str, limit: usize) -> Result<Vec<Row>, Error> {
+        let sql = format!(
+            "SELECT idx, email, state, hash, message_id, attempts, reply, stage FROM recipients WHERE {condition} ORDER BY idx LIMIT ?2"
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(self.err())?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt
+            .query_map(params![value, limit], |r| {
+                let state: String = r.get(2)?;
+                Ok(Row {
+                    index: r.get::<_, i64>(0)? as usize,
+                    email: r.get(1)?,
+                    state: State::parse(&state).unwrap_or(State::Ambiguous),
+                    hash: r.get(3)?,
+                    message_id: r.get(4)?,
+                    attempts: r.get::<_, i64>(5)? as u32,
+                    reply: r.get(6)?,
+                    stage: r.get::<_, Option<i64>>(7)?.map(|s| s as usize),
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+    }
+
+    pub fn start_stage(&self, stage: usize, target: usize) -> Result<(), Error> {
+        self.conn
+            .execute(
+                "INSERT INTO stages(stage, target, started_at) VALUES(?1, ?2, ?3)
+                 ON CONFLICT(stage) DO UPDATE SET finished_at = NULL, outcome = NULL",
+                params![stage as i64, target as i64, now()],
+            )
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
+    pub fn finish_stage(&self, stage: usize, outcome: &str) -> Result<(), Error> {
+        self.conn
+            .execute(
+                "UPDATE stages SET finished_at = ?2, outcome = ?3 WHERE stage = ?1",
+                params![stage as i64, now(), outcome],
+            )
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
+    /// (stage, target, outcome) of every stage started so far.
+    pub fn stages(&self) -> Result<Vec<(usize, usize, Option<String>)>, Error> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT stage, target, outcome FROM stages ORDER BY stage")
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)? as usize,
+                    r.get::<_, i64>(1)? as usize,
+                    r.get(2)?,
+                ))
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+    }
+
+    /// Whether stage `stage`'s seed copy to `email` is already settled (sent or attempted).
+    pub fn seed_done(&self, stage: usize, email: &str) -> Result<bool, Error> {
+        self.conn
+            .query_row(
+                "SELECT EXISTS(SELECT 1 FROM seeds WHERE stage = ?1 AND email = ?2)",
+                params![stage as i64, email],
+                |r| r.get(0),
+            )
+            .map_err(self.err())
+    }
+
+    pub fn record_seed(
+        &self,
+        stage: usize,
+        email: &str,
+        state: State,
+        reply: Option<&str>,
+    ) -> Result<(), Error> {
+        self.conn
+            .execute(
+                "INSERT INTO seeds(stage, email, state, reply, updated_at) VALUES(?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(stage, email) DO UPDATE SET state = ?3, reply = ?4, updated_at = ?5",
+                params![stage as i64, email, state.as_str(), reply, now()],
+            )
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
+    /// (stage, email, state, reply) of every seed copy.
+    pub fn seeds(&self) -> Result<Vec<(usize, String, String, Option<String>)>, Error> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT stage, email, state, reply FROM seeds ORDER BY stage, email")
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)? as usize,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                ))
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+    }
+
+    /// Sent rows per stage: (stage, sent).
+    pub fn sent_per_stage(&self) -> Result<Vec<(usize, usize)>, Error> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT stage, COUNT(*) FROM recipients WHERE state = 'sent' AND stage IS NOT NULL GROUP BY stage ORDER BY stage")
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, i64>(0)? as usize, r.get::<_, i64>(1)? as usize))
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+    }
+}

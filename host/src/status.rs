@@ -1,0 +1,152 @@
+//! `isomail status`: what the journal says. Counts per state, progress per stage, and every
+//! failed and ambiguous recipient with the reason; `--json` with stable keys for scripts.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::Error;
+use crate::journal::{Counts, Journal, State};
+use crate::send::journal_path;
+
+#[derive(Serialize)]
+struct Report {
+    campaign: String,
+    journal: String,
+    #[serde(flatten)]
+    counts: Counts,
+    total: usize,
+    stages: Vec<StageReport>,
+    failures: Vec<RecipientReport>,
+    ambiguous_recipients: Vec<RecipientReport>,
+    seeds: Vec<SeedReport>,
+    halt_requested: bool,
+}
+
+#[derive(Serialize)]
+struct StageReport {
+    stage: usize,
+    target: usize,
+    sent: usize,
+    outcome: Option<String>,
+}
+
+#[derive(Serialize)]
+struct RecipientReport {
+    index: usize,
+    email: String,
+    attempts: u32,
+    reply: Option<String>,
+}
+
+#[derive(Serialize)]
+struct SeedReport {
+    stage: usize,
+    email: String,
+    state: String,
+    reply: Option<String>,
+}
+
+pub fn run(campaign: &Path, json: bool, dry_run: bool) -> Result<(), Error> {
+    let path = journal_path(campaign, dry_run);
+    let journal = Journal::open_existing(&path)?;
+    let counts = journal.counts()?;
+    let sent_per_stage = journal.sent_per_stage()?;
+    let recipients = |state| -> Result<Vec<RecipientReport>, Error> {
+        Ok(journal
+            .rows_in(state)?
+            .into_iter()
+            .map(|r| RecipientReport {
+                index: r.index,
+                email: r.email,
+                attempts: r.attempts,
+                reply: r.reply,
+            })
+            .collect())
+    };
+    let report = Report {
+        campaign: campaign.display().to_string(),
+        journal: path.display().to_string(),
+        total: counts.total(),
+        counts,
+        stages: journal
+            .stages()?
+            .into_iter()
+            .map(|(stage, target, outcome)| StageReport {
+                stage,
+                target,
+                sent: sent_per_stage
+                    .iter()
+                    .find(|(s, _)| *s == stage)
+                    .map_or(0, |(_, n)| *n),
+                outcome,
+            })
+            .collect(),
+        failures: recipients(State::Failed)?,
+        ambiguous_recipients: recipients(State::Ambiguous)?,
+        seeds: journal
+            .seeds()?
+            .into_iter()
+            .map(|(stage, email, state, reply)| SeedReport {
+                stage,
+                email,
+                state,
+                reply,
+            })
+            .collect(),
+        halt_requested: journal.meta("halt_requested")?.is_some(),
+    };
+    if json {
+        let text = serde_json::to_string_pretty(&report)
+            .map_err(|e| Error::other(format!("cannot write JSON: {e}")))?;
+        println!("{text}");
+        return Ok(());
+    }
+    let c = &report.counts;
+    println!("{} ({})", report.campaign, report.journal);
+    println!(
+        "{} recipients: {} sent, {} failed, {} ambiguous, {} pending, {} in flight",
+        report.total, c.sent, c.failed, c.ambiguous, c.pending, c.sending
+    );
+    for s in &report.stages {
+        println!(
+            "  stage {} (to {}): {} sent in this stage — {}",
+            s.stage,
+            s.target,
+            s.sent,
+            s.outcome.as_deref().unwrap_or("running or interrupted")
+        );
+    }
+    if !report.failures.is_empty() {
+        println!("failed:");
+        for r in &report.failures {
+            println!(
+                "  #{} {} after {} attempt(s): {}",
+                r.index,
+                r.email,
+                r.attempts,
+                r.reply.as_deref().unwrap_or("-")
+            );
+        }
+    }
+    if !report.ambiguous_recipients.is_empty() {
+        println!(
+            "ambiguous (may or may not have arrived; re-sent only with `isomail send --resend-ambiguous`):"
+        );
+        for r in &report.ambiguous_recipients {
+            println!(
+                "  #{} {}: {}",
+                r.index,
+                r.email,
+                r.reply.as_deref().unwrap_or("-")
+            );
+        }
+    }
+    for s in &report.seeds {
+        println!(
+            "  seed copy of stage {} to {}: {}",
+            s.stage, s.email, s.state
+        );
+    }
+    Ok(())
+}
