@@ -60,6 +60,15 @@ pub struct Row {
     pub stage: Option<usize>,
 }
 
+/// One seed copy: stage, seed address, state and the server's reply.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SeedRow {
+    pub stage: usize,
+    pub email: String,
+    pub state: String,
+    pub reply: Option<String>,
+}
+
 /// Counts per state.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Counts {
@@ -405,20 +414,20 @@ impl Journal {
             .map_err(self.err())
     }
 
-    /// (stage, email, state, reply) of every seed copy.
-    pub fn seeds(&self) -> Result<Vec<(usize, String, String, Option<String>)>, Error> {
+    /// Every seed copy, by stage and address.
+    pub fn seeds(&self) -> Result<Vec<SeedRow>, Error> {
         let mut stmt = self
             .conn
             .prepare("SELECT stage, email, state, reply FROM seeds ORDER BY stage, email")
             .map_err(self.err())?;
         let rows = stmt
             .query_map([], |r| {
-                Ok((
-                    r.get::<_, i64>(0)? as usize,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                ))
+                Ok(SeedRow {
+                    stage: r.get::<_, i64>(0)? as usize,
+                    email: r.get(1)?,
+                    state: r.get(2)?,
+                    reply: r.get(3)?,
+                })
             })
             .map_err(self.err())?;
         rows.collect::<Result<Vec<_>, _>>().map_err(self.err())

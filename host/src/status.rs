@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::Error;
-use crate::journal::{Counts, Journal, State};
+use crate::journal::{Counts, Journal, SeedRow, State};
 use crate::send::journal_path;
 
 #[derive(Serialize)]
@@ -19,7 +19,7 @@ struct Report {
     stages: Vec<StageReport>,
     failures: Vec<RecipientReport>,
     ambiguous_recipients: Vec<RecipientReport>,
-    seeds: Vec<SeedReport>,
+    seeds: Vec<SeedRow>,
     halt_requested: bool,
 }
 
@@ -36,14 +36,6 @@ struct RecipientReport {
     index: usize,
     email: String,
     attempts: u32,
-    reply: Option<String>,
-}
-
-#[derive(Serialize)]
-struct SeedReport {
-    stage: usize,
-    email: String,
-    state: String,
     reply: Option<String>,
 }
 
@@ -84,16 +76,7 @@ pub fn run(campaign: &Path, json: bool, dry_run: bool) -> Result<(), Error> {
             .collect(),
         failures: recipients(State::Failed)?,
         ambiguous_recipients: recipients(State::Ambiguous)?,
-        seeds: journal
-            .seeds()?
-            .into_iter()
-            .map(|(stage, email, state, reply)| SeedReport {
-                stage,
-                email,
-                state,
-                reply,
-            })
-            .collect(),
+        seeds: journal.seeds()?,
         halt_requested: journal.meta("halt_requested")?.is_some(),
     };
     if json {

@@ -208,10 +208,10 @@ impl Smtp {
         match before {
             Ok(_) => {}
             Err(Step::Reply(e)) => {
-                let reusable = matches!(
-                    self.step(c.command_timeout, conn.command(Rset)).await,
-                    Ok(_)
-                );
+                let reusable = self
+                    .step(c.command_timeout, conn.command(Rset))
+                    .await
+                    .is_ok();
                 return (classify_reply(&e), reusable);
             }
             Err(Step::Lost(why)) => {
@@ -223,7 +223,10 @@ impl Smtp {
                 );
             }
         }
-        match self.step(c.data_timeout, conn.message(bytes)).await {
+        // lettre ends the DATA with "\r\n.\r\n"; our messages already end with CRLF, so hand it
+        // the bytes without that line ending and the server receives exactly `bytes`.
+        let body = bytes.strip_suffix(b"\r\n").unwrap_or(bytes);
+        match self.step(c.data_timeout, conn.message(body)).await {
             Ok(response) => (Delivery::Sent(describe(&response)), true),
             Err(Step::Reply(e)) => (classify_reply(&e), true),
             Err(Step::Lost(why)) => (

@@ -89,14 +89,19 @@ impl CampaignDir {
     }
 }
 
-/// Runs the real command line with a private compile cache; never inherits the caller's.
-pub fn isomail(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_isomail-cli"))
+/// The real command line with a private compile cache; never inherits the caller's.
+pub fn isomail_command(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_isomail-cli"));
+    command
         .args(args)
         .env("ISOMAIL_CACHE_DIR", cache_dir())
-        .env_remove("XDG_CACHE_HOME")
-        .output()
-        .expect("run isomail")
+        .env_remove("XDG_CACHE_HOME");
+    command
+}
+
+/// Runs the real command line to completion.
+pub fn isomail(args: &[&str]) -> Output {
+    isomail_command(args).output().expect("run isomail")
 }
 
 pub fn isomail_path(args: &[&str], campaign: &Path) -> Output {
@@ -190,4 +195,121 @@ fn contains_address(text: &str, addr: &str) -> bool {
         };
         left_ok && right_ok
     })
+}
+
+/// Whether a test that needs an external part must fail (CI installs everything) rather than
+/// skip: `CI` is set by `.ci/run`'s environment.
+pub fn required() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false")
+}
+
+/// Skips (loudly) or, under CI, fails, when `what` is missing.
+pub fn missing(what: &str) -> bool {
+    assert!(!required(), "CI must provide {what} (see .ci/run)");
+    eprintln!(
+        "\n!!! SKIPPED: {what} is not available on this machine; run .ci/run (as root) to install it !!!\n"
+    );
+    true
+}
+
+/// The fault-injecting aiosmtpd server of tests/smtp/faulty_smtp.py on 127.0.0.1, stopped on drop.
+pub struct FaultySmtp {
+    child: std::process::Child,
+    pub port: u16,
+    pub log: PathBuf,
+}
+
+impl FaultySmtp {
+    /// Starts it, or returns `None` (after [`missing`]) where aiosmtpd is not installed.
+    pub fn start(dir: &Path, slow_seconds: f64) -> Option<FaultySmtp> {
+        use std::io::BufRead;
+        use std::os::unix::process::CommandExt;
+        let has_aiosmtpd = Command::new("python3")
+            .args(["-c", "import aiosmtpd"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !has_aiosmtpd && missing("aiosmtpd (pip install aiosmtpd)") {
+            return None;
+        }
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("smtp/faulty_smtp.py");
+        let log = dir.join("smtp-log.jsonl");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .args(["--port", "0", "--log"])
+            .arg(&log)
+            .args([
+                "--slow-seconds",
+                &slow_seconds.to_string(),
+                "--max-seconds",
+                "300",
+            ])
+            .stdout(std::process::Stdio::piped())
+            // Its own process group, so the pyenv shim and the interpreter both get the signal.
+            .process_group(0)
+            .spawn()
+            .expect("start faulty_smtp.py");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("READY line");
+        let port = line
+            .trim()
+            .strip_prefix("READY ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("bad READY line {line:?}"));
+        Some(FaultySmtp { child, port, log })
+    }
+
+    /// Every message the server stored: (recipient, sha256, state).
+    pub fn stored(&self) -> Vec<(String, String, String)> {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        text.lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).expect("log line");
+                let s = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
+                (s("rcpt"), s("sha256"), s("state"))
+            })
+            .collect()
+    }
+}
+
+impl Drop for FaultySmtp {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// The journal's rows, read through the library: (index, email, state, hash, reply).
+pub fn journal_rows(
+    campaign: &Path,
+    dry_run: bool,
+) -> Vec<(usize, String, String, String, Option<String>)> {
+    let journal =
+        isomail::journal::Journal::open_existing(&isomail::send::journal_path(campaign, dry_run))
+            .expect("journal");
+    let mut rows = Vec::new();
+    for state in [
+        isomail::journal::State::Pending,
+        isomail::journal::State::Sending,
+        isomail::journal::State::Sent,
+        isomail::journal::State::Failed,
+        isomail::journal::State::Ambiguous,
+    ] {
+        for r in journal.rows_in(state).expect("rows") {
+            rows.push((r.index, r.email, state.as_str().to_owned(), r.hash, r.reply));
+        }
+    }
+    rows.sort();
+    rows
+}
+
+/// `isomail status --json` for a campaign, parsed.
+pub fn status_json(campaign: &Path) -> serde_json::Value {
+    let out = isomail_path(&["status", "--json"], campaign);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    serde_json::from_slice(&out.stdout).expect("status json")
 }

@@ -1,0 +1,228 @@
+//! Staged delivery end to end: the Maildir outbox, a dry run, and a fault-injecting SMTP server
+//! (aiosmtpd, tests/smtp/faulty_smtp.py) on 127.0.0.1 whose log is the ground truth of what
+//! arrived. Every recipient must end in the state its server behaviour calls for, and the
+//! journal must agree with the server.
+
+mod util;
+
+use std::collections::HashMap;
+
+use isomail::message::content_hash;
+use util::{CampaignDir, FaultySmtp, isomail_path, journal_rows, status_json, stderr, stdout};
+
+fn campaign_with(emails: &[&str], delivery: &str) -> CampaignDir {
+    let mut campaign = CampaignDir::new();
+    campaign.subject = "Notice for {{ name }}".into();
+    let mut csv = String::from("email,name\n");
+    for (i, e) in emails.iter().enumerate() {
+        csv.push_str(&format!("{e},Person {i}\n"));
+    }
+    campaign.csv = csv.into_bytes();
+    campaign.extra = format!("\n[delivery]\n{delivery}\n");
+    campaign
+}
+
+#[test]
+fn maildir_outbox_runs_stage_by_stage_and_resumes() {
+    let emails: Vec<String> = (1..=12).map(|i| format!("p{i}@example.com")).collect();
+    let refs: Vec<&str> = emails.iter().map(String::as_str).collect();
+    let campaign = campaign_with(&refs, "stages = [1, 4, \"all\"]");
+    let path = campaign.write();
+    let outbox = campaign.dir.path().join("outbox/new");
+
+    let first = isomail_path(&["send"], &path);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    assert!(
+        stdout(&first).contains("stage 1 (1 cumulative): 1 sent"),
+        "{}",
+        stdout(&first)
+    );
+    assert!(
+        stdout(&first).contains("continue with `isomail send"),
+        "{}",
+        stdout(&first)
+    );
+    assert_eq!(std::fs::read_dir(&outbox).expect("outbox").count(), 1);
+    assert_eq!(status_json(&path)["sent"], 1);
+    assert_eq!(status_json(&path)["pending"], 11);
+
+    let rest = isomail_path(&["send", "--yes"], &path);
+    assert_eq!(rest.status.code(), Some(0), "{}", stderr(&rest));
+    let status = status_json(&path);
+    assert_eq!(
+        (status["sent"].as_u64(), status["pending"].as_u64()),
+        (Some(12), Some(0))
+    );
+    assert_eq!(status["stages"].as_array().map(Vec::len), Some(3));
+
+    // Exactly one file per recipient, each with the bytes whose hash the preflight journaled.
+    let rows = journal_rows(&path, false);
+    let files: Vec<Vec<u8>> = std::fs::read_dir(&outbox)
+        .expect("outbox")
+        .map(|e| std::fs::read(e.expect("entry").path()).expect("read"))
+        .collect();
+    assert_eq!(files.len(), 12);
+    let hashes: Vec<String> = files.iter().map(|f| content_hash(f)).collect();
+    for (index, email, state, hash, _) in &rows {
+        assert_eq!(state, "sent", "#{index}");
+        assert_eq!(
+            hashes.iter().filter(|h| *h == hash).count(),
+            1,
+            "#{index} {email}"
+        );
+    }
+
+    // Nothing left: another send sends nothing.
+    let again = isomail_path(&["send", "--yes"], &path);
+    assert_eq!(again.status.code(), Some(0));
+    assert_eq!(std::fs::read_dir(&outbox).expect("outbox").count(), 12);
+}
+
+#[test]
+fn dry_run_serialises_everything_and_sends_nothing() {
+    let campaign = campaign_with(
+        &["a@example.com", "b@example.com", "c@example.com"],
+        "smtp = \"smtp://127.0.0.1:9\"\ntls = \"none\"",
+    );
+    let path = campaign.write();
+    let out = isomail_path(&["send", "--dry-run", "--yes"], &path);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("dry run"), "{}", stdout(&out));
+    let rows = journal_rows(&path, true);
+    assert!(
+        rows.iter()
+            .all(|r| r.2 == "sent" && r.4.as_deref().is_some_and(|m| m.starts_with("dry run"))),
+        "{rows:?}"
+    );
+    // The real journal does not exist: a rehearsal never counts as a send.
+    assert!(!isomail::send::journal_path(&path, false).exists());
+    assert!(isomail_path(&["status"], &path).status.code() == Some(2));
+}
+
+#[test]
+fn changed_campaign_is_refused_on_resume() {
+    let campaign = campaign_with(&["a@example.com", "b@example.com"], "stages = [1, \"all\"]");
+    let path = campaign.write();
+    assert_eq!(isomail_path(&["send"], &path).status.code(), Some(0));
+    std::fs::write(
+        campaign.dir.path().join("templates/body.txt"),
+        "A different body for {{ name }}\n",
+    )
+    .expect("edit");
+    let out = isomail_path(&["send", "--yes"], &path);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("changed since"), "{}", stderr(&out));
+    let allowed = isomail_path(&["send", "--yes", "--allow-changed"], &path);
+    assert_eq!(allowed.status.code(), Some(0), "{}", stderr(&allowed));
+    assert_eq!(status_json(&path)["sent"], 2);
+}
+
+#[test]
+fn each_smtp_failure_ends_in_the_right_state() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let Some(server) = FaultySmtp::start(dir.path(), 1.0) else {
+        return;
+    };
+    let emails = [
+        "ok1@isomail.test",
+        "tempfail1@isomail.test",
+        "greylist1@isomail.test",
+        "reject1@isomail.test",
+        "datareject1@isomail.test",
+        "resetrcpt1@isomail.test",
+        "resetdata1@isomail.test",
+        "bye1@isomail.test",
+        "slow1@isomail.test",
+        "ok2@isomail.test",
+    ];
+    let delivery = format!(
+        "smtp = \"smtp://127.0.0.1:{}\"\ntls = \"none\"\nstages = [\"all\"]\nmax_failure_rate = 1.0\nretry_delay = 0.2\nconcurrency = 3\nrate = 100",
+        server.port
+    );
+    let campaign = campaign_with(&emails, &delivery);
+    let path = campaign.write();
+    let out = isomail_path(&["send", "--yes"], &path);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+
+    let rows = journal_rows(&path, false);
+    let state: HashMap<&str, (&str, Option<&str>)> = rows
+        .iter()
+        .map(|r| (r.1.as_str(), (r.2.as_str(), r.4.as_deref())))
+        .collect();
+    let expect = [
+        ("ok1", "sent", "250"),
+        ("tempfail1", "failed", "451"),
+        ("greylist1", "sent", "250"),
+        ("reject1", "failed", "550"),
+        ("datareject1", "failed", "554"),
+        (
+            "resetrcpt1",
+            "failed",
+            "connection lost before the message was sent",
+        ),
+        (
+            "resetdata1",
+            "ambiguous",
+            "connection lost after the message was sent",
+        ),
+        ("bye1", "failed", "421"),
+        ("slow1", "sent", "250"),
+        ("ok2", "sent", "250"),
+    ];
+    for (local, want_state, want_reply) in expect {
+        let (got_state, reply) = state[format!("{local}@isomail.test").as_str()];
+        assert_eq!(got_state, want_state, "{local}: {reply:?}");
+        assert!(
+            reply.is_some_and(|r| r.contains(want_reply)),
+            "{local}: {reply:?} should mention {want_reply}"
+        );
+    }
+
+    // The server holds exactly the sent ones (and the ambiguous one, which did arrive), once
+    // each, with the bytes the preflight hashed.
+    let stored = server.stored();
+    let mut arrived: Vec<&str> = stored.iter().map(|s| s.0.as_str()).collect();
+    arrived.sort();
+    assert_eq!(
+        arrived,
+        [
+            "greylist1@isomail.test",
+            "ok1@isomail.test",
+            "ok2@isomail.test",
+            "resetdata1@isomail.test",
+            "slow1@isomail.test"
+        ]
+    );
+    for (rcpt, sha, _) in &stored {
+        let row = rows.iter().find(|r| &r.1 == rcpt).expect("row");
+        assert_eq!(
+            &row.3, sha,
+            "{rcpt}: the server got other bytes than preflight checked"
+        );
+    }
+
+    // status lists the failures and the ambiguous recipient; the ambiguous one is re-sent only
+    // when asked.
+    let status = status_json(&path);
+    assert_eq!(
+        (
+            status["sent"].as_u64(),
+            status["failed"].as_u64(),
+            status["ambiguous"].as_u64()
+        ),
+        (Some(5 - 1), Some(5), Some(1))
+    );
+    let again = isomail_path(&["send", "--yes"], &path);
+    assert_eq!(again.status.code(), Some(0));
+    assert_eq!(
+        server.stored().len(),
+        5,
+        "nothing is re-sent without --resend-ambiguous"
+    );
+}

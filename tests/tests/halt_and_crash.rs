@@ -1,0 +1,259 @@
+//! Stopping a campaign: SIGINT, `isomail halt` and the failure-rate gate each stop it with exit 4
+//! and a journal that matches the server; and `kill -9` at random moments, resumed each time,
+//! never sends a message twice and never loses anyone.
+
+mod util;
+
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use util::{
+    CampaignDir, FaultySmtp, isomail_command, isomail_path, journal_rows, status_json, stderr,
+};
+
+fn smtp_campaign(server: &FaultySmtp, emails: &[String], delivery: &str) -> CampaignDir {
+    let mut campaign = CampaignDir::new();
+    campaign.subject = "Notice".into();
+    let mut csv = String::from("email,name\n");
+    for (i, e) in emails.iter().enumerate() {
+        csv.push_str(&format!("{e},Person {i}\n"));
+    }
+    campaign.csv = csv.into_bytes();
+    campaign.extra = format!(
+        "\n[delivery]\nsmtp = \"smtp://127.0.0.1:{}\"\ntls = \"none\"\nstages = [\"all\"]\nretry_delay = 0.1\n{delivery}\n",
+        server.port
+    );
+    campaign
+}
+
+fn ok_list(n: usize, tag: &str) -> Vec<String> {
+    (1..=n)
+        .map(|i| format!("ok-{tag}-{i}@isomail.test"))
+        .collect()
+}
+
+/// The journal agrees with the server: sent ⇔ stored, no pending row was stored, nothing twice.
+fn assert_journal_matches_server(campaign: &std::path::Path, server: &FaultySmtp) {
+    let stored = server.stored();
+    let mut times: HashMap<&str, usize> = HashMap::new();
+    for (rcpt, _, _) in &stored {
+        *times.entry(rcpt.as_str()).or_default() += 1;
+    }
+    assert!(times.values().all(|n| *n == 1), "duplicates at the server");
+    for (index, email, state, _, _) in journal_rows(campaign, false) {
+        let arrived = times.contains_key(email.as_str());
+        match state.as_str() {
+            "sent" => assert!(arrived, "#{index} journaled sent but not at the server"),
+            "pending" | "failed" => assert!(!arrived, "#{index} is {state} but arrived"),
+            other => panic!("#{index} is {other} after a graceful halt"),
+        }
+    }
+}
+
+fn halted_midway(stop: impl FnOnce(u32, &std::path::Path)) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let Some(server) = FaultySmtp::start(dir.path(), 1.0) else {
+        return;
+    };
+    let campaign = smtp_campaign(&server, &ok_list(300, "halt"), "rate = 40\nconcurrency = 2");
+    let path = campaign.write();
+    let child = isomail_command(&["send", "--yes", path.to_str().expect("utf-8")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("send");
+    // Wait until some messages are out, then stop it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.stored().len() < 10 {
+        assert!(Instant::now() < deadline, "nothing arrived");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let stopped_at = Instant::now();
+    stop(child.id(), &path);
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        stopped_at.elapsed() < Duration::from_secs(5),
+        "took {:?} to halt",
+        stopped_at.elapsed()
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("halted during stage 1"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status = status_json(&path);
+    assert!(
+        status["pending"].as_u64().is_some_and(|p| p > 100),
+        "{status}"
+    );
+    assert_eq!(status["sending"], 0);
+    assert_eq!(status["ambiguous"], 0);
+    assert_journal_matches_server(&path, &server);
+
+    // Resuming finishes the campaign without sending anyone twice.
+    let rest = isomail_path(&["send", "--yes"], &path);
+    assert_eq!(rest.status.code(), Some(0), "{}", stderr(&rest));
+    assert_eq!(server.stored().len(), 300);
+    assert_journal_matches_server(&path, &server);
+}
+
+#[test]
+fn sigint_halts_after_in_flight_messages() {
+    halted_midway(|pid, _| {
+        std::process::Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .expect("kill");
+    });
+}
+
+#[test]
+fn halt_command_halts_a_running_send() {
+    halted_midway(|_, campaign| {
+        let out = util::isomail(&["halt", campaign.to_str().expect("utf-8")]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    });
+}
+
+#[test]
+fn failure_rate_gate_halts_the_stage() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let Some(server) = FaultySmtp::start(dir.path(), 1.0) else {
+        return;
+    };
+    // Every third recipient is refused for good: far above a 5% ceiling.
+    let emails: Vec<String> = (1..=60)
+        .map(|i| {
+            if i % 3 == 0 {
+                format!("reject-{i}@isomail.test")
+            } else {
+                format!("ok-{i}@isomail.test")
+            }
+        })
+        .collect();
+    let campaign = smtp_campaign(
+        &server,
+        &emails,
+        "max_failure_rate = 0.05\nconcurrency = 1\nrate = 200",
+    );
+    let path = campaign.write();
+    let out = isomail_path(&["send", "--yes"], &path);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("failure-rate gate"),
+        "{}",
+        stderr(&out)
+    );
+    let status = status_json(&path);
+    assert!(
+        status["pending"].as_u64().is_some_and(|p| p > 30),
+        "the gate stopped the stage early: {status}"
+    );
+    assert!(
+        status["failed"].as_u64().is_some_and(|f| f >= 3),
+        "{status}"
+    );
+    assert_journal_matches_server(&path, &server);
+}
+
+/// A small deterministic generator for kill times (the seed is printed to reproduce a run).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % below
+    }
+}
+
+#[test]
+fn kill_9_at_random_moments_never_duplicates_or_forgets() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let Some(server) = FaultySmtp::start(dir.path(), 1.0) else {
+        return;
+    };
+    let emails = ok_list(1500, "crash");
+    let campaign = smtp_campaign(&server, &emails, "rate = 150\nconcurrency = 4");
+    let path = campaign.write();
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(7, |d| d.as_nanos() as u64);
+    eprintln!("kill schedule seed: {seed}");
+    let mut rng = Lcg(seed);
+    let mut kills = 0;
+    while kills < 24 {
+        let mut child = isomail_command(&["send", "--yes", path.to_str().expect("utf-8")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("send");
+        std::thread::sleep(Duration::from_millis(30 + rng.next(400)));
+        let finished = child.try_wait().expect("try_wait").is_some();
+        if finished {
+            break;
+        }
+        child.kill().expect("SIGKILL");
+        child.wait().expect("wait");
+        kills += 1;
+    }
+    let last = isomail_path(&["send", "--yes"], &path);
+    assert_eq!(last.status.code(), Some(0), "{}", stderr(&last));
+
+    let stored = server.stored();
+    let mut times: HashMap<&str, usize> = HashMap::new();
+    for (rcpt, _, _) in &stored {
+        *times.entry(rcpt.as_str()).or_default() += 1;
+    }
+    let duplicates = times.values().filter(|n| **n > 1).count();
+    let rows = journal_rows(&path, false);
+    let ambiguous: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.2 == "ambiguous")
+        .map(|r| r.1.as_str())
+        .collect();
+    let ambiguous_arrived = ambiguous.iter().filter(|a| times.contains_key(**a)).count();
+    eprintln!(
+        "crash tally: {kills} kills, {} stored, {duplicates} duplicates, {} ambiguous ({ambiguous_arrived} of them arrived)",
+        stored.len(),
+        ambiguous.len()
+    );
+    assert!(
+        kills >= 20,
+        "only {kills} kills before the campaign finished"
+    );
+    assert_eq!(duplicates, 0);
+    for (index, email, state, _, _) in &rows {
+        let arrived = times.contains_key(email.as_str());
+        match state.as_str() {
+            "sent" => assert!(arrived, "#{index} journaled sent but missing at the server"),
+            "ambiguous" => {}
+            other => {
+                panic!("#{index} ended {other}: every recipient is sent or reported ambiguous")
+            }
+        }
+    }
+    // Everyone missing at the server is reported ambiguous.
+    let missing: Vec<&String> = emails
+        .iter()
+        .filter(|e| !times.contains_key(e.as_str()))
+        .collect();
+    assert!(
+        missing.iter().all(|m| ambiguous.contains(&m.as_str())),
+        "missing but not ambiguous: {missing:?}"
+    );
+    let status = status_json(&path);
+    assert_eq!(
+        status["ambiguous_recipients"].as_array().map(Vec::len),
+        Some(ambiguous.len())
+    );
+}
