@@ -24,7 +24,7 @@ use crate::pipeline;
 use crate::sandbox::Sandbox;
 use crate::stages;
 use crate::transport::maildir::Maildir;
-use crate::transport::smtp::{self, Smtp, SmtpConfig};
+use crate::transport::smtp::{Smtp, SmtpConfig};
 use crate::transport::{Delivery, DryRun, Transport};
 
 /// How far `send` goes in one invocation.
@@ -386,6 +386,17 @@ fn run_pass(
     let tally = Arc::new(Mutex::new(Tally::default()));
     let pace = Arc::new(Pace::new(ctx.campaign.delivery.rate));
     let failure: Arc<Mutex<Option<Error>>> = Arc::new(Mutex::new(None));
+    // On a terminal: a bar with rate and ETA; elsewhere it draws nothing (a line per stage is printed).
+    let progress = indicatif::ProgressBar::with_draw_target(
+        Some(rows.len() as u64),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "stage {prefix} {bar:40} {pos}/{len}  {per_sec}  eta {eta}",
+    ) {
+        progress.set_style(style);
+    }
+    progress.set_prefix(stage.to_string());
     let wanted: BTreeSet<usize> = rows.iter().map(|r| r.index).collect();
     let hashes: std::collections::HashMap<usize, String> =
         rows.iter().map(|r| (r.index, r.hash.clone())).collect();
@@ -398,6 +409,7 @@ fn run_pass(
                 let tally = Arc::clone(&tally);
                 let pace = Arc::clone(&pace);
                 let failure = Arc::clone(&failure);
+                let progress = progress.clone();
                 let deferred = Arc::clone(deferred);
                 let journal = ctx.journal;
                 let transport = ctx.transport;
@@ -437,6 +449,7 @@ fn run_pass(
                                 if let Ok(mut f) = failure.lock() { f.get_or_insert(e); }
                                 break;
                             }
+                            progress.inc(1);
                             if let Ok(mut t) = tally.lock() {
                                 match (&outcome, state) {
                                     (Delivery::Sent(_), _) => t.sent += 1,
@@ -510,6 +523,7 @@ fn run_pass(
         for worker in workers {
             let _ = worker.join();
         }
+        progress.finish_and_clear();
         produced
     })?;
     if let Some(e) = failure.lock().ok().and_then(|mut f| f.take()) {
@@ -648,6 +662,13 @@ fn preflight(
     Ok(())
 }
 
+/// The fingerprint a journal records for `campaign` delivered the way its file says (or as a
+/// dry run). Public so an operator's tooling (and the tests) can tell which campaign a journal
+/// belongs to.
+pub fn journal_fingerprint(campaign: &Campaign, dry_run: bool) -> Result<String, Error> {
+    Ok(fingerprint(campaign, &*transport(campaign, dry_run)?))
+}
+
 /// The journal fingerprint: the campaign's (templates, renderer, from, recipients) and where
 /// it is being delivered.
 fn fingerprint(campaign: &Campaign, transport: &dyn Transport) -> String {
@@ -761,9 +782,8 @@ fn smtp_config(campaign: &Campaign, url: &str) -> Result<SmtpConfig, Error> {
             .map(|f| campaign.path.parent().unwrap_or(Path::new(".")).join(f)),
         hello: campaign.from.email.domain().to_owned(),
         nodelay: d.tcp_nodelay,
-        connect_timeout: smtp::DEFAULT_CONNECT_TIMEOUT,
-        command_timeout: smtp::DEFAULT_COMMAND_TIMEOUT,
-        data_timeout: smtp::DEFAULT_DATA_TIMEOUT,
+        command_timeout: Duration::from_secs_f64(d.timeout),
+        data_timeout: Duration::from_secs_f64(d.timeout * 2.0),
     })
 }
 

@@ -226,3 +226,137 @@ fn each_smtp_failure_ends_in_the_right_state() {
         "nothing is re-sent without --resend-ambiguous"
     );
 }
+
+#[test]
+fn a_reply_slower_than_the_timeout_is_a_transient_failure() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let Some(server) = FaultySmtp::start(dir.path(), 3.0) else {
+        return;
+    };
+    let delivery = format!(
+        "smtp = \"smtp://127.0.0.1:{}\"\ntls = \"none\"\nstages = [\"all\"]\nmax_failure_rate = 1.0\nretry_delay = 0.1\ntimeout = 0.5",
+        server.port
+    );
+    let campaign = campaign_with(&["slow1@isomail.test", "ok1@isomail.test"], &delivery);
+    let path = campaign.write();
+    let out = isomail_path(&["send", "--yes"], &path);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rows = journal_rows(&path, false);
+    assert_eq!(rows[0].2, "failed", "{rows:?}");
+    assert!(
+        rows[0]
+            .4
+            .as_deref()
+            .is_some_and(|r| r.contains("timed out")),
+        "{rows:?}"
+    );
+    assert_eq!(rows[1].2, "sent");
+    assert_eq!(server.stored().len(), 1);
+}
+
+#[test]
+fn seeds_get_each_stages_first_message_marked_and_journaled_apart() {
+    let emails: Vec<String> = (1..=6).map(|i| format!("p{i}@example.com")).collect();
+    let refs: Vec<&str> = emails.iter().map(String::as_str).collect();
+    let campaign = campaign_with(
+        &refs,
+        "stages = [1, 3, \"all\"]\nseed = [\"ops@example.org\"]",
+    );
+    let path = campaign.write();
+    let out = isomail_path(&["send", "--yes"], &path);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let files: Vec<String> = std::fs::read_dir(campaign.dir.path().join("outbox/new"))
+        .expect("outbox")
+        .map(|e| std::fs::read_to_string(e.expect("entry").path()).expect("read"))
+        .collect();
+    assert_eq!(files.len(), 6 + 3);
+    let mut seeds: Vec<&String> = files
+        .iter()
+        .filter(|f| f.starts_with("X-Isomail-Seed: "))
+        .collect();
+    seeds.sort();
+    assert_eq!(seeds.len(), 3);
+    assert!(
+        seeds[0].contains("stage 1's first message (recipient #1)")
+            && seeds[0].contains("To: p1@example.com"),
+        "{}",
+        seeds[0]
+    );
+    assert!(
+        seeds[1].contains("stage 2's first message (recipient #2)"),
+        "{}",
+        seeds[1]
+    );
+    assert!(
+        seeds[2].contains("stage 3's first message (recipient #4)"),
+        "{}",
+        seeds[2]
+    );
+    let status = status_json(&path);
+    assert_eq!(status["sent"], 6, "seed copies are not recipients");
+    assert_eq!(status["seeds"].as_array().map(Vec::len), Some(3));
+    assert!(
+        status["seeds"]
+            .as_array()
+            .expect("seeds")
+            .iter()
+            .all(|s| s["state"] == "sent" && s["email"] == "ops@example.org")
+    );
+}
+
+/// Simulates a journal that disagrees with what would be sent now (damaged, or edited behind
+/// isomail's back): the campaign changes after stage 1 and the journal is made to claim the
+/// new campaign was the one preflighted. The send-time re-render must catch it.
+fn send_after_tampering(new_text: &str) -> (std::process::Output, CampaignDir) {
+    let campaign = campaign_with(
+        &["ann@example.com", "bob@example.com", "cy@example.com"],
+        "stages = [1, \"all\"]",
+    );
+    let path = campaign.write();
+    assert_eq!(isomail_path(&["send"], &path).status.code(), Some(0));
+    std::fs::write(campaign.dir.path().join("templates/body.txt"), new_text).expect("edit");
+    let changed = isomail::campaign::Campaign::load(&path).expect("load");
+    let journal =
+        isomail::journal::Journal::open_existing(&isomail::send::journal_path(&path, false))
+            .expect("journal");
+    journal
+        .set_meta(
+            "fingerprint",
+            &isomail::send::journal_fingerprint(&changed, false).expect("fingerprint"),
+        )
+        .expect("tamper");
+    drop(journal);
+    (isomail_path(&["send", "--yes"], &path), campaign)
+}
+
+#[test]
+fn a_leak_found_at_send_time_halts_before_the_message_goes_out() {
+    let (out, campaign) = send_after_tampering("Dear {{ name }}, say hi to ann@example.com\n");
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains("safety check failed at send time: message for recipient #2 (b***@example.com): contains the address of recipient #1"), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_dir(campaign.dir.path().join("outbox/new"))
+            .expect("outbox")
+            .count(),
+        1,
+        "only stage 1's message"
+    );
+    assert_eq!(status_json(&campaign.path())["pending"], 2);
+}
+
+#[test]
+fn a_message_that_differs_from_preflight_halts_before_it_goes_out() {
+    let (out, campaign) = send_after_tampering("A harmless but different body for {{ name }}\n");
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("differs from the one checked in preflight"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read_dir(campaign.dir.path().join("outbox/new"))
+            .expect("outbox")
+            .count(),
+        1
+    );
+}

@@ -115,6 +115,63 @@ fn sigint_halts_after_in_flight_messages() {
 }
 
 #[test]
+fn second_sigint_stops_at_once_and_resume_sends_nobody_twice() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let Some(server) = FaultySmtp::start(dir.path(), 1.0) else {
+        return;
+    };
+    let campaign = smtp_campaign(
+        &server,
+        &ok_list(200, "twice"),
+        "rate = 40\nconcurrency = 2",
+    );
+    let path = campaign.write();
+    let child = isomail_command(&["send", "--yes", path.to_str().expect("utf-8")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("send");
+    while server.stored().len() < 5 {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for _ in 0..2 {
+        std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .expect("kill");
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("stopped at once"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Resume: whatever was in flight is ambiguous (not re-sent); everyone else goes out once.
+    let rest = isomail_path(&["send", "--yes"], &path);
+    assert_eq!(rest.status.code(), Some(0), "{}", stderr(&rest));
+    let stored = server.stored();
+    let mut rcpts: Vec<&str> = stored.iter().map(|s| s.0.as_str()).collect();
+    rcpts.sort();
+    let before = rcpts.len();
+    rcpts.dedup();
+    assert_eq!(before, rcpts.len(), "duplicates at the server");
+    let status = status_json(&path);
+    let ambiguous = status["ambiguous"].as_u64().expect("ambiguous") as usize;
+    assert_eq!(
+        status["sent"].as_u64().map(|n| n as usize),
+        Some(200 - ambiguous)
+    );
+    assert!(rcpts.len() >= 200 - ambiguous);
+}
+
+#[test]
 fn halt_command_halts_a_running_send() {
     halted_midway(|_, campaign| {
         let out = util::isomail(&["halt", campaign.to_str().expect("utf-8")]);

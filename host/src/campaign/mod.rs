@@ -72,6 +72,10 @@ pub struct Delivery {
     /// Seconds before a transiently refused message is tried again (up to 3 attempts).
     #[serde(default = "Delivery::default_retry_delay")]
     pub retry_delay: f64,
+    /// Seconds to wait for an SMTP connection, or for the reply to one command; the reply to
+    /// the message body may take twice as long.
+    #[serde(default = "Delivery::default_timeout")]
+    pub timeout: f64,
     /// TCP_NODELAY on SMTP connections; off only to measure what Nagle's algorithm costs.
     #[serde(default = "Delivery::default_tcp_nodelay")]
     pub tcp_nodelay: bool,
@@ -108,6 +112,9 @@ impl Delivery {
     fn default_retry_delay() -> f64 {
         30.0
     }
+    fn default_timeout() -> f64 {
+        60.0
+    }
     fn default_tcp_nodelay() -> bool {
         true
     }
@@ -130,6 +137,9 @@ impl Delivery {
         }
         if self.concurrency == 0 || self.concurrency > 256 {
             return Err("concurrency must be between 1 and 256".into());
+        }
+        if !(self.timeout > 0.0 && self.timeout <= 3600.0) {
+            return Err("timeout must be more than 0 and at most 3600 seconds".into());
         }
         if !(0.0..=3600.0).contains(&self.retry_delay) {
             return Err("retry_delay must be between 0 and 3600 seconds".into());
@@ -180,6 +190,7 @@ impl Default for Delivery {
             max_failure_rate: Self::default_max_failure_rate(),
             seed: Vec::new(),
             retry_delay: Self::default_retry_delay(),
+            timeout: Self::default_timeout(),
             tcp_nodelay: Self::default_tcp_nodelay(),
         }
     }

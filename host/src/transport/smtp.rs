@@ -22,12 +22,6 @@ use lettre::transport::smtp::response::Response;
 
 use super::{BoxFuture, Delivery, Transport};
 
-/// How long to wait for a TCP connection and the server's greeting.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
-/// How long to wait for the reply to one command.
-pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long to wait for the reply after the message body (RFC 5321 suggests 10 minutes).
-pub const DEFAULT_DATA_TIMEOUT: Duration = Duration::from_secs(120);
 /// Reconnect backoff: first delay and ceiling.
 const BACKOFF_FIRST: Duration = Duration::from_millis(200);
 const BACKOFF_CAP: Duration = Duration::from_secs(30);
@@ -46,8 +40,9 @@ pub struct SmtpConfig {
     pub ca_file: Option<PathBuf>,
     pub hello: String,
     pub nodelay: bool,
-    pub connect_timeout: Duration,
+    /// For the TCP connection and greeting, and for each command's reply.
     pub command_timeout: Duration,
+    /// For the reply after the message body.
     pub data_timeout: Duration,
 }
 
@@ -106,18 +101,18 @@ impl Smtp {
         let mut conn = if c.implicit_tls {
             let connecting = AsyncSmtpConnection::connect_tokio1(
                 (c.host.as_str(), c.port),
-                Some(c.connect_timeout),
+                Some(c.command_timeout),
                 &hello,
                 self.tls.clone(),
                 None,
             );
-            tokio::time::timeout(c.connect_timeout, connecting)
+            tokio::time::timeout(c.command_timeout, connecting)
                 .await
                 .map_err(|_| "timed out connecting".to_owned())?
                 .map_err(|e| format!("cannot connect: {e}"))?
         } else {
             let tcp = tokio::time::timeout(
-                c.connect_timeout,
+                c.command_timeout,
                 tokio::net::TcpStream::connect((c.host.as_str(), c.port)),
             )
             .await
@@ -126,7 +121,7 @@ impl Smtp {
             tcp.set_nodelay(c.nodelay)
                 .map_err(|e| format!("cannot set TCP_NODELAY: {e}"))?;
             tokio::time::timeout(
-                c.connect_timeout,
+                c.command_timeout,
                 AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &hello),
             )
             .await
