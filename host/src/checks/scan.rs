@@ -1,5 +1,7 @@
-//! The cross-recipient leak scanner: one Aho-Corasick automaton over every recipient's address
-//! and every value of a `private` field, run over each message's decoded content.
+//! The cross-recipient leak scanner, run over each message's decoded content: every `@` is
+//! expanded to the whole addresses it can be part of and looked up among all recipients' (a
+//! hash map: a 383,000-address list costs tens of megabytes, where an automaton over the
+//! addresses cost hundreds), and one Aho-Corasick automaton finds the values of `private` fields.
 //!
 //! Content is scanned as the renderer returned it (subject, text, HTML: no transfer encoding),
 //! and again after undoing URL encoding (`%40`) and HTML character references (`&#64;`,
@@ -7,18 +9,18 @@
 //! counts only at whole-address (or whole-value) boundaries, and only if the recipient it belongs
 //! to is not the message's own.
 
+use std::collections::HashMap;
+
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 /// Private values shorter than this are not scanned: a two-character value matches everywhere.
 pub const MIN_PRIVATE_LEN: usize = 4;
 
-/// What a pattern is, and whose.
+/// A private value's field and every recipient (1-based) who has it.
 #[derive(Debug, Clone)]
-enum Owner {
-    /// Recipient index (1-based) whose address this is.
-    Address(u32),
-    /// A private value and every recipient (1-based) who has it.
-    Private { field: u16, owners: Vec<u32> },
+struct Owner {
+    field: u16,
+    owners: Vec<u32>,
 }
 
 /// The way a leaked value was written in the message.
@@ -57,29 +59,32 @@ pub enum Leak {
 
 /// Built once per campaign, shared by every render thread.
 pub struct Scanner {
-    automaton: AhoCorasick,
+    /// Lower-cased address → recipient index (1-based).
+    addresses: HashMap<Box<str>, u32>,
+    /// Private values, if the campaign names private fields.
+    private: Option<AhoCorasick>,
     owners: Vec<Owner>,
     private_fields: Vec<String>,
 }
 
 impl Scanner {
-    /// `addresses[i]` is recipient i+1's lower-cased address; `private` holds, per private field
-    /// name, the (value, recipient index) pairs of the list.
+    /// `addresses[i]` is recipient i+1's address; `private` holds, per private field name, the
+    /// (value, recipient index) pairs of the list.
     pub fn new(
         addresses: &[String],
         private: &[(String, Vec<(String, u32)>)],
     ) -> Result<Scanner, String> {
-        let mut patterns: Vec<String> = Vec::with_capacity(addresses.len());
-        let mut owners = Vec::with_capacity(addresses.len());
-        for (i, address) in addresses.iter().enumerate() {
-            patterns.push(address.to_lowercase());
-            owners.push(Owner::Address(i as u32 + 1));
-        }
+        let addresses: HashMap<Box<str>, u32> = addresses
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.to_lowercase().into_boxed_str(), i as u32 + 1))
+            .collect();
+        let mut patterns: Vec<String> = Vec::new();
+        let mut owners = Vec::new();
         let mut private_fields = Vec::new();
         for (field_no, (field, values)) in private.iter().enumerate() {
             private_fields.push(field.clone());
-            let mut by_value: std::collections::HashMap<String, Vec<u32>> =
-                std::collections::HashMap::new();
+            let mut by_value: HashMap<String, Vec<u32>> = HashMap::new();
             for (value, owner) in values {
                 let value = value.trim().to_lowercase();
                 if value.chars().count() >= MIN_PRIVATE_LEN {
@@ -90,20 +95,26 @@ impl Scanner {
             by_value.sort();
             for (value, owners_of_value) in by_value {
                 patterns.push(value);
-                owners.push(Owner::Private {
+                owners.push(Owner {
                     field: field_no as u16,
                     owners: owners_of_value,
                 });
             }
         }
-        let automaton = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::ContiguousNFA))
-            .build(&patterns)
-            .map_err(|e| format!("cannot build the leak scanner: {e}"))?;
+        let private = if patterns.is_empty() {
+            None
+        } else {
+            let automaton = AhoCorasickBuilder::new()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::Standard)
+                .kind(Some(AhoCorasickKind::ContiguousNFA))
+                .build(&patterns)
+                .map_err(|e| format!("cannot build the leak scanner: {e}"))?;
+            Some(automaton)
+        };
         Ok(Scanner {
-            automaton,
+            addresses,
+            private,
             owners,
             private_fields,
         })
@@ -130,52 +141,98 @@ impl Scanner {
 
     fn scan_one(&self, own: usize, text: &str, form: Form, leaks: &mut Vec<Leak>) {
         let bytes = text.as_bytes();
-        for m in self.automaton.find_overlapping_iter(text) {
-            let leak = match &self.owners[m.pattern().as_usize()] {
-                Owner::Address(whose) if *whose as usize != own => {
-                    if !address_boundary(bytes, m.start(), m.end()) {
-                        continue;
-                    }
-                    let form = if form == Form::Plain && preceded_by_mailto(bytes, m.start()) {
-                        Form::Mailto
-                    } else {
-                        form
-                    };
-                    Leak::Address {
-                        whose: *whose as usize,
-                        form,
-                    }
-                }
-                Owner::Private { field, owners } if !owners.contains(&(own as u32)) => {
-                    if !word_boundary(bytes, m.start(), m.end()) {
-                        continue;
-                    }
-                    Leak::Private {
-                        field: self.private_fields[*field as usize].clone(),
-                        whose: owners.iter().map(|o| *o as usize).collect(),
-                        form,
-                    }
-                }
-                _ => continue,
+        for candidates in address_candidates(text) {
+            // The longest known address at this `@` is the one written: `b@x.org` inside
+            // `a=b@x.org` is part of a's address, not a mention of b.
+            let found = candidates.into_iter().find_map(|(start, end)| {
+                let key = text[start..end].to_lowercase();
+                self.addresses
+                    .get(key.as_str())
+                    .map(|whose| (start, *whose as usize))
+            });
+            let Some((start, whose)) = found else {
+                continue;
             };
-            // One report per leaked item, in the first form it was found.
-            let same_item = |l: &Leak| match (l, &leak) {
-                (Leak::Address { whose: a, .. }, Leak::Address { whose: b, .. }) => a == b,
-                (
-                    Leak::Private {
-                        field: f, whose: a, ..
-                    },
-                    Leak::Private {
-                        field: g, whose: b, ..
-                    },
-                ) => f == g && a == b,
-                _ => false,
-            };
-            if !leaks.iter().any(same_item) {
-                leaks.push(leak);
+            if whose == own {
+                continue;
             }
+            let form = if form == Form::Plain && preceded_by_mailto(bytes, start) {
+                Form::Mailto
+            } else {
+                form
+            };
+            push_once(leaks, Leak::Address { whose, form });
+        }
+        let Some(private) = &self.private else { return };
+        for m in private.find_overlapping_iter(text) {
+            let owner = &self.owners[m.pattern().as_usize()];
+            if owner.owners.contains(&(own as u32)) || !word_boundary(bytes, m.start(), m.end()) {
+                continue;
+            }
+            push_once(
+                leaks,
+                Leak::Private {
+                    field: self.private_fields[owner.field as usize].clone(),
+                    whose: owner.owners.iter().map(|o| *o as usize).collect(),
+                    form,
+                },
+            );
         }
     }
+}
+
+/// One report per leaked item, in the first form it was found.
+fn push_once(leaks: &mut Vec<Leak>, leak: Leak) {
+    let same_item = |l: &Leak| match (l, &leak) {
+        (Leak::Address { whose: a, .. }, Leak::Address { whose: b, .. }) => a == b,
+        (
+            Leak::Private {
+                field: f, whose: a, ..
+            },
+            Leak::Private {
+                field: g, whose: b, ..
+            },
+        ) => f == g && a == b,
+        _ => false,
+    };
+    if !leaks.iter().any(same_item) {
+        leaks.push(leak);
+    }
+}
+
+/// For each `@`, the (start, end) byte ranges of `text` that may be a whole address, longest
+/// first: the domain runs as far as it can; the local part may start at the beginning of the
+/// run of address characters before the `@`, or just after any delimiter-like character inside
+/// it (`=`, `/`, `'`, …), which is where a surrounding text usually puts an address.
+fn address_candidates(text: &str) -> Vec<Vec<(usize, usize)>> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    for (at, _) in text.match_indices('@') {
+        let mut end = at + 1;
+        while end < bytes.len()
+            && (is_domain_char(bytes[end])
+                || (bytes[end] == b'.' && bytes.get(end + 1).copied().is_some_and(is_domain_char)))
+        {
+            end += 1;
+        }
+        if end == at + 1 {
+            continue;
+        }
+        let mut run = at;
+        while run > 0 && is_atext(bytes[run - 1]) {
+            run -= 1;
+        }
+        let starts = (run..at).filter(|&start| {
+            (start == run || !is_local_char(bytes[start - 1])) && text.is_char_boundary(start)
+        });
+        out.push(starts.map(|start| (start, end)).collect());
+    }
+    out
+}
+
+/// Characters RFC 5322 allows in an unquoted local part (and any non-ASCII byte).
+fn is_atext(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&b) || b >= 0x80
 }
 
 /// Characters that extend an address to the left. Deliberately narrower than RFC 5322's atext:
@@ -187,18 +244,6 @@ fn is_local_char(b: u8) -> bool {
 
 fn is_domain_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'-' || b >= 0x80
-}
-
-/// `ann@x.org` is an address on its own in "to ann@x.org." but not inside "joann@x.org" or
-/// "ann@x.org.uk".
-fn address_boundary(text: &[u8], start: usize, end: usize) -> bool {
-    let left = start == 0 || !is_local_char(text[start - 1]);
-    let right = match text.get(end) {
-        None => true,
-        Some(b'.') => !text.get(end + 1).copied().is_some_and(is_domain_char),
-        Some(b) => !is_domain_char(*b),
-    };
-    left && right
 }
 
 /// A private value counts as a whole word: `AC-12` is not found inside `AC-123`.
@@ -339,6 +384,20 @@ mod tests {
             whose(&s.scan(1, &["cc: N@X.ORG and Joann@x.org"])),
             vec![(3, Form::Plain), (2, Form::Plain)]
         );
+    }
+
+    #[test]
+    fn addresses_with_delimiter_characters_are_still_found() {
+        // RFC 5322 allows `=` and `/` in a local part; so do some real lists.
+        let s = scanner(&["me@x.org", "a=b@x.org", "b@x.org", "o'neil@x.org"]);
+        assert_eq!(whose(&s.scan(1, &["cc a=b@x.org"])), vec![(2, Form::Plain)]);
+        assert_eq!(whose(&s.scan(1, &["?to=b@x.org"])), vec![(3, Form::Plain)]);
+        assert_eq!(
+            whose(&s.scan(1, &["write to 'o'neil@x.org'"])),
+            vec![(4, Form::Plain)]
+        );
+        // a=b's own address contains b@x.org only as part of itself.
+        assert_eq!(whose(&s.scan(2, &["you are a=b@x.org"])), vec![]);
     }
 
     #[test]
