@@ -442,6 +442,10 @@ fn run_pass(
                                 Delivery::Ambiguous(r) => (State::Ambiguous, r),
                                 Delivery::Transient(r) if last_attempt || attempts >= MAX_ATTEMPTS => (State::Failed, r),
                                 Delivery::Transient(r) => (State::Pending, r),
+                                Delivery::Unreachable(r) => {
+                                    shared.halt(format!("cannot deliver through {}: {r}", transport.describe()));
+                                    (State::Pending, r)
+                                }
                             };
                             let recorded = journal.lock().map_err(|_| Error::other("journal lock poisoned")).and_then(|j| j.set_state(job.index, state, Some(reply)));
                             if let Err(e) = recorded {
@@ -569,7 +573,9 @@ async fn send_seeds(
         let (state, reply) = match &outcome {
             Delivery::Sent(r) => (State::Sent, r),
             Delivery::Ambiguous(r) => (State::Ambiguous, r),
-            Delivery::Transient(r) | Delivery::Permanent(r) => (State::Failed, r),
+            Delivery::Transient(r) | Delivery::Permanent(r) | Delivery::Unreachable(r) => {
+                (State::Failed, r)
+            }
         };
         if let Ok(j) = journal.lock() {
             let _ = j.record_seed(stage, seed, state, Some(reply));

@@ -82,3 +82,45 @@ fn render_refuses_a_non_empty_output_directory() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("not empty"), "{}", stderr(&out));
 }
+
+#[test]
+fn compiled_renderer_is_cached_only_in_a_private_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tmp");
+    let demo = dir.path().join("demo");
+    assert_eq!(
+        isomail(&["init", demo.to_str().expect("utf-8")])
+            .status
+            .code(),
+        Some(0)
+    );
+    let campaign = demo.join("campaign.toml");
+    let cached = |cache: &std::path::Path| -> usize {
+        let out = util::isomail_command(&["check", campaign.to_str().expect("utf-8")])
+            .env("ISOMAIL_CACHE_DIR", cache)
+            .output()
+            .expect("check");
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        std::fs::read_dir(cache)
+            .expect("cache dir")
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+            })
+            .count()
+    };
+    let private = dir.path().join("private-cache");
+    std::fs::create_dir(&private).expect("mkdir");
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    assert_eq!(cached(&private), 1, "compiled once and kept");
+    assert_eq!(
+        cached(&private),
+        1,
+        "reused, not compiled again under another name"
+    );
+    // Native code is never loaded from, or written to, a directory others can write.
+    let shared = dir.path().join("shared-cache");
+    std::fs::create_dir(&shared).expect("mkdir");
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    assert_eq!(cached(&shared), 0);
+}

@@ -360,3 +360,57 @@ fn a_message_that_differs_from_preflight_halts_before_it_goes_out() {
         1
     );
 }
+
+#[test]
+fn a_relay_without_starttls_halts_the_campaign_and_sends_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let Some(server) = FaultySmtp::start(dir.path(), 1.0) else {
+        return;
+    };
+    // No `tls = "none"`: STARTTLS is required, and this server does not offer it.
+    let delivery = format!(
+        "smtp = \"smtp://127.0.0.1:{}\"\nstages = [\"all\"]",
+        server.port
+    );
+    let campaign = campaign_with(
+        &["ok1@isomail.test", "ok2@isomail.test", "ok3@isomail.test"],
+        &delivery,
+    );
+    let path = campaign.write();
+    let out = isomail_path(&["send", "--yes"], &path);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("does not offer STARTTLS, which is required"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(server.stored().len(), 0);
+    let status = status_json(&path);
+    assert_eq!(
+        (status["pending"].as_u64(), status["failed"].as_u64()),
+        (Some(3), Some(0)),
+        "nobody is written off: {status}"
+    );
+}
+
+#[test]
+fn an_unreachable_relay_halts_the_campaign_with_everyone_pending() {
+    // A port nothing listens on: bind one, note it, let it go.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let delivery =
+        format!("smtp = \"smtp://127.0.0.1:{port}\"\ntls = \"none\"\nstages = [\"all\"]");
+    let campaign = campaign_with(&["a@isomail.test", "b@isomail.test"], &delivery);
+    let path = campaign.write();
+    let out = isomail_path(&["send", "--yes"], &path);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot connect to 127.0.0.1"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(status_json(&path)["pending"], 2);
+}

@@ -50,8 +50,9 @@ impl Transport for Maildir {
         Box::pin(async move {
             match self.deliver(key, bytes) {
                 Ok(()) => Delivery::Sent(format!("written to {}", self.root.join("new").display())),
-                // A local write either happened (the rename is atomic) or did not.
-                Err(e) => Delivery::Transient(format!("cannot write to the outbox: {e}")),
+                // A local write either happened (the rename is atomic) or did not; a full or
+                // read-only disk will not fix itself between two messages.
+                Err(e) => Delivery::Unreachable(format!("cannot write to the outbox: {e}")),
             }
         })
     }

@@ -23,6 +23,10 @@ pub enum Delivery {
     /// The message may or may not have been delivered (e.g. the connection was lost after the
     /// body was sent). Never retried automatically.
     Ambiguous(String),
+    /// The destination itself is unusable (no connection, no STARTTLS, authentication refused,
+    /// outbox not writable) even after the transport's own retries. Nothing was sent; the
+    /// campaign stops rather than burn through the list.
+    Unreachable(String),
 }
 
 /// A boxed future, so the trait stays object-safe without an extra dependency.

@@ -22,6 +22,8 @@ use lettre::transport::smtp::response::Response;
 
 use super::{BoxFuture, Delivery, Transport};
 
+/// Connection attempts per message before the relay counts as unreachable.
+const CONNECT_ATTEMPTS: u32 = 3;
 /// Reconnect backoff: first delay and ceiling.
 const BACKOFF_FIRST: Duration = Duration::from_millis(200);
 const BACKOFF_CAP: Duration = Duration::from_secs(30);
@@ -150,6 +152,25 @@ impl Smtp {
             .map_err(|e| format!("authentication failed: {e}"))?;
         }
         Ok(conn)
+    }
+
+    /// Connects, retrying with backoff; the last error if every attempt failed.
+    async fn connect_with_retries(&self) -> Result<AsyncSmtpConnection, String> {
+        let mut last = String::new();
+        for _ in 0..CONNECT_ATTEMPTS {
+            self.backoff().await;
+            match self.connect().await {
+                Ok(conn) => {
+                    self.failures.store(0, Ordering::Relaxed);
+                    return Ok(conn);
+                }
+                Err(why) => {
+                    self.failures.fetch_add(1, Ordering::Relaxed);
+                    last = why;
+                }
+            }
+        }
+        Err(last)
     }
 
     /// Waits before reconnecting after consecutive failures: capped exponential, with jitter.
@@ -282,19 +303,10 @@ impl Transport for Smtp {
             let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
             let mut conn = match idle {
                 Some(conn) if !conn.has_broken() => conn,
-                _ => {
-                    self.backoff().await;
-                    match self.connect().await {
-                        Ok(conn) => {
-                            self.failures.store(0, Ordering::Relaxed);
-                            conn
-                        }
-                        Err(why) => {
-                            self.failures.fetch_add(1, Ordering::Relaxed);
-                            return Delivery::Transient(why);
-                        }
-                    }
-                }
+                _ => match self.connect_with_retries().await {
+                    Ok(conn) => conn,
+                    Err(why) => return Delivery::Unreachable(why),
+                },
             };
             let (outcome, reusable) = self.transmit(&mut conn, &from, &to, bytes).await;
             if reusable && !conn.has_broken() {
