@@ -4,12 +4,18 @@ mod util;
 
 use util::{isomail, isomail_path, stderr, stdout};
 
-#[test]
-fn init_writes_a_sample_that_checks_clean() {
+/// `isomail init` into a fresh temp dir: (the temp dir, the sample's directory).
+fn sample() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().expect("tmp");
     let demo = dir.path().join("demo");
     let out = isomail(&["init", demo.to_str().expect("utf-8")]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    (dir, demo)
+}
+
+#[test]
+fn init_writes_a_sample_that_checks_clean() {
+    let (_dir, demo) = sample();
     let campaign = demo.join("campaign.toml");
     let out = isomail_path(&["check"], &campaign);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -27,14 +33,7 @@ fn init_writes_a_sample_that_checks_clean() {
 
 #[test]
 fn preview_finds_a_recipient_by_address_or_index() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let demo = dir.path().join("demo");
-    assert_eq!(
-        isomail(&["init", demo.to_str().expect("utf-8")])
-            .status
-            .code(),
-        Some(0)
-    );
+    let (_dir, demo) = sample();
     let campaign = demo.join("campaign.toml");
     let by_address = isomail_path(&["preview", "--to", "EVE@example.com"], &campaign);
     assert_eq!(by_address.status.code(), Some(0), "{}", stderr(&by_address));
@@ -67,14 +66,7 @@ fn missing_campaign_file_is_bad_input() {
 
 #[test]
 fn render_refuses_a_non_empty_output_directory() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let demo = dir.path().join("demo");
-    assert_eq!(
-        isomail(&["init", demo.to_str().expect("utf-8")])
-            .status
-            .code(),
-        Some(0)
-    );
+    let (_dir, demo) = sample();
     let out = isomail_path(
         &["render", "--out", demo.to_str().expect("utf-8")],
         &demo.join("campaign.toml"),
@@ -86,14 +78,7 @@ fn render_refuses_a_non_empty_output_directory() {
 #[test]
 fn compiled_renderer_is_cached_only_in_a_private_directory() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().expect("tmp");
-    let demo = dir.path().join("demo");
-    assert_eq!(
-        isomail(&["init", demo.to_str().expect("utf-8")])
-            .status
-            .code(),
-        Some(0)
-    );
+    let (dir, demo) = sample();
     let campaign = demo.join("campaign.toml");
     let cached = |cache: &std::path::Path| -> usize {
         let out = util::isomail_command(&["check", campaign.to_str().expect("utf-8")])

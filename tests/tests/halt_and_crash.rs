@@ -27,6 +27,13 @@ fn smtp_campaign(server: &FaultySmtp, emails: &[String], delivery: &str) -> Camp
     campaign
 }
 
+/// Exit 4 with `needle` in what the send printed on stderr.
+fn assert_halted(out: &std::process::Output, needle: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains(needle), "{needle:?} missing from: {err}");
+}
+
 fn ok_list(n: usize, tag: &str) -> Vec<String> {
     (1..=n)
         .map(|i| format!("ok-{tag}-{i}@isomail.test"))
@@ -77,17 +84,7 @@ fn halted_midway(stop: impl FnOnce(u32, &std::path::Path)) {
         "took {:?} to halt",
         stopped_at.elapsed()
     );
-    assert_eq!(
-        out.status.code(),
-        Some(4),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("halted during stage 1"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_halted(&out, "halted during stage 1");
     let status = status_json(&path);
     assert!(
         status["pending"].as_u64().is_some_and(|p| p > 100),
@@ -142,17 +139,7 @@ fn second_sigint_stops_at_once_and_resume_sends_nobody_twice() {
         std::thread::sleep(Duration::from_millis(30));
     }
     let out = child.wait_with_output().expect("wait");
-    assert_eq!(
-        out.status.code(),
-        Some(4),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("stopped at once"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_halted(&out, "stopped at once");
     // Resume: whatever was in flight is ambiguous (not re-sent); everyone else goes out once.
     let rest = isomail_path(&["send", "--yes"], &path);
     assert_eq!(rest.status.code(), Some(0), "{}", stderr(&rest));
