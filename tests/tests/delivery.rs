@@ -414,3 +414,54 @@ fn an_unreachable_relay_halts_the_campaign_with_everyone_pending() {
     );
     assert_eq!(status_json(&path)["pending"], 2);
 }
+
+#[test]
+fn on_a_terminal_send_asks_before_each_further_stage() {
+    // util-linux `script` gives the command a pseudo-terminal; the answers come from our stdin.
+    use std::io::Write;
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+        && util::missing("script (util-linux)")
+    {
+        return;
+    }
+    let emails: Vec<String> = (1..=8).map(|i| format!("p{i}@example.com")).collect();
+    let refs: Vec<&str> = emails.iter().map(String::as_str).collect();
+    let campaign = campaign_with(&refs, "stages = [1, 3, \"all\"]");
+    let path = campaign.write();
+    let command = format!(
+        "{} send {}",
+        env!("CARGO_BIN_EXE_isomail-cli"),
+        path.display()
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("ISOMAIL_CACHE_DIR", campaign.dir.path().join("cache"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"y\nn\n")
+        .expect("answers");
+    let out = child.wait_with_output().expect("wait");
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        screen.contains("continue with stage 2 (2 more recipients)? [y/N]"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("continue with stage 3 (5 more recipients)? [y/N]"),
+        "{screen}"
+    );
+    assert_eq!(
+        status_json(&path)["sent"],
+        3,
+        "yes to stage 2, no to stage 3: {screen}"
+    );
+}
