@@ -8,19 +8,9 @@ mod util;
 use std::collections::HashMap;
 
 use isomail::message::content_hash;
-use util::{CampaignDir, FaultySmtp, isomail_path, journal_rows, status_json, stderr, stdout};
-
-fn campaign_with(emails: &[&str], delivery: &str) -> CampaignDir {
-    let mut campaign = CampaignDir::new();
-    campaign.subject = "Notice for {{ name }}".into();
-    let mut csv = String::from("email,name\n");
-    for (i, e) in emails.iter().enumerate() {
-        csv.push_str(&format!("{e},Person {i}\n"));
-    }
-    campaign.csv = csv.into_bytes();
-    campaign.extra = format!("\n[delivery]\n{delivery}\n");
-    campaign
-}
+use util::{
+    CampaignDir, FaultySmtp, campaign_with, isomail_path, journal_rows, status_json, stderr, stdout,
+};
 
 #[test]
 fn maildir_outbox_runs_stage_by_stage_and_resumes() {

@@ -9,22 +9,26 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use util::{
-    CampaignDir, FaultySmtp, isomail_command, isomail_path, journal_rows, status_json, stderr,
+    CampaignDir, FaultySmtp, campaign_with, isomail_command, isomail_path, journal_rows,
+    status_json, stderr,
 };
 
 fn smtp_campaign(server: &FaultySmtp, emails: &[String], delivery: &str) -> CampaignDir {
-    let mut campaign = CampaignDir::new();
-    campaign.subject = "Notice".into();
-    let mut csv = String::from("email,name\n");
-    for (i, e) in emails.iter().enumerate() {
-        csv.push_str(&format!("{e},Person {i}\n"));
-    }
-    campaign.csv = csv.into_bytes();
-    campaign.extra = format!(
-        "\n[delivery]\nsmtp = \"smtp://127.0.0.1:{}\"\ntls = \"none\"\nstages = [\"all\"]\nretry_delay = 0.1\n{delivery}\n",
+    let emails: Vec<&str> = emails.iter().map(String::as_str).collect();
+    let delivery = format!(
+        "smtp = \"smtp://127.0.0.1:{}\"\ntls = \"none\"\nstages = [\"all\"]\nretry_delay = 0.1\n{delivery}",
         server.port
     );
-    campaign
+    campaign_with(&emails, &delivery)
+}
+
+/// Starts `isomail send --yes` in the background, its stderr captured.
+fn spawn_send(campaign: &std::path::Path) -> std::process::Child {
+    isomail_command(&["send", "--yes", campaign.to_str().expect("utf-8")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("send")
 }
 
 /// Exit 4 with `needle` in what the send printed on stderr.
@@ -65,11 +69,7 @@ fn halted_midway(stop: impl FnOnce(u32, &std::path::Path)) {
     };
     let campaign = smtp_campaign(&server, &ok_list(300, "halt"), "rate = 40\nconcurrency = 2");
     let path = campaign.write();
-    let child = isomail_command(&["send", "--yes", path.to_str().expect("utf-8")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("send");
+    let child = spawn_send(&path);
     // Wait until some messages are out, then stop it.
     let deadline = Instant::now() + Duration::from_secs(20);
     while server.stored().len() < 10 {
@@ -123,11 +123,7 @@ fn second_sigint_stops_at_once_and_resume_sends_nobody_twice() {
         "rate = 40\nconcurrency = 2",
     );
     let path = campaign.write();
-    let child = isomail_command(&["send", "--yes", path.to_str().expect("utf-8")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("send");
+    let child = spawn_send(&path);
     while server.stored().len() < 5 {
         std::thread::sleep(Duration::from_millis(20));
     }

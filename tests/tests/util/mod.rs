@@ -89,6 +89,19 @@ impl CampaignDir {
     }
 }
 
+/// A campaign for `emails` (each with a `name`), with these `[delivery]` lines.
+pub fn campaign_with(emails: &[&str], delivery: &str) -> CampaignDir {
+    let mut campaign = CampaignDir::new();
+    campaign.subject = "Notice for {{ name }}".into();
+    let mut csv = String::from("email,name\n");
+    for (i, e) in emails.iter().enumerate() {
+        csv.push_str(&format!("{e},Person {i}\n"));
+    }
+    campaign.csv = csv.into_bytes();
+    campaign.extra = format!("\n[delivery]\n{delivery}\n");
+    campaign
+}
+
 /// The real command line with a private compile cache; never inherits the caller's.
 pub fn isomail_command(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_isomail-cli"));
