@@ -112,3 +112,47 @@ fn postfix_receives_every_recipient_exactly_once_over_starttls_and_auth() {
     );
     assert!(first_file.contains("multipart/alternative"), "{first_file}");
 }
+
+#[test]
+fn postfix_refusing_the_password_from_password_file_halts_with_everyone_pending() {
+    if !postfix_ready()
+        && missing("postfix on 127.0.0.1:2587 (bash tests/smtp/postfix.sh, as root)")
+    {
+        return;
+    }
+    let mut campaign = CampaignDir::new();
+    campaign.csv = b"email,name\nnobody1@isomail.test,A\nnobody2@isomail.test,B\n".to_vec();
+    campaign.extra = format!(
+        "\n[delivery]\nsmtp = \"smtp://isomail@127.0.0.1:2587\"\npassword_file = \"secret.txt\"\nca_file = \"{CERT}\"\nstages = [\"all\"]\n"
+    );
+    let path = campaign.write();
+    std::fs::write(campaign.dir.path().join("secret.txt"), "not-the-password\n").expect("secret");
+    let out = isomail_command(&["send", "--yes", path.to_str().expect("utf-8")])
+        .output()
+        .expect("send");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains("authentication failed"), "{err}");
+    assert!(
+        !err.contains("not-the-password"),
+        "the password must never be printed: {err}"
+    );
+    assert_eq!(status_json(&path)["pending"], 2);
+
+    // Control: the right password from the same file sends both.
+    std::fs::write(
+        campaign.dir.path().join("secret.txt"),
+        "isomail-test-password\n",
+    )
+    .expect("secret");
+    let out = isomail_command(&["send", "--yes", path.to_str().expect("utf-8")])
+        .output()
+        .expect("send");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(status_json(&path)["sent"], 2);
+}
