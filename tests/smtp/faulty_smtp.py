@@ -2,8 +2,9 @@
 """Fault-injecting SMTP server for isomail's delivery tests (needs `pip install aiosmtpd`).
 
     python3 faulty_smtp.py --port PORT --log LOGFILE [--slow-seconds 3] [--max-seconds 600]
+                           [--implicit-tls CERT KEY]
 
-Listens on 127.0.0.1 only (plain SMTP, no TLS, no AUTH) and prints `READY <port>` once it
+Listens on 127.0.0.1 only (plain SMTP, or TLS from the first byte with --implicit-tls; no AUTH) and prints `READY <port>` once it
 accepts connections (--port 0 picks a free port). What happens to a recipient depends on the
 prefix of its local part (case-insensitive):
 
@@ -134,14 +135,22 @@ async def main():
     ap.add_argument("--log", required=True)
     ap.add_argument("--slow-seconds", type=float, default=3.0)
     ap.add_argument("--max-seconds", type=float, default=600.0)
+    ap.add_argument("--implicit-tls", nargs=2, metavar=("CERT", "KEY"),
+                    help="speak TLS from the first byte (an smtps:// server) with this PEM pair")
     args = ap.parse_args()
+
+    ssl_context = None
+    if args.implicit_tls:
+        import ssl
+        ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ssl_context.load_cert_chain(*args.implicit_tls)
 
     loop = asyncio.get_running_loop()
     handler = FaultyHandler(args.log, args.slow_seconds)
     # A fixed hostname avoids socket.getfqdn(), which may hang without DNS.
     server = await loop.create_server(
         lambda: SMTP(handler, hostname="faulty-smtp.test", enable_SMTPUTF8=True, loop=loop),
-        host="127.0.0.1", port=args.port, backlog=1024, reuse_address=True)
+        host="127.0.0.1", port=args.port, backlog=1024, reuse_address=True, ssl=ssl_context)
     port = server.sockets[0].getsockname()[1]
     print(f"READY {port}", flush=True)
 

@@ -455,3 +455,62 @@ fn on_a_terminal_send_asks_before_each_further_stage() {
         "yes to stage 2, no to stage 3: {screen}"
     );
 }
+
+#[test]
+fn smtps_speaks_tls_from_the_first_byte_and_verifies_the_relay() {
+    // The certificate tests/smtp/postfix.sh makes (CA:FALSE, for 127.0.0.1 and localhost).
+    let (cert, key) = (
+        "/var/tmp/isomail-postfix/tls.crt",
+        "/var/tmp/isomail-postfix/tls.key",
+    );
+    if !std::path::Path::new(key).is_file()
+        && util::missing("the test certificate of tests/smtp/postfix.sh")
+    {
+        return;
+    }
+    let tls_server =
+        |dir: &std::path::Path| FaultySmtp::start_with(dir, 1.0, &["--implicit-tls", cert, key]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let Some(server) = tls_server(dir.path()) else {
+        return;
+    };
+    let smtps = |port: u16| format!("smtp = \"smtps://127.0.0.1:{port}\"\nstages = [\"all\"]");
+
+    // With ca_file naming the relay's certificate, both messages go out over TLS, byte for
+    // byte as journaled.
+    let trusted = campaign_with(
+        &["ok1@isomail.test", "ok2@isomail.test"],
+        &format!("{}\nca_file = \"{cert}\"", smtps(server.port)),
+    );
+    let path = trusted.write();
+    let out = isomail_path(&["send", "--yes"], &path);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let stored = server.stored();
+    assert_eq!(stored.len(), 2);
+    for (index, email, state, hash, _) in journal_rows(&path, false) {
+        assert_eq!(state, "sent", "#{index}");
+        assert!(
+            stored
+                .iter()
+                .any(|(rcpt, sha, _)| *rcpt == email && *sha == hash),
+            "#{index} {email}"
+        );
+    }
+
+    // Control, against a fresh server (faulty_smtp.py exits after a refused TLS handshake):
+    // without the relay's CA the certificate is refused, nothing is sent, nobody written off.
+    let other = tempfile::tempdir().expect("tmp");
+    let Some(server) = tls_server(other.path()) else {
+        return;
+    };
+    let untrusted = campaign_with(
+        &["ok1@isomail.test", "ok2@isomail.test"],
+        &smtps(server.port),
+    );
+    let path = untrusted.write();
+    let out = isomail_path(&["send", "--yes"], &path);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains("certificate"), "{}", stderr(&out));
+    assert_eq!(server.stored().len(), 0);
+    assert_eq!(status_json(&path)["pending"], 2);
+}

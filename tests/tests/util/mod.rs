@@ -235,6 +235,11 @@ pub struct FaultySmtp {
 impl FaultySmtp {
     /// Starts it, or returns `None` (after [`missing`]) where aiosmtpd is not installed.
     pub fn start(dir: &Path, slow_seconds: f64) -> Option<FaultySmtp> {
+        FaultySmtp::start_with(dir, slow_seconds, &[])
+    }
+
+    /// As [`FaultySmtp::start`], with extra arguments for the script.
+    pub fn start_with(dir: &Path, slow_seconds: f64, extra: &[&str]) -> Option<FaultySmtp> {
         use std::io::BufRead;
         use std::os::unix::process::CommandExt;
         let has_aiosmtpd = Command::new("python3")
@@ -256,6 +261,7 @@ impl FaultySmtp {
                 "--max-seconds",
                 "300",
             ])
+            .args(extra)
             .stdout(std::process::Stdio::piped())
             // Its own process group, so the pyenv shim and the interpreter both get the signal.
             .process_group(0)
