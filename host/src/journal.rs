@@ -193,12 +193,6 @@ impl Journal {
             .map_err(self.err())
     }
 
-    pub fn has_recipients(&self) -> Result<bool, Error> {
-        self.conn
-            .query_row("SELECT EXISTS(SELECT 1 FROM recipients)", [], |r| r.get(0))
-            .map_err(self.err())
-    }
-
     /// Records the preflight: every recipient pending, with the hash its message must have.
     /// One transaction: either the whole list is journaled or none of it.
     pub fn insert_preflight(

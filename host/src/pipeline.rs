@@ -116,7 +116,7 @@ fn describe_template_error(campaign: &Campaign, err: &RenderError) -> String {
 }
 
 /// Builds the campaign's per-message checks (the leak scanner over the whole list).
-pub fn checks(campaign: &Campaign) -> Result<Checks, Error> {
+pub fn checks(campaign: &Campaign) -> Result<Checks<'_>, Error> {
     Checks::new(
         campaign.recipients.addresses(),
         campaign.recipients.private_values(),

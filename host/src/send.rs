@@ -188,7 +188,7 @@ pub fn run(campaign_path: &Path, options: &SendOptions) -> Result<(), Error> {
 struct Ctx<'a> {
     campaign: &'a Campaign,
     sandbox: &'a Sandbox,
-    checks: &'a Checks,
+    checks: &'a Checks<'a>,
     date: SystemTime,
     journal: &'a Mutex<Journal>,
     transport: &'a dyn Transport,

@@ -64,20 +64,20 @@ impl std::fmt::Display for CampaignFinding {
 const MARKERS: [&str; 3] = ["{{", "{%", "{#"];
 
 /// The per-message checks of one campaign.
-pub struct Checks {
+pub struct Checks<'a> {
     scanner: Scanner,
     /// Lower-cased addresses, for masking the other party of a leak.
-    addresses: Vec<String>,
+    addresses: &'a [String],
 }
 
-impl Checks {
+impl<'a> Checks<'a> {
     pub fn new(
-        addresses: &[String],
+        addresses: &'a [String],
         private: &[(String, Vec<(String, u32)>)],
-    ) -> Result<Checks, String> {
+    ) -> Result<Checks<'a>, String> {
         Ok(Checks {
             scanner: Scanner::new(addresses, private)?,
-            addresses: addresses.to_vec(),
+            addresses,
         })
     }
 
@@ -381,7 +381,8 @@ mod tests {
 
     #[test]
     fn markers_and_empty_parts() {
-        let checks = Checks::new(&["a@x.org".into()], &[]).expect("checks");
+        let list = ["a@x.org".to_owned()];
+        let checks = Checks::new(&list, &[]).expect("checks");
         let c = Content {
             subject: " ".into(),
             text: "Hi {{ name }}".into(),

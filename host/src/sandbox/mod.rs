@@ -258,11 +258,6 @@ impl Sandbox {
         })
     }
 
-    /// The limits every instance runs under.
-    pub fn limits(&self) -> &Limits {
-        &self.limits
-    }
-
     /// Renders one message in a new instance that is dropped before this returns.
     pub fn render(
         &self,
