@@ -13,6 +13,7 @@ fn main() {
         "accumulator",
         "counter",
         "misbehave",
+        "prepared-counter",
         "probe",
         "snoop",
         "wrong-world",

@@ -3,13 +3,18 @@
 //! An instance of this component lives for exactly one `render` call, so nothing here may assume
 //! it is called twice. It reads no file (minijinja has no loader here), has no capability, and
 //! treats every value the template uses but the recipient lacks as an error, never as blank.
+//!
+//! `prepare` lets the host parse the templates once per campaign: it runs in an instance that has
+//! seen no recipient, and the host snapshots that instance's memory. Every message's fresh
+//! instance then starts with [`PREPARED`] already filled in.
 
 wit_bindgen::generate!({
     path: "../wit",
-    world: "renderer",
+    world: "prepared-renderer",
 });
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value};
 
@@ -20,8 +25,24 @@ const SUBJECT: &str = "subject.txt";
 const TEXT: &str = "text.txt";
 const HTML: &str = "body.html";
 
-impl Guest for BuiltinRenderer {
-    fn render(templates: Templates, recipient: Recipient) -> Result<Content, RenderError> {
+/// Heap left free in the snapshot, so a message's allocations do not grow linear memory (which
+/// costs the host two `mprotect` calls, and a TLB shootdown on every core, per instance).
+/// Allocated and freed once in `prepare`: the allocator keeps it, untouched, for later.
+const HEADROOM: usize = 1 << 20;
+
+/// The campaign's templates, parsed, and the variables each one reads. Filled by `prepare`
+/// (before the snapshot) or, for a renderer that was not prepared, by `render` itself.
+static PREPARED: OnceLock<Prepared> = OnceLock::new();
+
+struct Prepared {
+    source: Templates,
+    env: Environment<'static>,
+    /// For each template present: its name and the variables it reads that are not globals.
+    variables: Vec<(&'static str, Vec<String>)>,
+}
+
+impl Prepared {
+    fn new(source: Templates) -> Result<Prepared, RenderError> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_keep_trailing_newline(true);
@@ -32,11 +53,56 @@ impl Guest for BuiltinRenderer {
                 minijinja::AutoEscape::None
             }
         });
-        add(&mut env, SUBJECT, templates.subject)?;
-        add(&mut env, TEXT, templates.text)?;
-        if let Some(html) = templates.html {
+        add(&mut env, SUBJECT, &source.subject)?;
+        add(&mut env, TEXT, &source.text)?;
+        if let Some(html) = &source.html {
             add(&mut env, HTML, html)?;
         }
+        let mut variables = Vec::new();
+        for name in [SUBJECT, TEXT, HTML] {
+            let Ok(template) = env.get_template(name) else {
+                continue;
+            };
+            let mut vars: Vec<String> = template
+                .undeclared_variables(false)
+                .into_iter()
+                .filter(|var| env.globals().all(|(global, _)| global != var.as_str()))
+                .collect();
+            vars.sort();
+            variables.push((name, vars));
+        }
+        Ok(Prepared {
+            source,
+            env,
+            variables,
+        })
+    }
+
+    fn serves(&self, templates: &Templates) -> bool {
+        self.source.subject == templates.subject
+            && self.source.text == templates.text
+            && self.source.html == templates.html
+    }
+}
+
+impl Guest for BuiltinRenderer {
+    fn prepare(templates: Templates) -> Result<(), RenderError> {
+        let prepared = Prepared::new(templates)?;
+        // An instance is prepared once; a second call is a host bug, and keeps the first.
+        let _ = PREPARED.set(prepared);
+        drop(Vec::<u8>::with_capacity(HEADROOM));
+        Ok(())
+    }
+
+    fn render(templates: Templates, recipient: Recipient) -> Result<Content, RenderError> {
+        let unprepared;
+        let prepared = match PREPARED.get() {
+            Some(prepared) if prepared.serves(&templates) => prepared,
+            _ => {
+                unprepared = Prepared::new(templates)?;
+                &unprepared
+            }
+        };
 
         let mut context: BTreeMap<String, Value> = BTreeMap::new();
         for (name, value) in recipient.fields {
@@ -45,12 +111,20 @@ impl Guest for BuiltinRenderer {
         context.insert("email".to_owned(), Value::from(recipient.email));
         let context = Value::from(context);
 
+        let render = |name: &str| {
+            let variables = prepared
+                .variables
+                .iter()
+                .find(|(template, _)| *template == name)
+                .map_or(&[][..], |(_, vars)| vars.as_slice());
+            render_one(&prepared.env, name, variables, &context)
+        };
         Ok(Content {
-            subject: render_one(&env, SUBJECT, &context)?,
-            text: render_one(&env, TEXT, &context)?,
-            html: match env.get_template(HTML) {
-                Ok(_) => Some(render_one(&env, HTML, &context)?),
-                Err(_) => None,
+            subject: render(SUBJECT)?,
+            text: render(TEXT)?,
+            html: match prepared.source.html {
+                Some(_) => Some(render(HTML)?),
+                None => None,
             },
         })
     }
@@ -59,9 +133,9 @@ impl Guest for BuiltinRenderer {
 fn add(
     env: &mut Environment<'static>,
     name: &'static str,
-    source: String,
+    source: &str,
 ) -> Result<(), RenderError> {
-    env.add_template_owned(name, source)
+    env.add_template_owned(name, source.to_owned())
         .map_err(|err| RenderError::Syntax(describe(name, &err)))
 }
 
@@ -72,27 +146,24 @@ fn add(
 fn render_one(
     env: &Environment<'static>,
     name: &str,
+    variables: &[String],
     context: &Value,
 ) -> Result<String, RenderError> {
-    let template = env
-        .get_template(name)
-        .map_err(|err| RenderError::Other(describe(name, &err)))?;
-    let mut missing: Vec<String> = template
-        .undeclared_variables(false)
-        .into_iter()
-        .filter(|var| {
-            env.globals().all(|(global, _)| global != var.as_str())
-                && context.get_attr(var).map_or(true, |v| v.is_undefined())
-        })
+    let missing: Vec<&str> = variables
+        .iter()
+        .filter(|var| context.get_attr(var).map_or(true, |v| v.is_undefined()))
+        .map(String::as_str)
         .collect();
     if !missing.is_empty() {
-        missing.sort();
         return Err(RenderError::Undefined(format!(
             "{} uses `{}`, which is not a column of the recipient list",
             label(name),
             missing.join("`, `")
         )));
     }
+    let template = env
+        .get_template(name)
+        .map_err(|err| RenderError::Other(describe(name, &err)))?;
     template.render(context).map_err(|err| match err.kind() {
         ErrorKind::UndefinedError => RenderError::Undefined(describe(name, &err)),
         ErrorKind::SyntaxError | ErrorKind::BadEscape => RenderError::Syntax(describe(name, &err)),

@@ -2,6 +2,9 @@
 //! minijinja in-process with a new Environment per message. Same templates, same recipients,
 //! one run, on one thread and on all cores; prints msg/s, µs per message and the ratio.
 //!
+//! Then the phases of one message (instantiate, render call, drop), with and without the
+//! campaign snapshot.
+//!
 //! `cargo bench --bench render [-- N]` (N recipients per measurement, default 4000).
 
 use std::collections::BTreeMap;
@@ -105,18 +108,64 @@ fn measure(
     recipients.len() as f64 / started.elapsed().as_secs_f64()
 }
 
+/// Median of `rounds` measurements of each path, interleaved so that a noisy neighbour on a
+/// shared machine hits both paths alike. Returns (native, isomail) msg/s.
+fn compare(
+    threads: usize,
+    rounds: usize,
+    recipients: &[Recipient],
+    native: &(dyn Fn(&Recipient) -> usize + Sync),
+    isolated: &(dyn Fn(&Recipient) -> usize + Sync),
+) -> (f64, f64) {
+    let mut a = Vec::new();
+    let mut b = Vec::new();
+    for _ in 0..rounds {
+        a.push(measure(threads, recipients, native));
+        b.push(measure(threads, recipients, isolated));
+    }
+    (median(a), median(b))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Average phases of `n` renders on this thread.
+fn phases(sandbox: &Sandbox, templates: &Templates, people: &[Recipient]) -> [f64; 3] {
+    let mut sum = [0.0; 3];
+    for r in people {
+        let (content, p) = sandbox.render_timed(templates, r);
+        content.expect("render");
+        sum[0] += p.instantiate.as_secs_f64();
+        sum[1] += p.call.as_secs_f64();
+        sum[2] += p.drop.as_secs_f64();
+    }
+    sum.map(|s| s * 1e6 / people.len() as f64)
+}
+
 fn main() {
     let n: usize = std::env::args()
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(4000);
+    let rounds = 5;
     let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
     let templates = templates();
     let people = recipients(n);
 
-    let load_started = Instant::now();
-    let sandbox = Sandbox::load(Source::Builtin, Limits::default(), cores).expect("sandbox");
-    let load_ms = load_started.elapsed().as_secs_f64() * 1e3;
+    let started = Instant::now();
+    let plain = Sandbox::load(Source::Builtin, Limits::default(), cores).expect("sandbox");
+    let plain_ms = started.elapsed().as_secs_f64() * 1e3;
+    let started = Instant::now();
+    let sandbox =
+        Sandbox::load_for(Source::Builtin, Limits::default(), cores, &templates).expect("sandbox");
+    let load_ms = started.elapsed().as_secs_f64() * 1e3;
+    assert!(
+        sandbox.snapshot().is_some(),
+        "the built-in renderer was not snapshotted: {:?}",
+        sandbox.unprepared_reason()
+    );
     let isolated = |r: &Recipient| {
         let c = sandbox.render(&templates, r).expect("render");
         c.subject.len() + c.text.len() + c.html.map_or(0, |h| h.len())
@@ -127,20 +176,33 @@ fn main() {
     measure(cores, &people[..n.min(200)], &native);
 
     println!(
-        "render benchmark: {n} recipients per run, {cores} cores, sandbox load {load_ms:.0} ms"
+        "render benchmark: {n} recipients per run, median of {rounds} interleaved runs, {cores} cores"
+    );
+    println!(
+        "sandbox load: {plain_ms:.0} ms as is, {load_ms:.0} ms with the snapshot (compiled components come from the cache after the first run)"
     );
     println!(
         "{:<8} {:>14} {:>14} {:>10} {:>10} {:>8}",
         "threads", "native msg/s", "isomail msg/s", "native µs", "isomail µs", "ratio"
     );
     for threads in [1, cores] {
-        let a = measure(threads, &people, &native);
-        let b = measure(threads, &people, &isolated);
+        let (a, b) = compare(threads, rounds, &people, &native, &isolated);
         println!(
             "{threads:<8} {a:>14.0} {b:>14.0} {:>10.1} {:>10.1} {:>8.2}",
             threads as f64 * 1e6 / a,
             threads as f64 * 1e6 / b,
             b / a
+        );
+    }
+
+    let sample = &people[..n.min(2000)];
+    println!("phases on one thread, µs per message (instantiate / render call / drop):");
+    for (label, sandbox) in [("snapshot", &sandbox), ("unprepared", &plain)] {
+        phases(sandbox, &templates, sample);
+        let [i, c, d] = phases(sandbox, &templates, sample);
+        println!(
+            "  {label:<11} {i:>7.1} {c:>7.1} {d:>7.1}   total {:.1}",
+            i + c + d
         );
     }
 }

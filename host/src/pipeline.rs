@@ -56,13 +56,14 @@ pub fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// Compiles and links the campaign's renderer for `jobs` concurrent messages.
+/// Compiles and links the campaign's renderer for `jobs` concurrent messages, snapshotted with
+/// the campaign's templates when the renderer supports it.
 pub fn load_sandbox(campaign: &Campaign, jobs: usize) -> Result<Sandbox, Error> {
     let source = match &campaign.renderer {
         RendererChoice::Builtin => sandbox::Source::Builtin,
         RendererChoice::File { path, bytes } => sandbox::Source::File { path, bytes },
     };
-    Sandbox::load(source, campaign.limits.clone(), jobs).map_err(|why| {
+    Sandbox::load_for(source, campaign.limits.clone(), jobs, &campaign.templates).map_err(|why| {
         Error::input(format!(
             "{}: [message] renderer: {why}",
             campaign.path.display()

@@ -1,45 +1,68 @@
 #!/usr/bin/env bash
-# Messages per second through the whole `send` path (render in a fresh instance, re-check,
-# hash, journal with synchronous=FULL, SMTP) to postfix's smtp-sink on 127.0.0.1, with
-# TCP_NODELAY off and on, in one run. Needs postfix installed (tests/smtp/postfix.sh).
-#   bash tests/smtp/bench-send.sh [RECIPIENTS]   (default 2000)
+# isomail against mailmerge 2.3, side by side, sending the same list to the same loopback sink.
+#
+# Both send N messages to postfix's smtp-sink on 127.0.0.1 (it accepts and discards). isomail runs
+# its whole `send` path: preflight (render and check every message), then for each message a
+# fresh-instance render, the re-check and hash comparison, the journal (SQLite, synchronous=FULL)
+# and SMTP. mailmerge renders with Jinja in-process and sends, one connection per message, with no
+# journal. Needs postfix (tests/smtp/postfix.sh installs it) and `pip install mailmerge`.
+#   bash tests/smtp/bench-send.sh [RECIPIENTS]   (default 5000)
 set -euo pipefail
-n=${1:-2000}
+n=${1:-5000}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cargo build --release --quiet --manifest-path "$root/Cargo.toml" -p isomail
 isomail="$root/target/release/isomail"
+command -v smtp-sink >/dev/null || { echo "smtp-sink not found: run tests/smtp/postfix.sh" >&2; exit 1; }
+command -v mailmerge >/dev/null || { echo "mailmerge not found: pip install 'mailmerge>=2.3,<2.4'" >&2; exit 1; }
 work=$(mktemp -d)
-trap 'kill "$sink" 2>/dev/null; rm -rf "$work"' EXIT
-smtp-sink -u nobody 127.0.0.1:2526 1000 >/dev/null 2>&1 &
+port=2526
+smtp-sink -u nobody 127.0.0.1:$port 1000 >/dev/null 2>&1 &
 sink=$!
+trap 'kill "$sink" 2>/dev/null; rm -rf "$work"' EXIT
 sleep 0.5
 
-run() { # $1 = tcp_nodelay
-  local dir="$work/nodelay-$1"
-  "$isomail" init "$dir" >/dev/null
-  python3 - "$dir/recipients.csv" "$n" <<'PY'
+rate() { python3 -c "import sys; print(f'{$1 / ($3 - $2):.0f}')"; }
+
+# The same list for both: the columns of `isomail init`'s sample campaign.
+"$isomail" init "$work/isomail" >/dev/null
+python3 - "$work/isomail/recipients.csv" "$n" <<'PY'
 import sys
 with open(sys.argv[1], "w") as f:
     f.write("email,name,plan,account_id\n")
     for i in range(int(sys.argv[2])):
         f.write(f"user{i}@example.com,Person {i},{'pro' if i % 3 == 0 else 'basic'},AC-{i:08d}\n")
 PY
-  cat >> "$dir/campaign.toml" <<TOML
-smtp = "smtp://127.0.0.1:2526"
+cat >> "$work/isomail/campaign.toml" <<TOML
+smtp = "smtp://127.0.0.1:$port"
 tls = "none"
-tcp_nodelay = $1
 TOML
-  sed -i 's/^stages = .*/stages = ["all"]/; s/^rate = .*/rate = 100000/; s/^concurrency = .*/concurrency = 4/; s/^outbox = .*//' "$dir/campaign.toml"
-  "$isomail" check "$dir/campaign.toml" >/dev/null  # warm the compile cache
-  local start end
-  start=$(date +%s.%N)
-  "$isomail" send --yes "$dir/campaign.toml" >/dev/null
-  end=$(date +%s.%N)
-  python3 -c "print(f'{$n / ($end - $start):.0f}')"
-}
-off=$(run false)
-on=$(run true)
-echo "send to smtp-sink, $n messages, concurrency 4, journal on (preflight included):"
-echo "  TCP_NODELAY off: $off msg/s"
-echo "  TCP_NODELAY on:  $on msg/s"
-python3 -c "print(f'  ratio on/off: {$on / $off:.1f}x')"
+sed -i 's/^stages = .*/stages = ["all"]/; s/^rate = .*/rate = 100000/; s/^outbox = .*//' "$work/isomail/campaign.toml"
+"$isomail" check "$work/isomail/campaign.toml" >/dev/null # fills the compile cache, as any earlier run would
+start=$(date +%s.%N)
+"$isomail" send --yes "$work/isomail/campaign.toml" >/dev/null
+end=$(date +%s.%N)
+ours=$(rate "$n" "$start" "$end")
+sent=$("$isomail" status --json "$work/isomail/campaign.toml" | python3 -c "import json,sys; print(json.load(sys.stdin)['counts'].get('sent', 0))")
+[ "$sent" = "$n" ] || { echo "isomail sent $sent of $n" >&2; exit 1; }
+
+# mailmerge: the same text template (it has no HTML part here), the same list.
+mkdir "$work/mailmerge"
+cp "$work/isomail/recipients.csv" "$work/mailmerge/database.csv"
+{
+  echo 'TO: {{email}}'
+  echo "SUBJECT: $(cat "$work/isomail/templates/subject.txt")"
+  echo 'FROM: Example Service <noreply@example.org>'
+  echo
+  cat "$work/isomail/templates/body.txt"
+} >"$work/mailmerge/template.txt"
+printf '[smtp_server]\nhost = 127.0.0.1\nport = %s\nsecurity = Never\nratelimit = 0\n' $port >"$work/mailmerge/server.conf"
+start=$(date +%s.%N)
+(cd "$work/mailmerge" && mailmerge --no-dry-run --no-limit --output-format raw \
+  --template template.txt --database database.csv --config server.conf >/dev/null)
+end=$(date +%s.%N)
+theirs=$(rate "$n" "$start" "$end")
+
+echo "send to smtp-sink on 127.0.0.1, $n messages, $(nproc) cores:"
+echo "  isomail (preflight + fresh instance per message + journal): $ours msg/s"
+echo "  mailmerge $(mailmerge --version | awk '{print $3}') (in-process Jinja, no journal):       $theirs msg/s"
+python3 -c "print(f'  ratio isomail/mailmerge: {$ours / $theirs:.1f}x')"

@@ -31,22 +31,29 @@ fn texts(messages: &[Rendered]) -> Vec<(usize, &str)> {
 
 /// The same guest with every message in one instance: the 2016 mailer's shape.
 fn reused(guest_name: &str, n: usize) -> Vec<Content> {
+    reused_from(guest_name, n, false)
+}
+
+/// [`reused`]; with `prepared`, the one instance is made from the campaign snapshot.
+fn reused_from(guest_name: &str, n: usize, prepared: bool) -> Vec<Content> {
     let bytes = std::fs::read(guest(guest_name)).expect("guest");
     let path = guest(guest_name);
-    let sandbox = Sandbox::load(
-        Source::File {
-            path: &path,
-            bytes: &bytes,
-        },
-        Limits::default(),
-        1,
-    )
-    .expect("load");
+    let source = Source::File {
+        path: &path,
+        bytes: &bytes,
+    };
     let templates = sandbox::Templates {
         subject: "s".into(),
         text: "body\n".into(),
         html: None,
     };
+    let sandbox = if prepared {
+        Sandbox::load_for(source, Limits::default(), 1, &templates)
+    } else {
+        Sandbox::load(source, Limits::default(), 1)
+    }
+    .expect("load");
+    assert_eq!(sandbox.snapshot().is_some(), prepared);
     let recipients: Vec<sandbox::Recipient> = list(n)
         .into_iter()
         .map(|email| sandbox::Recipient {
@@ -149,6 +156,98 @@ fn reused_instance_control_counts_up() {
     assert_eq!(
         counts,
         ["count=1", "count=2", "count=3", "count=4", "count=5"]
+    );
+}
+
+#[test]
+fn prepared_guest_starts_every_message_from_the_snapshot_and_nothing_after() {
+    let mut campaign = CampaignDir::new().numbered(200);
+    campaign.renderer = Some(guest("prepared-counter"));
+    let (messages, failed) = render_campaign(&campaign.write(), 2);
+    assert!(failed.is_empty(), "{failed:?}");
+    assert_eq!(messages.len(), 200);
+    // 1000 comes from `prepare` (so the snapshot was used); one more is this message's own call,
+    // and no message saw the address of another.
+    for m in &messages {
+        assert_eq!(
+            m.content.text,
+            format!("count=1001 for r{}@list.test after []", m.index)
+        );
+    }
+}
+
+#[test]
+fn reused_prepared_instance_control_counts_up_and_remembers() {
+    let contents = reused_from("prepared-counter", 3, true);
+    let texts: Vec<&str> = contents.iter().map(|c| c.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "count=1001 for r1@list.test after []",
+            "count=1002 for r2@list.test after [r1@list.test]",
+            "count=1003 for r3@list.test after [r2@list.test]",
+        ]
+    );
+}
+
+/// Which of `needles` occur in `haystack`, as raw bytes.
+fn found_in<'a>(haystack: &[u8], needles: &[&'a str]) -> Vec<&'a str> {
+    needles
+        .iter()
+        .filter(|n| haystack.windows(n.len()).any(|w| w == n.as_bytes()))
+        .copied()
+        .collect()
+}
+
+#[test]
+fn campaign_snapshot_holds_the_templates_and_no_recipient_data() {
+    let templates = sandbox::Templates {
+        subject: "Notice for {{ name }}".into(),
+        text: "Dear {{ name }}, your code is {{ code }}. TEMPLATE-MARKER-3141\n".into(),
+        html: Some("<p>{{ name }} / {{ email }}</p>".into()),
+    };
+    let people: Vec<sandbox::Recipient> = (1..=20)
+        .map(|i| sandbox::Recipient {
+            email: format!("secret{i}@list.test"),
+            fields: vec![
+                ("name".into(), format!("Zebulon{i} Quartermaine")),
+                ("code".into(), format!("CODE-{i:04}-XYZZY")),
+            ],
+        })
+        .collect();
+    let needles: Vec<String> = people
+        .iter()
+        .flat_map(|r| {
+            std::iter::once(r.email.clone()).chain(r.fields.iter().map(|(_, v)| v.clone()))
+        })
+        .collect();
+    let needles: Vec<&str> = needles.iter().map(String::as_str).collect();
+
+    let sandbox =
+        Sandbox::load_for(Source::Builtin, Limits::default(), 2, &templates).expect("load");
+    for r in &people {
+        let content = sandbox.render(&templates, r).expect("render");
+        assert!(content.text.contains(&r.fields[1].1));
+    }
+    let snapshot = sandbox
+        .snapshot()
+        .expect("the built-in renderer is snapshotted");
+    // The snapshot does carry the prepared templates (so the scan can see memory contents)...
+    assert_eq!(found_in(snapshot, &["TEMPLATE-MARKER-3141"]).len(), 1);
+    // ...and none of the recipients', even after all of them were rendered.
+    assert_eq!(found_in(snapshot, &needles), Vec::<&str>::new());
+
+    // Control: a snapshot taken after one render (which isomail never does) holds that
+    // recipient's address and values, and the same scan finds them.
+    let tainted =
+        Sandbox::snapshot_after_rendering_for_control(&templates, &people[0]).expect("control");
+    assert_eq!(
+        found_in(&tainted, &needles),
+        [
+            "secret1@list.test",
+            "Zebulon1 Quartermaine",
+            "CODE-0001-XYZZY"
+        ]
     );
 }
 

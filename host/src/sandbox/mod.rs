@@ -7,12 +7,13 @@
 //! [`wasi`]) and runs under the [`Limits`], whose breach fails only that message.
 
 mod cache;
+mod snapshot;
 mod wasi;
 
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use wasmtime::component::Linker;
@@ -99,6 +100,17 @@ impl Default for Limits {
             stack_bytes: Self::DEFAULT_STACK_BYTES,
         }
     }
+}
+
+/// Where one message's render time went.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Phases {
+    /// New `Store` and instance (memory image mapped, globals set).
+    pub instantiate: Duration,
+    /// The `render` call: arguments lowered, the guest's work, the result lifted.
+    pub call: Duration,
+    /// Dropping the store: the pool slot's memory reset for the next instance.
+    pub drop: Duration,
 }
 
 /// Which limit a message broke.
@@ -218,15 +230,41 @@ pub struct Sandbox {
     engine: Engine,
     pre: RendererPre<MessageCtx>,
     limits: Limits,
+    /// The component every message instantiates, if it is a snapshot taken after `prepare`.
+    snapshot: Option<Vec<u8>>,
+    /// Why a renderer that exports `prepare` is running unprepared.
+    unprepared: Option<String>,
     _ticker: EpochTicker,
 }
 
 impl Sandbox {
-    /// Compiles (or loads from the on-disk cache) and links the renderer.
+    /// Compiles (or loads from the on-disk cache) and links the renderer, as it is.
     ///
     /// `parallelism` bounds how many messages may render at once; the instance pool is sized
     /// for it. The error is one sentence fit to show the operator.
     pub fn load(source: Source<'_>, limits: Limits, parallelism: usize) -> Result<Sandbox, String> {
+        Self::build(source, limits, parallelism, None)
+    }
+
+    /// Like [`Sandbox::load`], for one campaign's templates: if the renderer exports `prepare`
+    /// (the built-in one does), it is run once with `templates` alone and every message's fresh
+    /// instance starts from a snapshot of it (see [`snapshot`](self::snapshot)). Otherwise, or
+    /// if `prepare` refuses the templates, this is `load`; `render` then reports the problem.
+    pub fn load_for(
+        source: Source<'_>,
+        limits: Limits,
+        parallelism: usize,
+        templates: &Templates,
+    ) -> Result<Sandbox, String> {
+        Self::build(source, limits, parallelism, Some(templates))
+    }
+
+    fn build(
+        source: Source<'_>,
+        limits: Limits,
+        parallelism: usize,
+        templates: Option<&Templates>,
+    ) -> Result<Sandbox, String> {
         limits
             .validate()
             .map_err(|why| format!("[sandbox] {why}"))?;
@@ -237,8 +275,28 @@ impl Sandbox {
         check_is_component(&name, bytes)?;
         let engine = new_engine(&limits, parallelism)
             .map_err(|e| format!("cannot set up the sandbox: {e:#}"))?;
-        let component = cache::compile(&engine, bytes)
+        let mut component = cache::compile(&engine, bytes)
             .map_err(|e| format!("{name} is not a valid component: {e:#}"))?;
+        let mut snapshot = None;
+        let mut unprepared = None;
+        if let Some(templates) = templates
+            && component.get_export_index(None, PREPARE).is_some()
+        {
+            let taken = snapshot::take(&engine, bytes, templates, || new_store(&engine, &limits))
+                .and_then(|snap| match cache::compile(&engine, &snap) {
+                    Ok(compiled) => Ok((snap, compiled)),
+                    Err(e) => Err(snapshot::NotPrepared::Failed(format!(
+                        "the snapshot does not compile: {e:#}"
+                    ))),
+                });
+            match taken {
+                Ok((snap, compiled)) => {
+                    component = compiled;
+                    snapshot = Some(snap);
+                }
+                Err(why) => unprepared = Some(why.to_string()),
+            }
+        }
         let mut linker = Linker::new(&engine);
         wasi::link(&mut linker, &engine, &component)
             .map_err(|why| format!("{name} cannot be used as a renderer: {why}"))?;
@@ -254,8 +312,21 @@ impl Sandbox {
             engine,
             pre,
             limits,
+            snapshot,
+            unprepared,
             _ticker: ticker,
         })
+    }
+
+    /// The snapshot component every message instantiates, if the renderer was prepared.
+    pub fn snapshot(&self) -> Option<&[u8]> {
+        self.snapshot.as_deref()
+    }
+
+    /// Why a renderer that exports `prepare` was not snapshotted (`None` if it was, or if it
+    /// has no `prepare`).
+    pub fn unprepared_reason(&self) -> Option<&str> {
+        self.unprepared.as_deref()
     }
 
     /// Renders one message in a new instance that is dropped before this returns.
@@ -264,36 +335,75 @@ impl Sandbox {
         templates: &Templates,
         recipient: &Recipient,
     ) -> Result<Content, RenderFailure> {
-        let mut store = self.new_store();
-        let renderer = self.pre.instantiate(&mut store).map_err(classify)?;
-        let content = renderer
-            .call_render(&mut store, templates, recipient)
-            .map_err(classify)?
-            .map_err(RenderFailure::Renderer)?;
-        drop(store);
-        check_output(&content, self.limits.output_bytes)?;
-        Ok(content)
+        self.render_timed(templates, recipient).0
     }
 
-    /// The one place a message's `Store` is made: fresh context, limits, fuel and deadline.
+    /// [`Sandbox::render`], also saying where the time went (for the benchmark).
+    pub fn render_timed(
+        &self,
+        templates: &Templates,
+        recipient: &Recipient,
+    ) -> (Result<Content, RenderFailure>, Phases) {
+        let mut phases = Phases::default();
+        let started = Instant::now();
+        let mut store = self.new_store();
+        let renderer = match self.pre.instantiate(&mut store) {
+            Ok(renderer) => renderer,
+            Err(e) => return (Err(classify(e)), phases),
+        };
+        let instantiated = Instant::now();
+        phases.instantiate = instantiated - started;
+        let called = renderer.call_render(&mut store, templates, recipient);
+        let returned = Instant::now();
+        phases.call = returned - instantiated;
+        drop(store);
+        phases.drop = returned.elapsed();
+        let content = match called {
+            Ok(Ok(content)) => content,
+            Ok(Err(refused)) => return (Err(RenderFailure::Renderer(refused)), phases),
+            Err(e) => return (Err(classify(e)), phases),
+        };
+        match check_output(&content, self.limits.output_bytes) {
+            Ok(()) => (Ok(content), phases),
+            Err(failure) => (Err(failure), phases),
+        }
+    }
+
     fn new_store(&self) -> Store<MessageCtx> {
-        let mut store = Store::new(
-            &self.engine,
-            MessageCtx {
-                limits: self.limits.clone(),
+        new_store(&self.engine, &self.limits)
+    }
+
+    /// Test-only: a snapshot of the built-in renderer taken after `prepare` AND a render for
+    /// `recipient`, which isomail never does. The test that proves real snapshots hold no
+    /// recipient data uses it to show its scan finds such data when it is there.
+    #[cfg(feature = "isolation-control")]
+    pub fn snapshot_after_rendering_for_control(
+        templates: &Templates,
+        recipient: &Recipient,
+    ) -> Result<Vec<u8>, String> {
+        let limits = Limits::default();
+        let engine = new_engine(&limits, 1).map_err(|e| e.to_string())?;
+        snapshot::take_with(
+            &engine,
+            BUILTIN_RENDERER,
+            templates,
+            || new_store(&engine, &limits),
+            |store, instance| {
+                let render = instance
+                    .get_typed_func::<(&Templates, &Recipient), (Result<Content, RenderError>,)>(
+                        &mut *store,
+                        "render",
+                    )
+                    .map_err(|e| snapshot::NotPrepared::Failed(e.to_string()))?;
+                render
+                    .call(&mut *store, (templates, recipient))
+                    .map_err(|e| snapshot::NotPrepared::Failed(e.to_string()))?
+                    .0
+                    .map_err(snapshot::NotPrepared::Refused)?;
+                Ok(())
             },
-        );
-        store.limiter(|ctx| ctx as &mut dyn wasmtime::ResourceLimiter);
-        // A store starts with zero fuel; set_fuel only fails when fuel is not enabled.
-        let _ = store.set_fuel(self.limits.fuel);
-        store.set_epoch_deadline(
-            self.limits
-                .wall_ms
-                .div_ceil(EPOCH_TICK.as_millis() as u64)
-                .max(1),
-        );
-        store.epoch_deadline_trap();
-        store
+        )
+        .map_err(|why| why.to_string())
     }
 
     /// Test-only: renders every recipient in ONE instance, as the 2016 mailer effectively did.
@@ -324,6 +434,31 @@ impl Sandbox {
     }
 }
 
+/// The optional export a renderer offers to be snapshotted with the campaign's templates.
+const PREPARE: &str = "prepare";
+
+/// The one place a `Store` is made, for a message or for `prepare`: fresh context, limits, fuel
+/// and deadline.
+fn new_store(engine: &Engine, limits: &Limits) -> Store<MessageCtx> {
+    let mut store = Store::new(
+        engine,
+        MessageCtx {
+            limits: limits.clone(),
+        },
+    );
+    store.limiter(|ctx| ctx as &mut dyn wasmtime::ResourceLimiter);
+    // A store starts with zero fuel; set_fuel only fails when fuel is not enabled.
+    let _ = store.set_fuel(limits.fuel);
+    store.set_epoch_deadline(
+        limits
+            .wall_ms
+            .div_ceil(EPOCH_TICK.as_millis() as u64)
+            .max(1),
+    );
+    store.epoch_deadline_trap();
+    store
+}
+
 fn new_engine(limits: &Limits, parallelism: usize) -> wasmtime::Result<Engine> {
     let slots = u32::try_from(parallelism.max(1) + 1).unwrap_or(u32::MAX);
     let mut pool = PoolingAllocationConfig::default();
@@ -337,7 +472,8 @@ fn new_engine(limits: &Limits, parallelism: usize) -> wasmtime::Result<Engine> {
         .max_memory_size(limits.memory_bytes)
         .table_elements(MAX_TABLE_ELEMENTS)
         .linear_memory_keep_resident(1 << 20)
-        .table_keep_resident(64 << 10);
+        .table_keep_resident(64 << 10)
+        .pagemap_scan(wasmtime::Enabled::Auto);
     let mut config = Config::new();
     config
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))

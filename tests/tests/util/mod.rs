@@ -17,6 +17,7 @@ pub fn guest(name: &str) -> PathBuf {
         "accumulator" => env!("GUEST_ACCUMULATOR"),
         "counter" => env!("GUEST_COUNTER"),
         "misbehave" => env!("GUEST_MISBEHAVE"),
+        "prepared-counter" => env!("GUEST_PREPARED_COUNTER"),
         "probe" => env!("GUEST_PROBE"),
         "snoop" => env!("GUEST_SNOOP"),
         "wrong-world" => env!("GUEST_WRONG_WORLD"),

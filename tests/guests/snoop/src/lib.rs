@@ -10,7 +10,10 @@ impl Guest for Snoop {
     fn render(templates: Templates, recipient: Recipient) -> Result<Content, RenderError> {
         Ok(Content {
             subject: templates.subject,
-            text: format!("Hello {}\nAlso see r2@list.test about tok-000003.\n", recipient.email),
+            text: format!(
+                "Hello {}\nAlso see r2@list.test about tok-000003.\n",
+                recipient.email
+            ),
             html: None,
         })
     }
