@@ -7,7 +7,10 @@
 //! fate is unknown: it becomes `ambiguous` and is re-sent only when the operator says so. WAL
 //! mode with `synchronous = FULL`: a commit survives power loss.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -244,39 +247,85 @@ impl Journal {
         Ok(ambiguous)
     }
 
-    /// Marks a row `sending`, counting the attempt. Committed before the transport sees it.
-    /// Only a pending row may be sent, or an ambiguous one when the operator asked for it.
+    /// Marks a row `sending`, counting the attempt, and returns the attempts so far. Committed
+    /// before the transport sees it. Only a pending row may be sent, or an ambiguous one when
+    /// the operator asked for it.
     pub fn begin_send(
         &self,
         index: usize,
         stage: usize,
         resend_ambiguous: bool,
-    ) -> Result<(), Error> {
-        let changed = self
+    ) -> Result<u32, Error> {
+        let attempts: Option<i64> = self
             .conn
-            .execute(
+            .prepare_cached(
                 "UPDATE recipients SET state = 'sending', attempts = attempts + 1, stage = ?2, updated_at = ?3
-                 WHERE idx = ?1 AND (state = 'pending' OR (state = 'ambiguous' AND ?4))",
-                params![index as i64, stage as i64, now(), resend_ambiguous],
+                 WHERE idx = ?1 AND (state = 'pending' OR (state = 'ambiguous' AND ?4))
+                 RETURNING attempts",
             )
+            .and_then(|mut stmt| {
+                stmt.query_row(
+                    params![index as i64, stage as i64, now(), resend_ambiguous],
+                    |r| r.get(0),
+                )
+                .optional()
+            })
             .map_err(self.err())?;
-        if changed != 1 {
-            return Err(Error::other(format!(
+        match attempts {
+            Some(n) => Ok(u32::try_from(n).unwrap_or(u32::MAX)),
+            None => Err(Error::other(format!(
                 "journal: recipient #{index} is not pending; refusing to send it"
-            )));
+            ))),
         }
-        Ok(())
     }
 
     /// Records a final or intermediate state with the server's reply.
     pub fn set_state(&self, index: usize, state: State, reply: Option<&str>) -> Result<(), Error> {
         self.conn
-            .execute(
+            .prepare_cached(
                 "UPDATE recipients SET state = ?2, reply = ?3, updated_at = ?4 WHERE idx = ?1",
-                params![index as i64, state.as_str(), reply, now()],
             )
+            .and_then(|mut stmt| stmt.execute(params![index as i64, state.as_str(), reply, now()]))
             .map(|_| ())
             .map_err(self.err())
+    }
+
+    /// Applies `writes` in ONE transaction (one fsync), each write's result in order. A write
+    /// that is refused (a row not pending) changes nothing and does not stop the others; if the
+    /// commit fails, every write fails with it.
+    fn apply(&self, writes: &[Write]) -> Vec<Result<u32, Error>> {
+        let all_fail = |e: rusqlite::Error| {
+            let message = self.err()(e).message;
+            writes
+                .iter()
+                .map(|_| Err(Error::other(message.clone())))
+                .collect()
+        };
+        if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
+            return all_fail(e);
+        }
+        let results = writes
+            .iter()
+            .map(|write| match write {
+                Write::BeginSend {
+                    index,
+                    stage,
+                    resend_ambiguous,
+                } => self.begin_send(*index, *stage, *resend_ambiguous),
+                Write::SetState {
+                    index,
+                    state,
+                    reply,
+                } => self.set_state(*index, *state, reply.as_deref()).map(|()| 0),
+            })
+            .collect();
+        match self.conn.execute_batch("COMMIT") {
+            Ok(()) => results,
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                all_fail(e)
+            }
+        }
     }
 
     pub fn counts(&self) -> Result<Counts, Error> {
@@ -439,5 +488,95 @@ impl Journal {
             })
             .map_err(self.err())?;
         rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+    }
+}
+
+/// One write the senders hand to the [`Committer`].
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// [`Journal::begin_send`]; its result is the attempt count.
+    BeginSend {
+        index: usize,
+        stage: usize,
+        resend_ambiguous: bool,
+    },
+    /// [`Journal::set_state`]; its result is 0.
+    SetState {
+        index: usize,
+        state: State,
+        reply: Option<String>,
+    },
+}
+
+/// Group commit: the concurrent senders' journal writes share transactions, and so fsyncs.
+///
+/// Each [`Committer::write`] returns only once its write is committed, exactly as a lone
+/// transaction would, so `sending` is still durable before the transport sees a message; what
+/// changes is that writes arriving while one commit is under way are committed together by
+/// the next. Whoever finds no commit running becomes the committer for everything queued.
+pub struct Committer<'a> {
+    journal: &'a Mutex<Journal>,
+    queue: Mutex<Queue>,
+    done: Condvar,
+    commits: AtomicU64,
+}
+
+#[derive(Default)]
+struct Queue {
+    waiting: Vec<(u64, Write)>,
+    results: HashMap<u64, Result<u32, Error>>,
+    next_ticket: u64,
+    committing: bool,
+}
+
+impl<'a> Committer<'a> {
+    pub fn new(journal: &'a Mutex<Journal>) -> Committer<'a> {
+        Committer {
+            journal,
+            queue: Mutex::new(Queue::default()),
+            done: Condvar::new(),
+            commits: AtomicU64::new(0),
+        }
+    }
+
+    /// Transactions committed so far (each is one fsync), for every write handed in.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
+    }
+
+    /// Queues `write`, and returns its result once it is durably committed (or failed).
+    pub fn write(&self, write: Write) -> Result<u32, Error> {
+        let poisoned = || Error::other("journal lock poisoned");
+        let mut queue = self.queue.lock().map_err(|_| poisoned())?;
+        let ticket = queue.next_ticket;
+        queue.next_ticket += 1;
+        queue.waiting.push((ticket, write));
+        loop {
+            if let Some(result) = queue.results.remove(&ticket) {
+                return result;
+            }
+            if queue.committing {
+                queue = self.done.wait(queue).map_err(|_| poisoned())?;
+                continue;
+            }
+            // No commit under way: commit everything queued, this write included.
+            queue.committing = true;
+            let batch = std::mem::take(&mut queue.waiting);
+            drop(queue);
+            let writes: Vec<Write> = batch.iter().map(|(_, w)| w.clone()).collect();
+            let results = match self.journal.lock() {
+                Ok(journal) => {
+                    self.commits.fetch_add(1, Ordering::Relaxed);
+                    journal.apply(&writes)
+                }
+                Err(_) => writes.iter().map(|_| Err(poisoned())).collect(),
+            };
+            queue = self.queue.lock().map_err(|_| poisoned())?;
+            queue.committing = false;
+            for ((ticket, _), result) in batch.into_iter().zip(results) {
+                queue.results.insert(ticket, result);
+            }
+            self.done.notify_all();
+        }
     }
 }

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::Error;
 use crate::campaign::{Campaign, hex};
 use crate::checks::Checks;
-use crate::journal::{Journal, State};
+use crate::journal::{Committer, Journal, State, Write};
 use crate::pipeline;
 use crate::sandbox::Sandbox;
 use crate::stages;
@@ -401,6 +401,8 @@ fn run_pass(
     let hashes: std::collections::HashMap<usize, String> =
         rows.iter().map(|r| (r.index, r.hash.clone())).collect();
 
+    // The workers' journal writes share commits (each still returns only once it is durable).
+    let committer = Committer::new(ctx.journal);
     std::thread::scope(|scope| -> Result<(), Error> {
         // The workers: each takes the next message, journals `sending`, transmits, journals the outcome.
         let workers: Vec<_> = (0..concurrency)
@@ -412,6 +414,7 @@ fn run_pass(
                 let progress = progress.clone();
                 let deferred = Arc::clone(deferred);
                 let journal = ctx.journal;
+                let committer = &committer;
                 let transport = ctx.transport;
                 let shared = Arc::clone(ctx.shared);
                 let from = ctx.campaign.from.email.to_string();
@@ -428,14 +431,16 @@ fn run_pass(
                                 send_seeds(journal, transport, &from, &seeds, seed_stage, &job).await;
                             }
                             pace.wait().await;
-                            let begun = journal.lock().map_err(|_| Error::other("journal lock poisoned")).and_then(|j| j.begin_send(job.index, stage, resend_ambiguous));
-                            if let Err(e) = begun {
-                                shared.halt(e.message.clone());
-                                if let Ok(mut f) = failure.lock() { f.get_or_insert(e); }
-                                break;
-                            }
+                            let begun = committer.write(Write::BeginSend { index: job.index, stage, resend_ambiguous });
+                            let attempts = match begun {
+                                Ok(attempts) => attempts,
+                                Err(e) => {
+                                    shared.halt(e.message.clone());
+                                    if let Ok(mut f) = failure.lock() { f.get_or_insert(e); }
+                                    break;
+                                }
+                            };
                             let outcome = transport.send(&from, &job.email, &delivery_key(&fingerprint, job.index), &job.bytes).await;
-                            let attempts = journal.lock().ok().and_then(|j| j.row(job.index).ok().flatten()).map_or(MAX_ATTEMPTS, |r| r.attempts);
                             let (state, reply) = match &outcome {
                                 Delivery::Sent(r) => (State::Sent, r),
                                 Delivery::Permanent(r) => (State::Failed, r),
@@ -447,7 +452,7 @@ fn run_pass(
                                     (State::Pending, r)
                                 }
                             };
-                            let recorded = journal.lock().map_err(|_| Error::other("journal lock poisoned")).and_then(|j| j.set_state(job.index, state, Some(reply)));
+                            let recorded = committer.write(Write::SetState { index: job.index, state, reply: Some(reply.to_string()) });
                             if let Err(e) = recorded {
                                 shared.halt(e.message.clone());
                                 if let Ok(mut f) = failure.lock() { f.get_or_insert(e); }
