@@ -1,4 +1,5 @@
-//! Builds the built-in renderer (`guest/`) for wasm32-wasip2 and hands its bytes to the host.
+//! Builds the built-in renderer (`guest/`) as a component that imports nothing
+//! (wasm32-unknown-unknown, componentized by `wasm-component-ld`) and hands its bytes to the host.
 
 include!("build_guest.rs");
 
@@ -6,7 +7,11 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     rerun_if_tree_changed(&root.join("guest"));
     rerun_if_tree_changed(&root.join("wit"));
-    let release = build_wasm_guests(&root.join("guest").join("Cargo.toml"), "wasm-guest");
+    let release = build_wasm_guests(
+        &root.join("guest").join("Cargo.toml"),
+        "wasm-guest",
+        GuestTarget::Bare,
+    );
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     std::fs::copy(
         release.join("isomail_guest.wasm"),

@@ -1,12 +1,55 @@
 // Shared by host/build.rs and tests/build.rs (via `include!`): builds a cargo project of
-// renderer components for wasm32-wasip2 with its own target directory, so `cargo build` and
-// `cargo test` from a fresh clone need no manual step.
+// renderer components with its own target directory, so `cargo build` and `cargo test` from a
+// fresh clone need no manual step.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// What the components are built for.
+#[derive(Clone, Copy, PartialEq)]
+#[allow(dead_code)] // each build script uses one of the two
+enum GuestTarget {
+    /// wasm32-wasip2: a std component that imports WASI (the hostile test guests, which probe it).
+    Wasip2,
+    /// wasm32-unknown-unknown, made a component by the toolchain's `wasm-component-ld` with no
+    /// WASI adapter: a component that imports nothing at all (the built-in renderer).
+    Bare,
+}
+
+impl GuestTarget {
+    fn triple(self) -> &'static str {
+        match self {
+            GuestTarget::Wasip2 => "wasm32-wasip2",
+            GuestTarget::Bare => "wasm32-unknown-unknown",
+        }
+    }
+}
+
+/// The `wasm-component-ld` that ships with the toolchain building us (the wasm32-wasip2 linker).
+fn wasm_component_ld() -> PathBuf {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let out = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .expect("cannot run rustc --print sysroot");
+    let sysroot = String::from_utf8(out.stdout).expect("sysroot is UTF-8");
+    let host = std::env::var("HOST").expect("cargo sets HOST");
+    let linker = Path::new(sysroot.trim())
+        .join("lib")
+        .join("rustlib")
+        .join(host)
+        .join("bin")
+        .join("wasm-component-ld");
+    assert!(
+        linker.is_file(),
+        "{} is missing; it comes with the wasm32-wasip2 target (`rustup target add wasm32-wasip2`)",
+        linker.display()
+    );
+    linker
+}
+
 /// Builds every cdylib in the project at `manifest` and returns the release output directory.
-fn build_wasm_guests(manifest: &Path, target_subdir: &str) -> PathBuf {
+fn build_wasm_guests(manifest: &Path, target_subdir: &str, target: GuestTarget) -> PathBuf {
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     // OUT_DIR is <target>/<profile>/build/<pkg>-<hash>/out: keep guest builds beside the host's
     // so they survive `cargo clean -p` and are shared by the debug and release profiles.
@@ -16,7 +59,7 @@ fn build_wasm_guests(manifest: &Path, target_subdir: &str) -> PathBuf {
         .map_or_else(|| out_dir.join("wasm"), |t| t.join(target_subdir));
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
+    cmd.args(["build", "--release", "--target", target.triple(), "--manifest-path"])
         .arg(manifest)
         .arg("--target-dir")
         .arg(&target_dir);
@@ -33,13 +76,22 @@ fn build_wasm_guests(manifest: &Path, target_subdir: &str) -> PathBuf {
     ] {
         cmd.env_remove(var);
     }
+    if target == GuestTarget::Bare {
+        cmd.env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER", wasm_component_ld())
+            .env(
+                "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS",
+                "-C link-arg=--wasi-adapter=none",
+            );
+    }
     let status = cmd.status().unwrap_or_else(|e| panic!("cannot run cargo to build {}: {e}", manifest.display()));
     assert!(
         status.success(),
-        "building {} for wasm32-wasip2 failed; is the target installed? (`rustup target add wasm32-wasip2`)",
-        manifest.display()
+        "building {} for {} failed; is the target installed? (`rustup target add {}`)",
+        manifest.display(),
+        target.triple(),
+        target.triple()
     );
-    target_dir.join("wasm32-wasip2").join("release")
+    target_dir.join(target.triple()).join("release")
 }
 
 /// Tells cargo to rebuild when anything under `dir` changes (sources, manifests, lock files).

@@ -8,7 +8,11 @@ fn main() {
     let guests = here.join("guests");
     rerun_if_tree_changed(&guests);
     rerun_if_tree_changed(&here.join("..").join("wit"));
-    let release = build_wasm_guests(&guests.join("Cargo.toml"), "wasm-test-guests");
+    let release = build_wasm_guests(
+        &guests.join("Cargo.toml"),
+        "wasm-test-guests",
+        GuestTarget::Wasip2,
+    );
     for name in [
         "accumulator",
         "counter",

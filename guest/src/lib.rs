@@ -79,10 +79,30 @@ impl Prepared {
     }
 
     fn serves(&self, templates: &Templates) -> bool {
-        self.source.subject == templates.subject
-            && self.source.text == templates.text
-            && self.source.html == templates.html
+        same(&self.source.subject, &templates.subject)
+            && same(&self.source.text, &templates.text)
+            && match (&self.source.html, &templates.html) {
+                (Some(a), Some(b)) => same(a, b),
+                (None, None) => true,
+                _ => false,
+            }
     }
+}
+
+/// String equality eight bytes at a time: `==` on wasm32 ends in a byte-by-byte `memcmp`, which
+/// for the kilobytes of template every message compares was a tenth of the render time.
+fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let (a_words, b_words) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tails_equal = a_words.remainder() == b_words.remainder();
+    tails_equal
+        && a_words.zip(b_words).all(|(x, y)| {
+            u64::from_ne_bytes(x.try_into().unwrap_or_default())
+                == u64::from_ne_bytes(y.try_into().unwrap_or_default())
+        })
 }
 
 impl Guest for BuiltinRenderer {

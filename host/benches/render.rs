@@ -57,6 +57,9 @@ fn recipients(n: usize) -> Vec<Recipient> {
         .collect()
 }
 
+/// One way of rendering a message; returns its size (so the work cannot be optimised away).
+type RenderFn<'a> = &'a (dyn Fn(&Recipient) -> usize + Sync);
+
 /// The unsafe baseline: what a mailer without isolation does per message.
 fn native_render(t: &Templates, r: &Recipient) -> usize {
     let mut env = Environment::new();
@@ -85,11 +88,7 @@ fn native_render(t: &Templates, r: &Recipient) -> usize {
 }
 
 /// Runs `f` over all recipients on `threads` threads; returns messages per second.
-fn measure(
-    threads: usize,
-    recipients: &[Recipient],
-    f: &(dyn Fn(&Recipient) -> usize + Sync),
-) -> f64 {
+fn measure(threads: usize, recipients: &[Recipient], f: RenderFn<'_>) -> f64 {
     let chunk = recipients.len().div_ceil(threads);
     let started = Instant::now();
     let total: usize = std::thread::scope(|s| {
@@ -114,8 +113,8 @@ fn compare(
     threads: usize,
     rounds: usize,
     recipients: &[Recipient],
-    native: &(dyn Fn(&Recipient) -> usize + Sync),
-    isolated: &(dyn Fn(&Recipient) -> usize + Sync),
+    native: RenderFn<'_>,
+    isolated: RenderFn<'_>,
 ) -> (f64, f64) {
     let mut a = Vec::new();
     let mut b = Vec::new();
@@ -166,13 +165,26 @@ fn main() {
         "the built-in renderer was not snapshotted: {:?}",
         sandbox.unprepared_reason()
     );
-    let isolated = |r: &Recipient| {
+    let unmetered = Sandbox::load_for(
+        Source::Builtin,
+        Limits {
+            fuel: 0,
+            ..Limits::default()
+        },
+        cores,
+        &templates,
+    )
+    .expect("sandbox");
+    let render_with = |sandbox: &Sandbox, r: &Recipient| {
         let c = sandbox.render(&templates, r).expect("render");
         c.subject.len() + c.text.len() + c.html.map_or(0, |h| h.len())
     };
+    let isolated = |r: &Recipient| render_with(&sandbox, r);
+    let isolated_unmetered = |r: &Recipient| render_with(&unmetered, r);
     let native = |r: &Recipient| native_render(&templates, r);
-    // Warm both paths (page cache, pool slots, allocator) before timing.
+    // Warm every path (page cache, pool slots, allocator) before timing.
     measure(cores, &people[..n.min(200)], &isolated);
+    measure(cores, &people[..n.min(200)], &isolated_unmetered);
     measure(cores, &people[..n.min(200)], &native);
 
     println!(
@@ -182,26 +194,36 @@ fn main() {
         "sandbox load: {plain_ms:.0} ms as is, {load_ms:.0} ms with the snapshot (compiled components come from the cache after the first run)"
     );
     println!(
-        "{:<8} {:>14} {:>14} {:>10} {:>10} {:>8}",
-        "threads", "native msg/s", "isomail msg/s", "native µs", "isomail µs", "ratio"
+        "{:<24} {:<8} {:>13} {:>13} {:>10} {:>10} {:>7}",
+        "isomail", "threads", "native msg/s", "isomail msg/s", "native µs", "isomail µs", "ratio"
     );
-    for threads in [1, cores] {
-        let (a, b) = compare(threads, rounds, &people, &native, &isolated);
-        println!(
-            "{threads:<8} {a:>14.0} {b:>14.0} {:>10.1} {:>10.1} {:>8.2}",
-            threads as f64 * 1e6 / a,
-            threads as f64 * 1e6 / b,
-            b / a
-        );
+    let configs: [(&str, RenderFn<'_>); 2] = [
+        ("fuel on (default)", &isolated),
+        ("fuel = 0 (wall clock)", &isolated_unmetered),
+    ];
+    for (label, isolated) in configs {
+        for threads in [1, cores] {
+            let (a, b) = compare(threads, rounds, &people, &native, isolated);
+            println!(
+                "{label:<24} {threads:<8} {a:>13.0} {b:>13.0} {:>10.1} {:>10.1} {:>7.2}",
+                threads as f64 * 1e6 / a,
+                threads as f64 * 1e6 / b,
+                b / a
+            );
+        }
     }
 
     let sample = &people[..n.min(2000)];
     println!("phases on one thread, µs per message (instantiate / render call / drop):");
-    for (label, sandbox) in [("snapshot", &sandbox), ("unprepared", &plain)] {
+    for (label, sandbox) in [
+        ("snapshot", &sandbox),
+        ("snapshot, fuel = 0", &unmetered),
+        ("unprepared", &plain),
+    ] {
         phases(sandbox, &templates, sample);
         let [i, c, d] = phases(sandbox, &templates, sample);
         println!(
-            "  {label:<11} {i:>7.1} {c:>7.1} {d:>7.1}   total {:.1}",
+            "  {label:<19} {i:>7.1} {c:>7.1} {d:>7.1}   total {:.1}",
             i + c + d
         );
     }

@@ -320,6 +320,13 @@ fn wall_clock_limit_stops_a_loop_that_fuel_would_not() {
 }
 
 #[test]
+fn with_fuel_off_the_wall_clock_alone_stops_a_loop() {
+    let results = misbehave(&["spin", "ok"], "fuel = 0\nwall_ms = 300");
+    assert_eq!(results[0], Err(RenderFailure::Limit(Limit::WallTime)));
+    assert!(results[1].is_ok());
+}
+
+#[test]
 fn limits_are_what_fail_the_messages() {
     // Control for the test above: with room to spare, the same huge output renders, so the
     // failure there comes from the limit and not from the guest being broken.
