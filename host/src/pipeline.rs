@@ -63,12 +63,20 @@ pub fn load_sandbox(campaign: &Campaign, jobs: usize) -> Result<Sandbox, Error> 
         RendererChoice::Builtin => sandbox::Source::Builtin,
         RendererChoice::File { path, bytes } => sandbox::Source::File { path, bytes },
     };
-    Sandbox::load_for(source, campaign.limits.clone(), jobs, &campaign.templates).map_err(|why| {
-        Error::input(format!(
-            "{}: [message] renderer: {why}",
-            campaign.path.display()
-        ))
-    })
+    let sandbox = Sandbox::load_for(source, campaign.limits.clone(), jobs, &campaign.templates)
+        .map_err(|why| {
+            Error::input(format!(
+                "{}: [message] renderer: {why}",
+                campaign.path.display()
+            ))
+        })?;
+    if let Some(why) = sandbox.unprepared_reason() {
+        // Still correct (every message gets a fresh instance either way), only slower.
+        eprintln!(
+            "isomail: note: the renderer could not be snapshotted with the templates ({why}); every message will parse them again"
+        );
+    }
+    Ok(sandbox)
 }
 
 /// Renders the templates once for a made-up recipient that has every column (empty values) and

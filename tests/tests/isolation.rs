@@ -190,6 +190,65 @@ fn reused_prepared_instance_control_counts_up_and_remembers() {
     );
 }
 
+#[test]
+fn a_prepare_that_fails_leaves_the_renderer_unprepared_and_working() {
+    let bytes = std::fs::read(guest("prepared-counter")).expect("guest");
+    let path = guest("prepared-counter");
+    let one = sandbox::Recipient {
+        email: "r1@list.test".into(),
+        fields: vec![],
+    };
+    for (subject, reason) in [
+        ("loop in prepare", Some("CPU limit")),
+        ("refuse in prepare", None),
+    ] {
+        let templates = sandbox::Templates {
+            subject: subject.into(),
+            text: "body\n".into(),
+            html: None,
+        };
+        let limits = Limits {
+            fuel: 50_000_000,
+            ..Limits::default()
+        };
+        let source = Source::File {
+            path: &path,
+            bytes: &bytes,
+        };
+        let sandbox = Sandbox::load_for(source, limits, 1, &templates).expect("load");
+        assert!(sandbox.snapshot().is_none(), "{subject}");
+        match reason {
+            Some(reason) => assert!(
+                sandbox
+                    .unprepared_reason()
+                    .is_some_and(|r| r.contains(reason)),
+                "{subject}: {:?}",
+                sandbox.unprepared_reason()
+            ),
+            // A refusal is not a snapshot problem: the probe render reports it.
+            None => assert_eq!(sandbox.unprepared_reason(), None, "{subject}"),
+        }
+        // Unprepared: the count starts from the component's own 0, not from `prepare`'s 1000.
+        let content = sandbox.render(&templates, &one).expect("render");
+        assert_eq!(content.text, "count=1 for r1@list.test after []");
+    }
+
+    // The operator is told, once, and the campaign still checks clean.
+    let mut campaign = CampaignDir::new().numbered(3);
+    campaign.renderer = Some(guest("prepared-counter"));
+    campaign.subject = "loop in prepare".into();
+    campaign.extra = "\n[sandbox]\nfuel = 50_000_000\n".into();
+    let path = campaign.write();
+    let out = util::isomail_path(&["check"], &path);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        stderr.matches("could not be snapshotted").count(),
+        1,
+        "{stderr}"
+    );
+}
+
 /// Which of `needles` occur in `haystack`, as raw bytes.
 fn found_in<'a>(haystack: &[u8], needles: &[&'a str]) -> Vec<&'a str> {
     needles

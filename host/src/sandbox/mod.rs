@@ -295,6 +295,8 @@ impl Sandbox {
                     component = compiled;
                     snapshot = Some(snap);
                 }
+                // `render` reports a refusal properly, naming the template file.
+                Err(snapshot::NotPrepared::Refused(_)) => {}
                 Err(why) => unprepared = Some(why.to_string()),
             }
         }
@@ -324,8 +326,8 @@ impl Sandbox {
         self.snapshot.as_deref()
     }
 
-    /// Why a renderer that exports `prepare` was not snapshotted (`None` if it was, or if it
-    /// has no `prepare`).
+    /// Why a renderer that exports `prepare` could not be snapshotted (`None` if it was, if it
+    /// has no `prepare`, or if `prepare` refused the templates, which `render` will report).
     pub fn unprepared_reason(&self) -> Option<&str> {
         self.unprepared.as_deref()
     }
