@@ -105,6 +105,35 @@ fn compiled_renderer_is_cached_only_in_a_private_directory() {
         3,
         "reused, not compiled again under another name"
     );
+    // The cache is bounded: with 70 stale entries in it, a check that compiles something new
+    // leaves 64, the oldest gone and this campaign's three kept (touched or just written).
+    let mut cwasm: Vec<std::path::PathBuf> = std::fs::read_dir(&private)
+        .expect("ls")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    cwasm.sort();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(86_400);
+    for i in 0..70 {
+        let stale = private.join(format!("stale{i:02}.cwasm"));
+        let f = std::fs::File::create(&stale).expect("stale entry");
+        f.set_modified(old + std::time::Duration::from_secs(i))
+            .expect("mtime");
+    }
+    std::fs::write(
+        demo.join("templates").join("body.txt"),
+        "A new template for {{ email }}\n",
+    )
+    .expect("new template");
+    assert_eq!(cached(&private), 64, "bounded");
+    for kept in &cwasm {
+        assert!(kept.is_file(), "{} was evicted", kept.display());
+    }
+    assert!(
+        !private.join("stale00.cwasm").exists(),
+        "the oldest goes first"
+    );
+
     // Native code is never loaded from, or written to, a directory others can write.
     let shared = dir.path().join("shared-cache");
     std::fs::create_dir(&shared).expect("mkdir");

@@ -3,7 +3,8 @@
 //! Entries are keyed by a SHA-256 of the component bytes and the engine's compatibility hash, and
 //! live in a directory only the current user may write (`$ISOMAIL_CACHE_DIR`, else
 //! `$XDG_CACHE_HOME/isomail`, else `~/.cache/isomail`). A compiled entry is native code, so it is
-//! loaded only from such a directory; any problem with the cache falls back to compiling.
+//! loaded only from such a directory; any problem with the cache falls back to compiling. At
+//! most [`MAX_ENTRIES`] entries are kept, the least recently used going first.
 
 use std::hash::{Hash, Hasher};
 use std::io::Write;
@@ -25,13 +26,42 @@ pub(super) fn compile(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Compone
         // (checked by `cache_dir`), and was written by `store` below from wasmtime's own
         // precompile output for this exact engine configuration (the key covers it).
         if let Ok(component) = unsafe { Component::deserialize_file(engine, &path) } {
+            // Recently used entries are the last to be evicted.
+            let _ = std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .and_then(|f| f.set_modified(std::time::SystemTime::now()));
             return Ok(component);
         }
     }
     let compiled = engine.precompile_component(bytes)?;
     store(&dir, &path, &compiled);
+    evict(&dir, MAX_ENTRIES);
     // SAFETY: `compiled` was produced just above by this engine.
     unsafe { Component::deserialize(engine, &compiled) }
+}
+
+/// Entries kept: every campaign's templates make one snapshot (a few MB each), so without a
+/// bound the cache would grow with every campaign ever checked.
+const MAX_ENTRIES: usize = 64;
+
+/// Deletes the least recently used `.cwasm` entries beyond `keep`.
+fn evict(dir: &std::path::Path, keep: usize) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    if entries.len() <= keep {
+        return;
+    }
+    entries.sort();
+    for (_, path) in &entries[..entries.len() - keep] {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 fn key(engine: &Engine, bytes: &[u8]) -> String {
