@@ -131,19 +131,22 @@ fn reused_instance_control_leaks() {
     );
 }
 
-#[test]
-fn counter_guest_reads_one_in_every_message() {
-    let mut campaign = CampaignDir::new().numbered(200);
-    campaign.renderer = Some(guest("counter"));
+/// Renders `n` recipients with the guest through the real pipeline; each message's text must be
+/// `expected(index)`.
+fn every_text_is(guest_name: &str, n: usize, expected: impl Fn(usize) -> String) {
+    let mut campaign = CampaignDir::new().numbered(n);
+    campaign.renderer = Some(guest(guest_name));
     let (messages, failed) = render_campaign(&campaign.write(), 2);
     assert!(failed.is_empty(), "{failed:?}");
-    assert_eq!(messages.len(), 200);
+    assert_eq!(messages.len(), n);
     for m in &messages {
-        assert_eq!(
-            m.content.text,
-            format!("count=1 for r{}@list.test", m.index)
-        );
+        assert_eq!(m.content.text, expected(m.index));
     }
+}
+
+#[test]
+fn counter_guest_reads_one_in_every_message() {
+    every_text_is("counter", 200, |i| format!("count=1 for r{i}@list.test"));
 }
 
 #[test]
@@ -161,19 +164,11 @@ fn reused_instance_control_counts_up() {
 
 #[test]
 fn prepared_guest_starts_every_message_from_the_snapshot_and_nothing_after() {
-    let mut campaign = CampaignDir::new().numbered(200);
-    campaign.renderer = Some(guest("prepared-counter"));
-    let (messages, failed) = render_campaign(&campaign.write(), 2);
-    assert!(failed.is_empty(), "{failed:?}");
-    assert_eq!(messages.len(), 200);
     // 1000 comes from `prepare` (so the snapshot was used); one more is this message's own call,
     // and no message saw the address of another.
-    for m in &messages {
-        assert_eq!(
-            m.content.text,
-            format!("count=1001 for r{}@list.test after []", m.index)
-        );
-    }
+    every_text_is("prepared-counter", 200, |i| {
+        format!("count=1001 for r{i}@list.test after []")
+    });
 }
 
 #[test]
