@@ -55,8 +55,9 @@ pub(super) fn take_with(
 ) -> Result<Vec<u8>, NotPrepared> {
     let failed = |what: &str, e: wasmtime::Error| NotPrepared::Failed(format!("{what}: {e:#}"));
     let mut wizer = Wizer::new();
-    // The init function is never called by wizer itself here; keeping it exported avoids
-    // rewriting the export section, which is also what the wizer docs advise for components.
+    // Wizer never calls the init function here (this module does). It stays exported: removing
+    // it means rewriting the component's exports, which has a known validation bug, and the host
+    // never calls `prepare` on a snapshot anyway.
     wizer.init_func("prepare").keep_init_func(true);
     let (context, instrumented) = wizer
         .instrument_component(bytes)
