@@ -107,22 +107,29 @@ fn measure(threads: usize, recipients: &[Recipient], f: RenderFn<'_>) -> f64 {
     recipients.len() as f64 / started.elapsed().as_secs_f64()
 }
 
-/// Median of `rounds` measurements of each path, interleaved so that a noisy neighbour on a
-/// shared machine hits both paths alike. Returns (native, isomail) msg/s.
+/// `rounds` back-to-back pairs of measurements (baseline, then isomail), so that a slow spell
+/// on a shared machine hits both sides of a pair alike. Returns the median msg/s of each side
+/// and the median of the per-pair ratios isomail / baseline.
 fn compare(
     threads: usize,
     rounds: usize,
     recipients: &[Recipient],
     native: RenderFn<'_>,
     isolated: RenderFn<'_>,
-) -> (f64, f64) {
+) -> (f64, f64, f64) {
     let mut a = Vec::new();
     let mut b = Vec::new();
+    let mut ratios = Vec::new();
     for _ in 0..rounds {
-        a.push(measure(threads, recipients, native));
-        b.push(measure(threads, recipients, isolated));
+        let (x, y) = (
+            measure(threads, recipients, native),
+            measure(threads, recipients, isolated),
+        );
+        a.push(x);
+        b.push(y);
+        ratios.push(y / x);
     }
-    (median(a), median(b))
+    (median(a), median(b), median(ratios))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -148,7 +155,7 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(4000);
-    let rounds = 5;
+    let rounds = 9;
     let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
     let templates = templates();
     let people = recipients(n);
@@ -188,7 +195,7 @@ fn main() {
     measure(cores, &people[..n.min(200)], &native);
 
     println!(
-        "render benchmark: {n} recipients per run, median of {rounds} interleaved runs, {cores} cores"
+        "render benchmark: {n} recipients per run, {rounds} interleaved pairs of runs (medians; ratio = median of per-pair ratios), {cores} cores"
     );
     println!(
         "sandbox load: {plain_ms:.0} ms as is, {load_ms:.0} ms with the snapshot (compiled components come from the cache after the first run)"
@@ -203,12 +210,11 @@ fn main() {
     ];
     for (label, isolated) in configs {
         for threads in [1, cores] {
-            let (a, b) = compare(threads, rounds, &people, &native, isolated);
+            let (a, b, ratio) = compare(threads, rounds, &people, &native, isolated);
             println!(
-                "{label:<24} {threads:<8} {a:>13.0} {b:>13.0} {:>10.1} {:>10.1} {:>7.2}",
+                "{label:<24} {threads:<8} {a:>13.0} {b:>13.0} {:>10.1} {:>10.1} {ratio:>7.2}",
                 threads as f64 * 1e6 / a,
                 threads as f64 * 1e6 / b,
-                b / a
             );
         }
     }
