@@ -29,6 +29,7 @@ const HTML: &str = "body.html";
 /// costs the host two `mprotect` calls, and a TLB shootdown on every core, per instance).
 /// Allocated and freed once in `prepare`: the allocator keeps it, untouched, for later.
 const HEADROOM: usize = 1 << 20;
+const HEADROOM_BLOCK: usize = 32 << 10;
 
 /// The campaign's templates, parsed, and the variables each one reads. Filled by `prepare`
 /// (before the snapshot) or, for a renderer that was not prepared, by `render` itself.
@@ -110,7 +111,12 @@ impl Guest for BuiltinRenderer {
         let prepared = Prepared::new(templates)?;
         // An instance is prepared once; a second call is a host bug, and keeps the first.
         let _ = PREPARED.set(prepared);
-        drop(Vec::<u8>::with_capacity(HEADROOM));
+        // In blocks small enough for the allocator to keep and reuse once freed (a single large
+        // block would be given its own pages, and never handed out again).
+        let blocks: Vec<Vec<u8>> = (0..HEADROOM / HEADROOM_BLOCK)
+            .map(|_| Vec::with_capacity(HEADROOM_BLOCK))
+            .collect();
+        drop(blocks);
         Ok(())
     }
 
