@@ -603,16 +603,20 @@ impl Pace {
     }
 
     async fn wait(&self) {
-        let slot = match self.next.lock() {
+        let (slot, now) = match self.next.lock() {
             Ok(mut next) => {
                 let now = Instant::now();
                 let slot = (*next).max(now);
                 *next = slot + self.interval;
-                slot
+                (slot, now)
             }
             Err(_) => return,
         };
-        tokio::time::sleep_until(slot.into()).await;
+        // A slot that is already due needs no timer (tokio's has millisecond ticks, and a
+        // sleep costs a wake-up from the runtime's driver thread).
+        if slot > now {
+            tokio::time::sleep_until(slot.into()).await;
+        }
     }
 }
 

@@ -12,6 +12,40 @@ use util::{
     CampaignDir, FaultySmtp, campaign_with, isomail_path, journal_rows, status_json, stderr, stdout,
 };
 
+/// Seconds the one stage of a `send --yes` took, from its summary line.
+fn stage_seconds(rate: &str, n: usize) -> f64 {
+    let emails: Vec<String> = (1..=n).map(|i| format!("p{i}@example.com")).collect();
+    let refs: Vec<&str> = emails.iter().map(String::as_str).collect();
+    let campaign = campaign_with(
+        &refs,
+        &format!("stages = [\"all\"]\nconcurrency = 4\nrate = {rate}"),
+    );
+    let out = isomail_path(&["send", "--yes"], &campaign.write());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("stage 1 "))
+        .unwrap_or_else(|| panic!("no stage line in {text}"));
+    line.rsplit_once(" in ")
+        .and_then(|(_, t)| t.trim_end_matches(" s").parse().ok())
+        .unwrap_or_else(|| panic!("no duration in {line}"))
+}
+
+#[test]
+fn rate_is_a_ceiling_on_messages_per_second() {
+    // 30 messages at 20 per second: the last may start 29 intervals after the first.
+    let paced = stage_seconds("20", 30);
+    assert!(paced >= 1.4, "30 messages at rate = 20 took {paced} s");
+    // Control: the same messages unpaced take a fraction of that, so the pause above is the
+    // rate at work and not the cost of sending.
+    let unpaced = stage_seconds("100000", 30);
+    assert!(
+        unpaced < 1.0,
+        "30 messages at rate = 100000 took {unpaced} s"
+    );
+}
+
 #[test]
 fn maildir_outbox_runs_stage_by_stage_and_resumes() {
     let emails: Vec<String> = (1..=12).map(|i| format!("p{i}@example.com")).collect();
