@@ -492,7 +492,7 @@ impl Journal {
 }
 
 /// One write the senders hand to the [`Committer`].
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Write {
     /// [`Journal::begin_send`]; its result is the attempt count.
     BeginSend {
@@ -561,9 +561,9 @@ impl<'a> Committer<'a> {
             }
             // No commit under way: commit everything queued, this write included.
             queue.committing = true;
-            let batch = std::mem::take(&mut queue.waiting);
+            let (tickets, writes): (Vec<u64>, Vec<Write>) =
+                std::mem::take(&mut queue.waiting).into_iter().unzip();
             drop(queue);
-            let writes: Vec<Write> = batch.iter().map(|(_, w)| w.clone()).collect();
             let results = match self.journal.lock() {
                 Ok(journal) => {
                     self.commits.fetch_add(1, Ordering::Relaxed);
@@ -573,7 +573,7 @@ impl<'a> Committer<'a> {
             };
             queue = self.queue.lock().map_err(|_| poisoned())?;
             queue.committing = false;
-            for ((ticket, _), result) in batch.into_iter().zip(results) {
+            for (ticket, result) in tickets.into_iter().zip(results) {
                 queue.results.insert(ticket, result);
             }
             self.done.notify_all();
