@@ -25,13 +25,7 @@ rate() { python3 -c "import sys; print(f'{$1 / ($3 - $2):.0f}')"; }
 
 # The same list for both: the columns of `isomail init`'s sample campaign.
 "$isomail" init "$work/isomail" >/dev/null
-python3 - "$work/isomail/recipients.csv" "$n" <<'PY'
-import sys
-with open(sys.argv[1], "w") as f:
-    f.write("email,name,plan,account_id\n")
-    for i in range(int(sys.argv[2])):
-        f.write(f"user{i}@example.com,Person {i},{'pro' if i % 3 == 0 else 'basic'},AC-{i:08d}\n")
-PY
+python3 "$root/host/benches/sample-list.py" "$work/isomail/recipients.csv" "$n"
 cat >> "$work/isomail/campaign.toml" <<TOML
 smtp = "smtp://127.0.0.1:$port"
 tls = "none"

@@ -9,15 +9,15 @@ use std::collections::HashMap;
 
 use isomail::message::content_hash;
 use util::{
-    CampaignDir, FaultySmtp, campaign_with, isomail_path, journal_rows, status_json, stderr, stdout,
+    CampaignDir, FaultySmtp, assert_halted, campaign_with, isomail_path, journal_rows, status_json,
+    stderr, stdout,
 };
 
 /// Seconds the one stage of a `send --yes` took, from its summary line.
 fn stage_seconds(rate: &str, n: usize) -> f64 {
     let emails: Vec<String> = (1..=n).map(|i| format!("p{i}@example.com")).collect();
-    let refs: Vec<&str> = emails.iter().map(String::as_str).collect();
     let campaign = campaign_with(
-        &refs,
+        &emails,
         &format!("stages = [\"all\"]\nconcurrency = 4\nrate = {rate}"),
     );
     let out = isomail_path(&["send", "--yes"], &campaign.write());
@@ -49,8 +49,7 @@ fn rate_is_a_ceiling_on_messages_per_second() {
 #[test]
 fn maildir_outbox_runs_stage_by_stage_and_resumes() {
     let emails: Vec<String> = (1..=12).map(|i| format!("p{i}@example.com")).collect();
-    let refs: Vec<&str> = emails.iter().map(String::as_str).collect();
-    let campaign = campaign_with(&refs, "stages = [1, 4, \"all\"]");
+    let campaign = campaign_with(&emails, "stages = [1, 4, \"all\"]");
     let path = campaign.write();
     let outbox = campaign.dir.path().join("outbox/new");
 
@@ -281,9 +280,8 @@ fn a_reply_slower_than_the_timeout_is_a_transient_failure() {
 #[test]
 fn seeds_get_each_stages_first_message_marked_and_journaled_apart() {
     let emails: Vec<String> = (1..=6).map(|i| format!("p{i}@example.com")).collect();
-    let refs: Vec<&str> = emails.iter().map(String::as_str).collect();
     let campaign = campaign_with(
-        &refs,
+        &emails,
         "stages = [1, 3, \"all\"]\nseed = [\"ops@example.org\"]",
     );
     let path = campaign.write();
@@ -356,8 +354,10 @@ fn send_after_tampering(new_text: &str) -> (std::process::Output, CampaignDir) {
 #[test]
 fn a_leak_found_at_send_time_halts_before_the_message_goes_out() {
     let (out, campaign) = send_after_tampering("Dear {{ name }}, say hi to ann@example.com\n");
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
-    assert!(stderr(&out).contains("safety check failed at send time: message for recipient #2 (b***@example.com): contains the address of recipient #1"), "{}", stderr(&out));
+    assert_halted(
+        &out,
+        "safety check failed at send time: message for recipient #2 (b***@example.com): contains the address of recipient #1",
+    );
     assert_eq!(
         std::fs::read_dir(campaign.dir.path().join("outbox/new"))
             .expect("outbox")
@@ -371,12 +371,7 @@ fn a_leak_found_at_send_time_halts_before_the_message_goes_out() {
 #[test]
 fn a_message_that_differs_from_preflight_halts_before_it_goes_out() {
     let (out, campaign) = send_after_tampering("A harmless but different body for {{ name }}\n");
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("differs from the one checked in preflight"),
-        "{}",
-        stderr(&out)
-    );
+    assert_halted(&out, "differs from the one checked in preflight");
     assert_eq!(
         std::fs::read_dir(campaign.dir.path().join("outbox/new"))
             .expect("outbox")
@@ -402,12 +397,7 @@ fn a_relay_without_starttls_halts_the_campaign_and_sends_nothing() {
     );
     let path = campaign.write();
     let out = isomail_path(&["send", "--yes"], &path);
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("does not offer STARTTLS, which is required"),
-        "{}",
-        stderr(&out)
-    );
+    assert_halted(&out, "does not offer STARTTLS, which is required");
     assert_eq!(server.stored().len(), 0);
     let status = status_json(&path);
     assert_eq!(
@@ -430,12 +420,7 @@ fn an_unreachable_relay_halts_the_campaign_with_everyone_pending() {
     let campaign = campaign_with(&["a@isomail.test", "b@isomail.test"], &delivery);
     let path = campaign.write();
     let out = isomail_path(&["send", "--yes"], &path);
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("cannot connect to 127.0.0.1"),
-        "{}",
-        stderr(&out)
-    );
+    assert_halted(&out, "cannot connect to 127.0.0.1");
     assert_eq!(status_json(&path)["pending"], 2);
 }
 
@@ -452,8 +437,7 @@ fn on_a_terminal_send_asks_before_each_further_stage() {
         return;
     }
     let emails: Vec<String> = (1..=8).map(|i| format!("p{i}@example.com")).collect();
-    let refs: Vec<&str> = emails.iter().map(String::as_str).collect();
-    let campaign = campaign_with(&refs, "stages = [1, 3, \"all\"]");
+    let campaign = campaign_with(&emails, "stages = [1, 3, \"all\"]");
     let path = campaign.write();
     let command = format!(
         "{} send {}",
@@ -543,8 +527,7 @@ fn smtps_speaks_tls_from_the_first_byte_and_verifies_the_relay() {
     );
     let path = untrusted.write();
     let out = isomail_path(&["send", "--yes"], &path);
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
-    assert!(stderr(&out).contains("certificate"), "{}", stderr(&out));
+    assert_halted(&out, "certificate");
     assert_eq!(server.stored().len(), 0);
     assert_eq!(status_json(&path)["pending"], 2);
 }

@@ -9,17 +9,16 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use util::{
-    CampaignDir, FaultySmtp, campaign_with, isomail_command, isomail_path, journal_rows,
-    status_json, stderr,
+    CampaignDir, FaultySmtp, assert_halted, campaign_with, isomail_command, isomail_path,
+    journal_rows, status_json, stderr,
 };
 
 fn smtp_campaign(server: &FaultySmtp, emails: &[String], delivery: &str) -> CampaignDir {
-    let emails: Vec<&str> = emails.iter().map(String::as_str).collect();
     let delivery = format!(
         "smtp = \"smtp://127.0.0.1:{}\"\ntls = \"none\"\nstages = [\"all\"]\nretry_delay = 0.1\n{delivery}",
         server.port
     );
-    campaign_with(&emails, &delivery)
+    campaign_with(emails, &delivery)
 }
 
 /// Starts `isomail send --yes` in the background, its stderr captured.
@@ -29,13 +28,6 @@ fn spawn_send(campaign: &std::path::Path) -> std::process::Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("send")
-}
-
-/// Exit 4 with `needle` in what the send printed on stderr.
-fn assert_halted(out: &std::process::Output, needle: &str) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(4), "{err}");
-    assert!(err.contains(needle), "{needle:?} missing from: {err}");
 }
 
 fn ok_list(n: usize, tag: &str) -> Vec<String> {

@@ -8,7 +8,10 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use util::{CampaignDir, isomail_command, journal_rows, missing, status_json};
+use util::{
+    CampaignDir, assert_halted, isomail_command, isomail_path, journal_rows, missing, status_json,
+    stderr,
+};
 
 const MAILDIR: &str = "/var/tmp/isomail-postfix/Maildir/new";
 const CERT: &str = "/var/tmp/isomail-postfix/tls.crt";
@@ -58,19 +61,9 @@ fn postfix_receives_every_recipient_exactly_once_over_starttls_and_auth() {
             .expect("send")
     };
     let first = send(&[]);
-    assert_eq!(
-        first.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     let rest = send(&["--yes"]);
-    assert_eq!(
-        rest.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&rest.stderr)
-    );
+    assert_eq!(rest.status.code(), Some(0), "{}", stderr(&rest));
     assert_eq!(status_json(&path)["sent"], 25);
 
     // Postfix delivers asynchronously: wait for all 25 (bounded).
@@ -127,12 +120,9 @@ fn postfix_refusing_the_password_from_password_file_halts_with_everyone_pending(
     );
     let path = campaign.write();
     std::fs::write(campaign.dir.path().join("secret.txt"), "not-the-password\n").expect("secret");
-    let out = isomail_command(&["send", "--yes", path.to_str().expect("utf-8")])
-        .output()
-        .expect("send");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(4), "{err}");
-    assert!(err.contains("authentication failed"), "{err}");
+    let out = isomail_path(&["send", "--yes"], &path);
+    assert_halted(&out, "authentication failed");
+    let err = stderr(&out);
     assert!(
         !err.contains("not-the-password"),
         "the password must never be printed: {err}"
@@ -145,14 +135,7 @@ fn postfix_refusing_the_password_from_password_file_halts_with_everyone_pending(
         "isomail-test-password\n",
     )
     .expect("secret");
-    let out = isomail_command(&["send", "--yes", path.to_str().expect("utf-8")])
-        .output()
-        .expect("send");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = isomail_path(&["send", "--yes"], &path);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(status_json(&path)["sent"], 2);
 }

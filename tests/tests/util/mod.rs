@@ -91,16 +91,23 @@ impl CampaignDir {
 }
 
 /// A campaign for `emails` (each with a `name`), with these `[delivery]` lines.
-pub fn campaign_with(emails: &[&str], delivery: &str) -> CampaignDir {
+pub fn campaign_with(emails: &[impl AsRef<str>], delivery: &str) -> CampaignDir {
     let mut campaign = CampaignDir::new();
     campaign.subject = "Notice for {{ name }}".into();
     let mut csv = String::from("email,name\n");
     for (i, e) in emails.iter().enumerate() {
-        csv.push_str(&format!("{e},Person {i}\n"));
+        csv.push_str(&format!("{},Person {i}\n", e.as_ref()));
     }
     campaign.csv = csv.into_bytes();
     campaign.extra = format!("\n[delivery]\n{delivery}\n");
     campaign
+}
+
+/// Exit 4 (halted) with `needle` in what the command printed on stderr.
+pub fn assert_halted(out: &Output, needle: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains(needle), "{needle:?} missing from: {err}");
 }
 
 /// The real command line with a private compile cache; never inherits the caller's.
