@@ -11,11 +11,5 @@ isomail="$root/target/release/isomail"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$isomail" init "$work/big" >/dev/null
-python3 - "$work/big/recipients.csv" "$n" <<'PY'
-import sys
-with open(sys.argv[1], "w") as f:
-    f.write("email,name,plan,account_id\n")
-    for i in range(int(sys.argv[2])):
-        f.write(f"user{i}@example{i % 97}.com,Person {i},{'pro' if i % 3 == 0 else 'basic'},AC-{i:08d}\n")
-PY
+python3 "$root/host/benches/sample-list.py" "$work/big/recipients.csv" "$n"
 /usr/bin/time -f "%e s wall, %M KB peak RSS" "$isomail" check "$work/big/campaign.toml" 2>&1 | tail -2

@@ -137,7 +137,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Average phases of `n` renders on this thread.
+/// Average phases of rendering `people` on this thread.
 fn phases(sandbox: &Sandbox, templates: &Templates, people: &[Recipient]) -> [f64; 3] {
     let mut sum = [0.0; 3];
     for r in people {

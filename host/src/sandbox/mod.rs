@@ -32,7 +32,7 @@ mod bindings {
 use bindings::RendererPre;
 pub use bindings::isomail::renderer::types::{Content, Recipient, RenderError, Templates};
 
-/// The built-in renderer (`guest/`), compiled for wasm32-wasip2 by the build script.
+/// The built-in renderer (`guest/`), a component that imports nothing, built by the build script.
 pub const BUILTIN_RENDERER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/isomail_guest.wasm"));
 
 /// Per-instance limits. Every field has a default that a `[sandbox]` section may override.
