@@ -1,7 +1,8 @@
 //! One function per subcommand, each taking the parsed command line and returning what `main`
 //! turns into an exit code. Summaries go to stdout, problems and progress to stderr.
 
-use std::io::Write;
+use std::borrow::Cow;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::{Instant, SystemTime};
 
@@ -15,6 +16,7 @@ use crate::pipeline::{self, Failed, Outcome};
 use crate::sandbox::RenderError;
 use crate::sandbox::RenderFailure;
 use crate::send::{SendOptions, Through};
+use crate::term::{self, inert};
 
 /// Runs one command.
 pub fn run(cli: Cli) -> Result<(), Error> {
@@ -160,15 +162,22 @@ fn preview(path: &Path, to: Option<&str>, index: Option<usize>) -> Result<(), Er
     match pipeline::render_one(&campaign, &sandbox, &checks, SystemTime::now(), recipient) {
         Ok(message) => {
             let mut stdout = std::io::stdout().lock();
+            // On a terminal the message is shown, not interpreted: a renderer's escape
+            // sequences become visible text. Piped, it is the exact bytes a send transmits.
+            let shown = if stdout.is_terminal() {
+                Cow::Owned(term::inert_message(&message.bytes).into_bytes())
+            } else {
+                Cow::Borrowed(&message.bytes)
+            };
             stdout
-                .write_all(&message.bytes)
+                .write_all(&shown)
                 .and_then(|()| stdout.flush())
                 .map_err(|e| Error::other(format!("cannot write to stdout: {e}")))?;
             if message.findings.is_empty() {
                 return Ok(());
             }
             for finding in &message.findings {
-                eprintln!("  {}", checks.describe(message.index, finding));
+                eprintln!("  {}", inert(&checks.describe(message.index, finding)));
             }
             Err(Error::safety(format!(
                 "this message failed {} safety check(s); it must not be sent",
@@ -287,7 +296,7 @@ impl Tally {
         );
         self.first_findings.sort_by_key(|(index, _)| *index);
         for (_, line) in &self.first_findings {
-            eprintln!("  {line}");
+            eprintln!("  {}", inert(line));
         }
         for finding in campaign_findings {
             eprintln!("  campaign: {finding}");
@@ -317,7 +326,7 @@ impl Tally {
 /// renderer breaking a limit or crashing is a failed safety check (3).
 fn failure_error(shown: &[Failed], total: usize) -> Error {
     for failed in shown {
-        eprintln!("  {failed}");
+        eprintln!("  {}", inert(&failed.to_string()));
     }
     if total > shown.len() {
         eprintln!("  … and {} more", total - shown.len());

@@ -19,6 +19,7 @@ pub mod sandbox;
 pub mod send;
 pub mod stages;
 pub mod status;
+pub mod term;
 pub mod transport;
 
 /// What went wrong, and so which exit code the process ends with (see DESIGN.md).

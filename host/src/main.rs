@@ -9,7 +9,12 @@ fn main() -> ExitCode {
     match isomail::run(isomail::cli::Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("isomail: {err}");
+            // The last line of defence: whatever an error quotes, no escape sequence reaches
+            // the terminal.
+            eprintln!(
+                "isomail: {}",
+                isomail::term::inert_keeping_lines(&err.to_string())
+            );
             ExitCode::from(err.exit_code())
         }
     }

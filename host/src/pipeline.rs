@@ -14,6 +14,7 @@ use crate::campaign::{Campaign, Recipient, RendererChoice};
 use crate::checks::{CampaignFinding, Checks, Finding, Watch};
 use crate::message::{self, Envelope};
 use crate::sandbox::{self, Content, RenderError, RenderFailure, Sandbox};
+use crate::term::shown;
 
 /// One message, ready to write or send.
 pub struct Rendered {
@@ -118,10 +119,10 @@ fn describe_template_error(campaign: &Campaign, err: &RenderError) -> String {
     for (label, source) in labels.iter().zip(&campaign.template_sources) {
         if let Some(rest) = detail.strip_prefix(label) {
             let rest = rest.trim_start_matches([',', ':', ' ']);
-            return format!("{source}: {kind}: {rest}");
+            return format!("{source}: {kind}: {}", shown(rest));
         }
     }
-    format!("{}: {kind}: {detail}", campaign.path.display())
+    format!("{}: {kind}: {}", campaign.path.display(), shown(detail))
 }
 
 /// Builds the campaign's per-message checks (the leak scanner over the whole list).

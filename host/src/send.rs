@@ -23,6 +23,7 @@ use crate::journal::{Committer, Journal, State, Write};
 use crate::pipeline;
 use crate::sandbox::Sandbox;
 use crate::stages;
+use crate::term::inert;
 use crate::transport::maildir::Maildir;
 use crate::transport::smtp::{Smtp, SmtpConfig};
 use crate::transport::{Delivery, DryRun, Transport};
@@ -657,7 +658,7 @@ fn preflight(
     })?;
     problems.sort();
     for p in &problems {
-        eprintln!("  {p}");
+        eprintln!("  {}", inert(p));
     }
     for f in &findings {
         eprintln!("  campaign: {f}");
@@ -724,43 +725,17 @@ fn transport(campaign: &Campaign, dry_run: bool) -> Result<Box<dyn Transport>, E
         .map_err(|why| Error::input(format!("{shown}: [delivery] {why}")))
 }
 
-/// Parses `smtp://user@host:port` / `smtps://…` and the secrets that go with it.
+/// The relay the campaign names (parsed and checked when it loaded) and the secrets that go
+/// with it, which only a real send needs.
 fn smtp_config(campaign: &Campaign, url: &str) -> Result<SmtpConfig, Error> {
     let shown = campaign.path.display();
     let d = &campaign.delivery;
     let bad = |why: String| Error::input(format!("{shown}: [delivery] smtp = \"{url}\": {why}"));
-    let (implicit_tls, rest) = match url.split_once("://") {
-        Some(("smtp", rest)) => (false, rest),
-        Some(("smtps", rest)) => (true, rest),
-        _ => return Err(bad("must start with smtp:// or smtps://".into())),
-    };
-    let rest = rest.trim_end_matches('/');
-    let (user, hostport) = match rest.rsplit_once('@') {
-        Some((user, hostport)) => (Some(user.to_owned()), hostport),
-        None => (None, rest),
-    };
-    if user.as_deref().is_some_and(|u| u.contains(':')) {
-        return Err(bad(
-            "put no password in the URL; use password_env or password_file".into(),
-        ));
-    }
-    let (host, port) = match hostport.rsplit_once(':') {
-        Some((h, p)) => (
-            h.to_owned(),
-            p.parse::<u16>()
-                .map_err(|_| bad(format!("`{p}` is not a port")))?,
-        ),
-        None => (hostport.to_owned(), if implicit_tls { 465 } else { 587 }),
-    };
-    if host.is_empty() {
-        return Err(bad("no host".into()));
-    }
+    let relay = d
+        .relay
+        .clone()
+        .ok_or_else(|| bad("the relay URL was not checked when the campaign loaded".into()))?;
     let tls_none = d.tls.as_deref() == Some("none");
-    if implicit_tls && tls_none {
-        return Err(bad(
-            "smtps:// is TLS by definition; tls = \"none\" contradicts it".into(),
-        ));
-    }
     let password = match (&d.password_env, &d.password_file) {
         (Some(var), _) => Some(std::env::var(var).map_err(|_| {
             Error::input(format!(
@@ -779,17 +754,12 @@ fn smtp_config(campaign: &Campaign, url: &str) -> Result<SmtpConfig, Error> {
         }
         (None, None) => None,
     };
-    if user.is_some() && password.is_none() {
-        return Err(bad(
-            "a user is given but no password_env or password_file".into()
-        ));
-    }
     Ok(SmtpConfig {
-        host,
-        port,
-        implicit_tls,
-        starttls: !implicit_tls && !tls_none,
-        user,
+        starttls: !relay.implicit_tls && !tls_none,
+        host: relay.host,
+        port: relay.port,
+        implicit_tls: relay.implicit_tls,
+        user: relay.user,
         password,
         ca_file: d
             .ca_file

@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::Error;
 use crate::journal::{Counts, Journal, SeedRow, State};
 use crate::send::journal_path;
+use crate::term::{inert, shown};
 
 #[derive(Serialize)]
 struct Report {
@@ -86,7 +87,7 @@ pub fn run(campaign: &Path, json: bool, dry_run: bool) -> Result<(), Error> {
         return Ok(());
     }
     let c = &report.counts;
-    println!("{} ({})", report.campaign, report.journal);
+    println!("{} ({})", inert(&report.campaign), inert(&report.journal));
     println!(
         "{} recipients: {} sent, {} failed, {} ambiguous, {} pending, {} in flight",
         report.total, c.sent, c.failed, c.ambiguous, c.pending, c.sending
@@ -97,7 +98,7 @@ pub fn run(campaign: &Path, json: bool, dry_run: bool) -> Result<(), Error> {
             s.stage,
             s.target,
             s.sent,
-            s.outcome.as_deref().unwrap_or("running or interrupted")
+            shown(s.outcome.as_deref().unwrap_or("running or interrupted"))
         );
     }
     if !report.failures.is_empty() {
@@ -106,9 +107,9 @@ pub fn run(campaign: &Path, json: bool, dry_run: bool) -> Result<(), Error> {
             println!(
                 "  #{} {} after {} attempt(s): {}",
                 r.index,
-                r.email,
+                inert(&r.email),
                 r.attempts,
-                r.reply.as_deref().unwrap_or("-")
+                shown(r.reply.as_deref().unwrap_or("-"))
             );
         }
     }
@@ -120,15 +121,17 @@ pub fn run(campaign: &Path, json: bool, dry_run: bool) -> Result<(), Error> {
             println!(
                 "  #{} {}: {}",
                 r.index,
-                r.email,
-                r.reply.as_deref().unwrap_or("-")
+                inert(&r.email),
+                shown(r.reply.as_deref().unwrap_or("-"))
             );
         }
     }
     for s in &report.seeds {
         println!(
             "  seed copy of stage {} to {}: {}",
-            s.stage, s.email, s.state
+            s.stage,
+            inert(&s.email),
+            s.state
         );
     }
     Ok(())

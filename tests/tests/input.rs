@@ -199,3 +199,83 @@ fn bom_and_clean_input_are_accepted() {
         stdout(&out)
     );
 }
+
+#[test]
+fn limits_cannot_be_switched_off_by_the_campaign_file() {
+    // With instruction counting off, an unbounded wall clock would let a spinning renderer hang
+    // `check` forever.
+    for (sandbox, key) in [
+        ("fuel = 0\nwall_ms = 18446744073709551615", "wall_ms"),
+        ("wall_ms = 60_001", "wall_ms"),
+        ("fuel = 1_000_000_000_001", "fuel"),
+        ("output_bytes = 67_108_865", "output_bytes"),
+        ("stack_bytes = 4_194_305", "stack_bytes"),
+    ] {
+        let mut campaign = CampaignDir::new();
+        campaign.extra = format!("\n[sandbox]\n{sandbox}\n");
+        refused(&campaign, &["campaign.toml", "[sandbox]", key, "at most"]);
+    }
+    // Control: the ceilings themselves are accepted.
+    let mut campaign = CampaignDir::new();
+    campaign.extra = "\n[sandbox]\nfuel = 0\nwall_ms = 60_000\noutput_bytes = 67_108_864\n".into();
+    let out = isomail_path(&["check"], &campaign.write());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn an_oversized_renderer_is_refused_before_it_is_read() {
+    let size_error = |len: u64| {
+        let mut campaign = CampaignDir::new();
+        let big = campaign.dir.path().join("big.wasm");
+        // Sparse: the test costs no disk, and isomail must not read it all to refuse it.
+        std::fs::File::create(&big)
+            .and_then(|f| f.set_len(len))
+            .expect("sparse file");
+        campaign.renderer = Some(big);
+        refused(&campaign, &["big.wasm"])
+    };
+    let err = size_error(isomail::sandbox::MAX_RENDERER_BYTES + 1);
+    assert!(err.contains("larger than the 128 MiB"), "{err}");
+    // Control: at the ceiling the file is read and judged on its content instead.
+    let err = size_error(isomail::sandbox::MAX_RENDERER_BYTES);
+    assert!(err.contains("not a WebAssembly component"), "{err}");
+}
+
+#[test]
+fn check_refuses_the_relay_settings_that_send_would_refuse() {
+    let cases = [
+        (
+            "smtp = \"smtp://relay.example.org:notaport\"",
+            "invalid port",
+        ),
+        (
+            "smtp = \"smtps://relay.example.org\"\ntls = \"none\"",
+            "contradicts",
+        ),
+        ("smtp = \"smtp://relay.example.org/path\"", "no path"),
+        ("smtp = \"smtp://ann@relay.example.org\"", "no password_env"),
+        (
+            "smtp = \"smtp://relay.example.org\"\nca_file = \"none.pem\"",
+            "ca_file",
+        ),
+    ];
+    for (delivery, why) in cases {
+        let mut campaign = CampaignDir::new();
+        campaign.extra = format!("\n[delivery]\n{delivery}\n");
+        // `check` and a dry run refuse what `send` refuses, with the same exit code.
+        let err = refused(&campaign, &["campaign.toml", "[delivery]", why]);
+        let path = campaign.write();
+        for args in [&["check"][..], &["send", "--dry-run", "--yes"][..]] {
+            let out = isomail_path(args, &path);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+            assert_eq!(stderr(&out), err, "{args:?}");
+        }
+    }
+    // Control: a well-formed relay (IPv6 literal, encoded user) passes `check`.
+    let mut campaign = CampaignDir::new();
+    campaign.extra =
+        "\n[delivery]\nsmtp = \"smtp://ann%40example.org@[::1]:2525\"\npassword_env = \"X\"\n"
+            .into();
+    let out = isomail_path(&["check"], &campaign.write());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}

@@ -14,7 +14,8 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::Error;
-use crate::sandbox::{Limits, Templates};
+use crate::sandbox::{Limits, MAX_RENDERER_BYTES, Templates};
+use crate::transport::smtp::RelayUrl;
 pub use recipients::{Recipient, RecipientList};
 
 /// `campaign.toml` as written.
@@ -79,6 +80,9 @@ pub struct Delivery {
     /// TCP_NODELAY on SMTP connections; off only to measure what Nagle's algorithm costs.
     #[serde(default = "Delivery::default_tcp_nodelay")]
     pub tcp_nodelay: bool,
+    /// `smtp`, parsed when the campaign loads.
+    #[serde(skip)]
+    pub relay: Option<RelayUrl>,
 }
 
 /// One entry of `stages`: a cumulative count, or `"all"`.
@@ -119,18 +123,31 @@ impl Delivery {
         true
     }
 
-    fn validate(&self) -> Result<(), String> {
-        if let Some(url) = &self.smtp
-            && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
-        {
-            return Err(format!(
-                "smtp must start with smtp:// or smtps://, not `{url}`"
-            ));
-        }
+    /// Checks everything `send` will rely on except the secrets themselves, so `check` and
+    /// `send --dry-run` accept exactly what a real `send` accepts. `base` is the campaign's
+    /// folder, for `ca_file`.
+    fn validate(&mut self, base: &Path) -> Result<(), String> {
         if let Some(tls) = &self.tls
             && !["required", "none"].contains(&tls.as_str())
         {
             return Err(format!("tls must be \"required\" or \"none\", not `{tls}`"));
+        }
+        if let Some(url) = &self.smtp {
+            let relay = RelayUrl::parse(url).map_err(|why| format!("smtp = \"{url}\": {why}"))?;
+            if relay.implicit_tls && self.tls.as_deref() == Some("none") {
+                return Err(format!(
+                    "smtp = \"{url}\": smtps:// is TLS by definition; tls = \"none\" contradicts it"
+                ));
+            }
+            if relay.user.is_some() && self.password_env.is_none() && self.password_file.is_none() {
+                return Err(format!(
+                    "smtp = \"{url}\": a user is given but no password_env or password_file"
+                ));
+            }
+            self.relay = Some(relay);
+        }
+        if let Some(ca) = &self.ca_file {
+            crate::transport::smtp::read_ca_file(&base.join(ca))?;
         }
         if !(self.rate > 0.0 && self.rate.is_finite()) {
             return Err("rate must be a positive number of messages per second".into());
@@ -192,6 +209,7 @@ impl Default for Delivery {
             retry_delay: Self::default_retry_delay(),
             timeout: Self::default_timeout(),
             tcp_nodelay: Self::default_tcp_nodelay(),
+            relay: None,
         }
     }
 }
@@ -263,17 +281,18 @@ impl Campaign {
             None => RendererChoice::Builtin,
             Some(p) => {
                 let p = resolve(p);
-                let bytes = std::fs::read(&p).map_err(|e| {
+                let bytes = read_renderer(&p).map_err(|why| {
                     Error::input(format!(
-                        "{shown}: [message] renderer = \"{}\": cannot read it: {e}",
+                        "{shown}: [message] renderer = \"{}\": {why}",
                         p.display()
                     ))
                 })?;
                 RendererChoice::File { path: p, bytes }
             }
         };
-        file.delivery
-            .validate()
+        let mut delivery = file.delivery;
+        delivery
+            .validate(base)
             .map_err(|why| Error::input(format!("{shown}: [delivery] {why}")))?;
         file.sandbox
             .validate()
@@ -319,11 +338,39 @@ impl Campaign {
             renderer,
             recipients,
             private_fields: file.recipients.private,
-            delivery: file.delivery,
+            delivery,
             limits: file.sandbox,
             fingerprint,
         })
     }
+}
+
+/// Reads a renderer component, refusing one over [`MAX_RENDERER_BYTES`] before reading it all
+/// (and whatever it grows to while being read).
+fn read_renderer(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read it: {e}"))?;
+    let too_big = || {
+        format!(
+            "larger than the {} MiB a renderer may be",
+            MAX_RENDERER_BYTES >> 20
+        )
+    };
+    let len = file
+        .metadata()
+        .map_err(|e| format!("cannot read it: {e}"))?
+        .len();
+    if len > MAX_RENDERER_BYTES {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.take(MAX_RENDERER_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    if bytes.len() as u64 > MAX_RENDERER_BYTES {
+        return Err(too_big());
+    }
+    Ok(bytes)
 }
 
 fn read_template(path: &Path, key: &str, campaign: &str) -> Result<String, Error> {

@@ -16,6 +16,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
+
+use crate::term::shown;
 use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
@@ -31,6 +33,11 @@ mod bindings {
 
 use bindings::RendererPre;
 pub use bindings::isomail::renderer::types::{Content, Recipient, RenderError, Templates};
+
+/// The largest renderer component isomail will read and compile. A component bundling a whole
+/// language runtime (componentize-py's is about 40 MB) fits with room to spare; anything larger
+/// is refused before Cranelift spends minutes and gigabytes on it.
+pub const MAX_RENDERER_BYTES: u64 = 128 << 20;
 
 /// The built-in renderer (`guest/`), a component that imports nothing, built by the build script.
 pub const BUILTIN_RENDERER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/isomail_guest.wasm"));
@@ -62,30 +69,57 @@ impl Limits {
     pub const DEFAULT_OUTPUT_BYTES: usize = 1 << 20;
     pub const DEFAULT_STACK_BYTES: usize = 512 << 10;
 
+    /// The most a campaign file may raise each limit to. A limit is there to stop a renderer
+    /// that misbehaves, so a campaign cannot switch one off: `fuel = 0` leaves `wall_ms` in
+    /// charge, and `wall_ms` itself is capped.
+    pub const MAX_FUEL: u64 = 1_000_000_000_000;
+    pub const MAX_WALL_MS: u64 = 60_000;
+    pub const MAX_MEMORY_BYTES: usize = 4 << 30;
+    pub const MAX_OUTPUT_BYTES: usize = 64 << 20;
+    pub const MAX_STACK_BYTES: usize = 4 << 20;
+
     /// Checks the limits make sense; the message names the offending key.
     pub fn validate(&self) -> Result<(), String> {
         let checks = [
-            (self.wall_ms == 0, "wall_ms must be at least 1"),
+            (self.wall_ms == 0, "wall_ms must be at least 1".to_owned()),
+            (
+                self.wall_ms > Self::MAX_WALL_MS,
+                format!("wall_ms must be at most {} (one minute)", Self::MAX_WALL_MS),
+            ),
+            (
+                self.fuel > Self::MAX_FUEL,
+                format!("fuel must be at most {} (0 = not counted)", Self::MAX_FUEL),
+            ),
             (
                 self.memory_bytes < (1 << 20),
-                "memory_bytes must be at least 1 MiB (1048576)",
+                "memory_bytes must be at least 1 MiB (1048576)".to_owned(),
             ),
             (
-                self.memory_bytes > (4 << 30),
-                "memory_bytes must be at most 4 GiB",
+                self.memory_bytes > Self::MAX_MEMORY_BYTES,
+                "memory_bytes must be at most 4 GiB".to_owned(),
             ),
-            (self.output_bytes == 0, "output_bytes must be at least 1"),
+            (
+                self.output_bytes == 0,
+                "output_bytes must be at least 1".to_owned(),
+            ),
+            (
+                self.output_bytes > Self::MAX_OUTPUT_BYTES,
+                format!(
+                    "output_bytes must be at most 64 MiB ({})",
+                    Self::MAX_OUTPUT_BYTES
+                ),
+            ),
             (
                 self.stack_bytes < (64 << 10),
-                "stack_bytes must be at least 64 KiB (65536)",
+                "stack_bytes must be at least 64 KiB (65536)".to_owned(),
             ),
             (
-                self.stack_bytes > (4 << 20),
-                "stack_bytes must be at most 4 MiB",
+                self.stack_bytes > Self::MAX_STACK_BYTES,
+                "stack_bytes must be at most 4 MiB".to_owned(),
             ),
         ];
-        match checks.iter().find(|(bad, _)| *bad) {
-            Some((_, why)) => Err((*why).to_owned()),
+        match checks.into_iter().find(|(bad, _)| *bad) {
+            Some((_, why)) => Err(why),
             None => Ok(()),
         }
     }
@@ -149,20 +183,39 @@ pub enum RenderFailure {
     Trap(String),
     /// The renderer returned something the host will not put in a message.
     Invalid(String),
+    /// The renderer's error message was larger than `output_bytes`: the limit covers what a
+    /// renderer says when it refuses as much as what it renders. Only a prefix is kept.
+    ErrorTooLong { bytes: usize, prefix: String },
 }
+
+/// How much of a renderer's error message the host keeps: enough for any real template error,
+/// little enough that a thousand failures cost no memory worth mentioning.
+pub const KEPT_ERROR_BYTES: usize = 4096;
 
 impl std::fmt::Display for RenderFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            // Every string here came from the renderer (messages, import and function names):
+            // shown bounded and inert.
             RenderFailure::Renderer(RenderError::Syntax(m)) => {
-                write!(f, "template syntax error: {m}")
+                write!(f, "template syntax error: {}", shown(m))
             }
-            RenderFailure::Renderer(RenderError::Undefined(m)) => write!(f, "undefined value: {m}"),
-            RenderFailure::Renderer(RenderError::Other(m)) => write!(f, "renderer error: {m}"),
+            RenderFailure::Renderer(RenderError::Undefined(m)) => {
+                write!(f, "undefined value: {}", shown(m))
+            }
+            RenderFailure::Renderer(RenderError::Other(m)) => {
+                write!(f, "renderer error: {}", shown(m))
+            }
             RenderFailure::Limit(limit) => write!(f, "renderer exceeded its {limit}"),
             RenderFailure::Denied(denied) => denied.fmt(f),
-            RenderFailure::Trap(m) => write!(f, "renderer crashed: {m}"),
-            RenderFailure::Invalid(m) => write!(f, "renderer output refused: {m}"),
+            RenderFailure::Trap(m) => write!(f, "renderer crashed: {}", shown(m)),
+            RenderFailure::Invalid(m) => write!(f, "renderer output refused: {}", shown(m)),
+            RenderFailure::ErrorTooLong { bytes, prefix } => write!(
+                f,
+                "renderer exceeded its {} with an error message of {bytes} bytes: {}",
+                Limit::Output,
+                crate::term::prefix(prefix)
+            ),
         }
     }
 }
@@ -363,7 +416,12 @@ impl Sandbox {
         phases.drop = returned.elapsed();
         let content = match called {
             Ok(Ok(content)) => content,
-            Ok(Err(refused)) => return (Err(RenderFailure::Renderer(refused)), phases),
+            Ok(Err(refused)) => {
+                return (
+                    Err(bounded_refusal(refused, self.limits.output_bytes)),
+                    phases,
+                );
+            }
             Err(e) => return (Err(classify(e)), phases),
         };
         match check_output(&content, self.limits.output_bytes) {
@@ -518,6 +576,29 @@ fn check_output(content: &Content, max_bytes: usize) -> Result<(), RenderFailure
         ));
     }
     Ok(())
+}
+
+/// A renderer's refusal, its message cut to [`KEPT_ERROR_BYTES`]; over `max_bytes` it is a
+/// breach of the output limit, like an oversized message.
+fn bounded_refusal(refused: RenderError, max_bytes: usize) -> RenderFailure {
+    let (RenderError::Syntax(m) | RenderError::Undefined(m) | RenderError::Other(m)) = &refused;
+    let bytes = m.len();
+    let prefix = || m[..m.floor_char_boundary(KEPT_ERROR_BYTES)].to_owned();
+    if bytes > max_bytes {
+        return RenderFailure::ErrorTooLong {
+            bytes,
+            prefix: prefix(),
+        };
+    }
+    if bytes <= KEPT_ERROR_BYTES {
+        return RenderFailure::Renderer(refused);
+    }
+    let kept = format!("{}… ({bytes} bytes in all)", prefix());
+    RenderFailure::Renderer(match refused {
+        RenderError::Syntax(_) => RenderError::Syntax(kept),
+        RenderError::Undefined(_) => RenderError::Undefined(kept),
+        RenderError::Other(_) => RenderError::Other(kept),
+    })
 }
 
 /// Turns a wasmtime error from instantiation or the call into the failure it stands for.

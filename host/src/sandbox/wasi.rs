@@ -27,7 +27,7 @@ impl std::fmt::Display for Denied {
         write!(
             f,
             "the renderer called `{}`, a capability isomail does not grant",
-            self.import
+            crate::term::shown(&self.import)
         )
     }
 }

@@ -24,9 +24,85 @@ use super::{BoxFuture, Delivery, Transport};
 
 /// Connection attempts per message before the relay counts as unreachable.
 const CONNECT_ATTEMPTS: u32 = 3;
+/// Why a relay without STARTTLS is not used; it will not start offering it on a retry.
+const NO_STARTTLS: &str = "the relay does not offer STARTTLS, which is required (set tls = \"none\" to send in the clear)";
 /// Reconnect backoff: first delay and ceiling.
 const BACKOFF_FIRST: Duration = Duration::from_millis(200);
 const BACKOFF_CAP: Duration = Duration::from_secs(30);
+
+/// A relay as `[delivery] smtp` names it: `smtp://[user@]host[:port]` (STARTTLS, port 587 by
+/// default) or `smtps://…` (implicit TLS, port 465). Parsed by the `url` crate, so the user name
+/// is percent-decoded as RFC 3986 says (`alice%40example.org` is `alice@example.org`) and an
+/// IPv6 literal is written in brackets (`smtp://[::1]:2525`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayUrl {
+    /// A host name, or an IP address (IPv6 without its brackets).
+    pub host: String,
+    pub port: u16,
+    pub implicit_tls: bool,
+    pub user: Option<String>,
+}
+
+impl RelayUrl {
+    /// Parses and checks a relay URL; the error says what is wrong in one phrase.
+    pub fn parse(text: &str) -> Result<RelayUrl, String> {
+        let url = url::Url::parse(text).map_err(|e| format!("not a valid URL: {e}"))?;
+        let implicit_tls = match url.scheme() {
+            "smtp" => false,
+            "smtps" => true,
+            other => return Err(format!("must start with smtp:// or smtps://, not {other}:")),
+        };
+        if url.password().is_some() {
+            return Err("put no password in the URL; use password_env or password_file".into());
+        }
+        if !matches!(url.path(), "" | "/") {
+            return Err(format!("a relay URL has no path (`{}`)", url.path()));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err("a relay URL has no query (`?…`) or fragment (`#…`)".into());
+        }
+        let host = match url.host() {
+            Some(url::Host::Domain("")) | None => return Err("no host".into()),
+            Some(url::Host::Domain(name)) => name.to_owned(),
+            Some(url::Host::Ipv4(ip)) => ip.to_string(),
+            Some(url::Host::Ipv6(ip)) => ip.to_string(),
+        };
+        let user = match url.username() {
+            "" => None,
+            encoded => Some(
+                percent_encoding::percent_decode_str(encoded)
+                    .decode_utf8()
+                    .map_err(|_| "the user name is not UTF-8 once decoded".to_owned())?
+                    .into_owned(),
+            ),
+        };
+        Ok(RelayUrl {
+            host,
+            port: url.port().unwrap_or(if implicit_tls { 465 } else { 587 }),
+            implicit_tls,
+            user,
+        })
+    }
+}
+
+impl std::fmt::Display for RelayUrl {
+    /// The relay without its user name, as summaries show it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scheme = if self.implicit_tls { "smtps" } else { "smtp" };
+        if self.host.contains(':') {
+            write!(f, "{scheme}://[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{scheme}://{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// Reads a `ca_file` as the TLS setup will: one or more PEM certificates.
+pub fn read_ca_file(path: &std::path::Path) -> Result<Certificate, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("ca_file {}: {e}", path.display()))?;
+    Certificate::from_pem(&pem)
+        .map_err(|e| format!("ca_file {}: not a PEM certificate: {e}", path.display()))
+}
 
 /// Where and how to connect. Built and validated by the caller from `[delivery]`.
 #[derive(Clone)]
@@ -64,6 +140,8 @@ pub struct Smtp {
     tls: Option<TlsParameters>,
     idle: Mutex<Vec<AsyncSmtpConnection>>,
     failures: AtomicU32,
+    /// Set when the relay refused us for good (credentials, no STARTTLS): no reconnecting.
+    refused: Mutex<Option<String>>,
 }
 
 /// What a failed step means for the connection and the message.
@@ -79,11 +157,7 @@ impl Smtp {
         let tls = if config.implicit_tls || config.starttls {
             let mut builder = TlsParameters::builder(config.host.clone());
             if let Some(ca) = &config.ca_file {
-                let pem =
-                    std::fs::read(ca).map_err(|e| format!("ca_file {}: {e}", ca.display()))?;
-                let cert = Certificate::from_pem(&pem)
-                    .map_err(|e| format!("ca_file {}: not a PEM certificate: {e}", ca.display()))?;
-                builder = builder.add_root_certificate(cert);
+                builder = builder.add_root_certificate(read_ca_file(ca)?);
             }
             Some(builder.build().map_err(|e| format!("TLS setup: {e}"))?)
         } else {
@@ -94,6 +168,7 @@ impl Smtp {
             tls,
             idle: Mutex::new(Vec::new()),
             failures: AtomicU32::new(0),
+            refused: Mutex::new(None),
         })
     }
 
@@ -133,7 +208,8 @@ impl Smtp {
         if c.starttls && !c.implicit_tls {
             if !conn.can_starttls() {
                 conn.abort().await;
-                return Err("the relay does not offer STARTTLS, which is required (set tls = \"none\" to send in the clear)".into());
+                self.refuse(NO_STARTTLS);
+                return Err(NO_STARTTLS.into());
             }
             let tls = self.tls.clone().ok_or("TLS parameters missing")?;
             tokio::time::timeout(c.command_timeout, conn.starttls(tls, &hello))
@@ -149,15 +225,40 @@ impl Smtp {
             )
             .await
             .map_err(|_| "timed out during AUTH".to_owned())?
-            .map_err(|e| format!("authentication failed: {e}"))?;
+            .map_err(|e| {
+                let why = format!("authentication failed: {}", one_line(&e.to_string()));
+                // 535 and friends: the same credentials will be refused every time, and
+                // retrying them only looks like password guessing to the relay.
+                if e.is_permanent() {
+                    self.refuse(&why);
+                }
+                why
+            })?;
         }
         Ok(conn)
+    }
+
+    /// Marks the relay unusable for this run: every later send fails at once with `why`.
+    fn refuse(&self, why: &str) {
+        if let Ok(mut refused) = self.refused.lock()
+            && refused.is_none()
+        {
+            *refused = Some(why.to_owned());
+        }
+    }
+
+    /// Why the relay was given up on for good, if it was.
+    fn refused(&self) -> Option<String> {
+        self.refused.lock().ok().and_then(|r| r.clone())
     }
 
     /// Connects, retrying with backoff; the last error if every attempt failed.
     async fn connect_with_retries(&self) -> Result<AsyncSmtpConnection, String> {
         let mut last = String::new();
         for _ in 0..CONNECT_ATTEMPTS {
+            if let Some(why) = self.refused() {
+                return Err(why);
+            }
             self.backoff().await;
             match self.connect().await {
                 Ok(conn) => {
@@ -337,5 +438,56 @@ impl Transport for Smtp {
             "{scheme}://{}:{} ({tls})",
             self.config.host, self.config.port
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn relay(text: &str) -> RelayUrl {
+        RelayUrl::parse(text).unwrap_or_else(|why| panic!("{text}: {why}"))
+    }
+
+    #[test]
+    fn relay_urls_are_parsed_as_urls() {
+        // RFC 3986 userinfo is percent-encoded; relays want the address itself.
+        let r = relay("smtp://alice%40example.org@relay.example.org:2525");
+        assert_eq!(r.user.as_deref(), Some("alice@example.org"));
+        assert_eq!((r.host.as_str(), r.port), ("relay.example.org", 2525));
+        let r = relay("smtp://[::1]:2525");
+        assert_eq!((r.host.as_str(), r.port, &r.user), ("::1", 2525, &None));
+        assert_eq!(r.to_string(), "smtp://[::1]:2525");
+        let r = relay("smtps://relay.example.org/");
+        assert_eq!((r.port, r.implicit_tls), (465, true));
+        assert_eq!(relay("smtp://127.0.0.1").port, 587);
+        assert_eq!(
+            relay("smtp://127.0.0.1").to_string(),
+            "smtp://127.0.0.1:587"
+        );
+    }
+
+    #[test]
+    fn what_a_relay_url_cannot_have_is_refused() {
+        for (text, why) in [
+            ("smtp://relay.example.org:notaport", "not a valid URL"),
+            ("smtp://relay.example.org:70000", "not a valid URL"),
+            ("http://relay.example.org", "must start with smtp://"),
+            ("relay.example.org:587", "must start with smtp://"),
+            (
+                "smtp://alice:secret@relay.example.org",
+                "no password in the URL",
+            ),
+            ("smtp://relay.example.org/inbox", "no path"),
+            ("smtp://relay.example.org?auth=plain", "no query"),
+            ("smtp://relay.example.org#x", "no query"),
+            ("smtp://", "no host"),
+            ("smtp://[::1", "not a valid URL"),
+        ] {
+            match RelayUrl::parse(text) {
+                Ok(r) => panic!("{text} was accepted as {r:?}"),
+                Err(e) => assert!(e.contains(why), "{text}: {e}"),
+            }
+        }
     }
 }

@@ -1,0 +1,149 @@
+//! Text that did not come from isomail, made inert before it reaches a terminal or a log.
+//!
+//! A renderer's error message, a template's source, a recipient list's field name and an SMTP
+//! server's reply are all data an attacker may choose. Printed raw, an escape sequence in one of
+//! them can retitle the terminal, erase lines or draw a fake "0 failed" summary; a line break can
+//! forge a line of isomail's own output; a bidirectional override can make text read backwards.
+//! Everything here turns such characters into visible `\u{…}` escapes and bounds the length, so
+//! what the operator reads is what isomail says.
+
+use std::borrow::Cow;
+use std::fmt::Write;
+
+/// How much of a foreign string a one-line report shows, in characters.
+pub const SHOWN_CHARS: usize = 300;
+
+/// `s` with every control character, line break and bidirectional formatting character
+/// written as a visible escape (`\n`, `\u{1b}`, …). Printable text, tabs excepted, is unchanged.
+pub fn inert(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(needs_escape) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        push_inert(&mut out, c);
+    }
+    Cow::Owned(out)
+}
+
+/// [`inert`], and cut to [`SHOWN_CHARS`] characters with a note of how long it really was.
+pub fn shown(s: &str) -> Cow<'_, str> {
+    match s.char_indices().nth(SHOWN_CHARS) {
+        None => inert(s),
+        Some(_) => Cow::Owned(format!("{} ({} bytes in all)", prefix(s), s.len())),
+    }
+}
+
+/// The start of `s` for a one-line report: at most [`SHOWN_CHARS`] characters, made inert, with
+/// `…` where it was cut.
+pub fn prefix(s: &str) -> String {
+    match s.char_indices().nth(SHOWN_CHARS) {
+        None => inert(s).into_owned(),
+        Some((at, _)) => format!("{}…", inert(&s[..at])),
+    }
+}
+
+/// Like [`inert`], but keeps line breaks: for isomail's own multi-line messages, which may quote
+/// foreign text that has already been made inert, and for the last line of defence in `main`.
+pub fn inert_keeping_lines(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(|c| c != '\n' && needs_escape(c)) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        if c == '\n' {
+            out.push(c);
+        } else {
+            push_inert(&mut out, c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A whole message for a terminal (`preview`): line structure kept, every other control
+/// character escaped. CRLF line endings become plain line breaks.
+pub fn inert_message(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' | '\t' => out.push(c),
+            c => push_inert(&mut out, c),
+        }
+    }
+    out
+}
+
+fn push_inert(out: &mut String, c: char) {
+    if !needs_escape(c) {
+        out.push(c);
+        return;
+    }
+    match c {
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        c => {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        }
+    }
+}
+
+/// C0 and C1 controls and DEL (tab aside), the line and paragraph separators, and the Unicode
+/// bidirectional formatting characters (the "Trojan Source" set).
+fn needs_escape(c: char) -> bool {
+    (c.is_control() && c != '\t')
+        || matches!(
+            c,
+            '\u{2028}'
+                | '\u{2029}'
+                | '\u{061c}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_sequences_are_made_visible() {
+        let hostile = "ok\x1b]0;pwned\x07\x1b[2K\r\n0 failed\u{202e}gnp.exe\u{9b}";
+        let safe = inert(hostile);
+        assert!(!safe.chars().any(needs_escape), "{safe}");
+        assert_eq!(
+            safe,
+            "ok\\u{1b}]0;pwned\\u{7}\\u{1b}[2K\\r\\n0 failed\\u{202e}gnp.exe\\u{9b}"
+        );
+        // Control: ordinary text, Unicode included, is left exactly as it is.
+        let plain = "Grüße, 東京 — “quoted”\tand tabbed";
+        assert!(matches!(inert(plain), Cow::Borrowed(_)));
+        assert_eq!(inert(plain), plain);
+    }
+
+    #[test]
+    fn shown_is_bounded() {
+        let long = "x".repeat(40 << 20);
+        let s = shown(&long);
+        assert!(s.len() < SHOWN_CHARS + 40, "{}", s.len());
+        assert!(s.ends_with("… (41943040 bytes in all)"), "{s}");
+        // A cut never splits a character, and short text is untouched.
+        let wide = "é".repeat(SHOWN_CHARS + 1);
+        assert!(shown(&wide).starts_with(&"é".repeat(SHOWN_CHARS)));
+        assert_eq!(shown("short"), "short");
+    }
+
+    #[test]
+    fn messages_keep_their_lines_and_lose_their_escapes() {
+        let message = b"Subject: hi\r\n\r\nline\x1b[31m red\r\n\xff\r\n";
+        assert_eq!(
+            inert_message(message),
+            "Subject: hi\n\nline\\u{1b}[31m red\n\u{fffd}\n"
+        );
+        assert_eq!(inert_keeping_lines("a\nb\x1bc"), "a\nb\\u{1b}c");
+    }
+}
