@@ -6,17 +6,16 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::{Instant, SystemTime};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-
 use crate::Error;
 use crate::campaign::Campaign;
 use crate::checks::{CampaignFinding, Checks};
 use crate::cli::{Cli, Command, SendArgs};
 use crate::pipeline::{self, Failed, Outcome};
+use crate::report::{Event, RenderSummary, Reporter};
 use crate::sandbox::RenderError;
 use crate::sandbox::RenderFailure;
 use crate::send::{SendOptions, Through};
-use crate::term::{self, inert};
+use crate::term;
 
 /// Runs one command.
 pub fn run(cli: Cli) -> Result<(), Error> {
@@ -151,7 +150,7 @@ fn preview(path: &Path, to: Option<&str>, index: Option<usize>) -> Result<(), Er
         (None, Some(n)) => n,
         (None, None) => 1,
     };
-    let sandbox = pipeline::load_sandbox(&campaign, 1)?;
+    let sandbox = pipeline::load_sandbox(&campaign, 1, &Reporter::terminal())?;
     pipeline::probe(&campaign, &sandbox)?;
     let recipient = campaign
         .recipients
@@ -176,15 +175,16 @@ fn preview(path: &Path, to: Option<&str>, index: Option<usize>) -> Result<(), Er
             if message.findings.is_empty() {
                 return Ok(());
             }
+            let reporter = Reporter::terminal();
             for finding in &message.findings {
-                eprintln!("  {}", inert(&checks.describe(message.index, finding)));
+                reporter.event(Event::Problem(&checks.describe(message.index, finding)));
             }
             Err(Error::safety(format!(
                 "this message failed {} safety check(s); it must not be sent",
                 message.findings.len()
             )))
         }
-        Err(failed) => Err(failure_error(&[failed], 1)),
+        Err(failed) => Err(failure_error(&[failed], 1, &Reporter::terminal())),
     }
 }
 
@@ -199,7 +199,7 @@ fn prepare(
         Some(n) => n,
         None => pipeline::default_jobs(),
     };
-    let sandbox = pipeline::load_sandbox(&campaign, jobs)?;
+    let sandbox = pipeline::load_sandbox(&campaign, jobs, &Reporter::terminal())?;
     pipeline::probe(&campaign, &sandbox)?;
     Ok((campaign, sandbox, jobs))
 }
@@ -215,7 +215,7 @@ fn create_empty_dir(dir: &Path) -> Result<(), Error> {
         .map_err(|e| Error::other(format!("{}: cannot create: {e}", dir.display())))
 }
 
-/// Counts outcomes, keeps the first failures and findings in full, and drives the progress bar.
+/// Counts outcomes, keeps the first failures and findings in full, and tells the reporter.
 struct Tally {
     rendered: usize,
     failed: usize,
@@ -224,7 +224,7 @@ struct Tally {
     first_failures: Vec<Failed>,
     /// (recipient index, description) of the first findings.
     first_findings: Vec<(usize, String)>,
-    progress: ProgressBar,
+    reporter: Reporter,
 }
 
 /// How many failures and findings are printed one by one; the rest are counted.
@@ -232,13 +232,8 @@ const SHOWN: usize = 20;
 
 impl Tally {
     fn new(total: usize) -> Tally {
-        let progress =
-            ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
-        if let Ok(style) =
-            ProgressStyle::with_template("{bar:40} {pos}/{len} messages  {per_sec}  eta {eta}")
-        {
-            progress.set_style(style);
-        }
+        let reporter = Reporter::terminal();
+        reporter.start_bar(total, "{bar:40} {pos}/{len} messages  {per_sec}  eta {eta}");
         Tally {
             rendered: 0,
             failed: 0,
@@ -246,7 +241,7 @@ impl Tally {
             bytes: 0,
             first_failures: Vec::new(),
             first_findings: Vec::new(),
-            progress,
+            reporter,
         }
     }
 
@@ -272,7 +267,7 @@ impl Tally {
                 }
             }
         }
-        self.progress.inc(1);
+        self.reporter.tick();
     }
 
     fn finish(
@@ -282,30 +277,33 @@ impl Tally {
         started: Instant,
         campaign_findings: &[CampaignFinding],
     ) -> Result<(), Error> {
-        self.progress.finish_and_clear();
-        let seconds = started.elapsed().as_secs_f64();
-        println!(
-            "{verb} {} recipients: {} rendered, {} failed, {} flagged by safety checks; {:.1} KiB average; {:.2} s ({:.0} messages/s)",
-            campaign.recipients.len(),
-            self.rendered,
-            self.failed,
-            self.flagged,
-            self.bytes as f64 / self.rendered.max(1) as f64 / 1024.0,
-            seconds,
-            (self.rendered + self.failed) as f64 / seconds.max(1e-9)
-        );
+        self.reporter.finish_bar();
+        self.reporter.event(Event::Rendered(&RenderSummary {
+            verb,
+            recipients: campaign.recipients.len(),
+            rendered: self.rendered,
+            failed: self.failed,
+            flagged: self.flagged,
+            bytes: self.bytes,
+            seconds: started.elapsed().as_secs_f64(),
+        }));
         self.first_findings.sort_by_key(|(index, _)| *index);
         for (_, line) in &self.first_findings {
-            eprintln!("  {}", inert(line));
+            self.reporter.event(Event::Problem(line));
         }
         for finding in campaign_findings {
-            eprintln!("  campaign: {finding}");
+            self.reporter
+                .event(Event::Problem(&format!("campaign: {finding}")));
         }
         if self.flagged > self.first_findings.len() {
-            eprintln!("  … more findings in {} messages", self.flagged);
+            self.reporter.event(Event::Problem(&format!(
+                "… more findings in {} messages",
+                self.flagged
+            )));
         }
         self.first_failures.sort_by_key(|f| f.index);
-        let failures = (self.failed > 0).then(|| failure_error(&self.first_failures, self.failed));
+        let failures = (self.failed > 0)
+            .then(|| failure_error(&self.first_failures, self.failed, &self.reporter));
         let safety = self.flagged + campaign_findings.len();
         if safety == 0 {
             return failures.map_or(Ok(()), Err);
@@ -322,14 +320,17 @@ impl Tally {
     }
 }
 
-/// Lists failures on stderr and picks the exit code: template problems are bad input (2), a
-/// renderer breaking a limit or crashing is a failed safety check (3).
-fn failure_error(shown: &[Failed], total: usize) -> Error {
+/// Lists failures and picks the exit code: template problems are bad input (2), a renderer
+/// breaking a limit or crashing is a failed safety check (3).
+fn failure_error(shown: &[Failed], total: usize, reporter: &Reporter) -> Error {
     for failed in shown {
-        eprintln!("  {}", inert(&failed.to_string()));
+        reporter.event(Event::Problem(&failed.to_string()));
     }
     if total > shown.len() {
-        eprintln!("  … and {} more", total - shown.len());
+        reporter.event(Event::Problem(&format!(
+            "… and {} more",
+            total - shown.len()
+        )));
     }
     let input_only = shown.iter().all(|f| {
         matches!(

@@ -16,6 +16,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::Error;
+use crate::transport::Reply;
 
 /// A recipient's state in the journal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,8 +60,28 @@ pub struct Row {
     pub hash: String,
     pub message_id: String,
     pub attempts: u32,
+    /// The last reply, as `status` shows it.
     pub reply: Option<String>,
+    /// Its SMTP code and RFC 3463 enhanced status, when a server gave them.
+    pub reply_code: Option<u16>,
+    pub reply_status: Option<String>,
     pub stage: Option<usize>,
+}
+
+/// What the preflight journals for one recipient: the message it checked, by hash.
+#[derive(Debug, Clone)]
+pub struct PreflightRow {
+    pub index: usize,
+    pub email: String,
+    pub hash: String,
+    pub message_id: String,
+}
+
+/// Held while a `send` runs: one sender per campaign. An advisory lock on `<journal>.lock`,
+/// released by the OS even after `kill -9`.
+#[derive(Debug)]
+pub struct JournalLock {
+    _file: std::fs::File,
 }
 
 /// One seed copy: stage, seed address, state and the server's reply.
@@ -107,6 +128,8 @@ CREATE TABLE IF NOT EXISTS recipients (
     message_id TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     reply TEXT,
+    reply_code INTEGER,
+    reply_status TEXT,
     stage INTEGER,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
@@ -135,6 +158,14 @@ fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
+/// The meta keys, each behind a typed method below.
+mod key {
+    pub const FINGERPRINT: &str = "fingerprint";
+    pub const PREFLIGHT: &str = "preflight";
+    pub const DATE: &str = "date";
+    pub const HALT_REQUESTED: &str = "halt_requested";
+}
+
 fn db_error(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
     move |e| Error::other(format!("{}: journal error: {e}", path.display()))
 }
@@ -150,6 +181,7 @@ impl Journal {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(db_error(path))?;
         conn.execute_batch(SCHEMA).map_err(db_error(path))?;
+        add_reply_columns(&conn).map_err(db_error(path))?;
         Ok(Journal {
             conn,
             path: path.to_path_buf(),
@@ -171,25 +203,118 @@ impl Journal {
         &self.path
     }
 
+    /// The journal's file for a campaign: `<campaign>.journal.sqlite` beside it, or the dry-run
+    /// journal, which is kept apart so a rehearsal never counts as a send.
+    pub fn path_for(campaign: &Path, dry_run: bool) -> PathBuf {
+        let stem = campaign
+            .file_stem()
+            .map_or_else(|| "campaign".into(), |s| s.to_string_lossy().into_owned());
+        let name = if dry_run {
+            format!("{stem}.dry-run.journal.sqlite")
+        } else {
+            format!("{stem}.journal.sqlite")
+        };
+        campaign.with_file_name(name)
+    }
+
+    /// Takes the one-sender-per-campaign lock for the journal at `path`.
+    pub fn lock(path: &Path) -> Result<JournalLock, Error> {
+        let lock_path = path.with_extension("lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| {
+                Error::other(format!(
+                    "{}: cannot create the lock file: {e}",
+                    lock_path.display()
+                ))
+            })?;
+        match file.try_lock() {
+            Ok(()) => Ok(JournalLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(Error::other(format!(
+                "{}: another `isomail send` is running for this campaign",
+                lock_path.display()
+            ))),
+            Err(std::fs::TryLockError::Error(e)) => Err(Error::other(format!(
+                "{}: cannot lock: {e}",
+                lock_path.display()
+            ))),
+        }
+    }
+
+    /// The fingerprint of the campaign this journal belongs to, once a preflight recorded it.
+    pub fn fingerprint(&self) -> Result<Option<String>, Error> {
+        self.meta(key::FINGERPRINT)
+    }
+
+    pub fn set_fingerprint(&self, fingerprint: &str) -> Result<(), Error> {
+        self.set_meta(key::FINGERPRINT, fingerprint)
+    }
+
+    /// Whether every message's hash is journaled (the preflight finished).
+    pub fn preflight_done(&self) -> Result<bool, Error> {
+        Ok(self.meta(key::PREFLIGHT)?.is_some())
+    }
+
+    pub fn set_preflight_done(&self) -> Result<(), Error> {
+        self.set_meta(key::PREFLIGHT, "done")
+    }
+
+    /// A changed campaign must be checked again before anything more is sent.
+    pub fn forget_preflight(&self) -> Result<(), Error> {
+        self.delete_meta(key::PREFLIGHT)
+    }
+
+    /// The campaign's Date: fixed by the first run and journaled, so every message keeps the
+    /// bytes (and hash) its preflight checked, however many runs it takes.
+    pub fn date(&self) -> Result<SystemTime, Error> {
+        let secs = match self.meta(key::DATE)? {
+            Some(secs) => secs.parse().unwrap_or(0),
+            None => {
+                let now = now().max(0) as u64;
+                self.set_meta(key::DATE, &now.to_string())?;
+                now
+            }
+        };
+        Ok(UNIX_EPOCH + std::time::Duration::from_secs(secs))
+    }
+
+    /// `isomail halt`: asks the running send to stop; `by` says who asked.
+    pub fn request_halt(&self, by: &str) -> Result<(), Error> {
+        self.set_meta(key::HALT_REQUESTED, by)
+    }
+
+    /// Who asked the running send to stop, if anyone has.
+    pub fn halt_request(&self) -> Result<Option<String>, Error> {
+        self.meta(key::HALT_REQUESTED)
+    }
+
+    /// A new `send` starts without the request that stopped the last one.
+    pub fn clear_halt_request(&self) -> Result<(), Error> {
+        self.delete_meta(key::HALT_REQUESTED)
+    }
+
     fn err(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
         db_error(&self.path)
     }
 
-    pub fn meta(&self, key: &str) -> Result<Option<String>, Error> {
+    fn meta(&self, key: &str) -> Result<Option<String>, Error> {
         self.conn
             .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
             .optional()
             .map_err(self.err())
     }
 
-    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), Error> {
+    fn set_meta(&self, key: &str, value: &str) -> Result<(), Error> {
         self.conn
             .execute("INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2", [key, value])
             .map(|_| ())
             .map_err(self.err())
     }
 
-    pub fn delete_meta(&self, key: &str) -> Result<(), Error> {
+    fn delete_meta(&self, key: &str) -> Result<(), Error> {
         self.conn
             .execute("DELETE FROM meta WHERE key = ?1", [key])
             .map(|_| ())
@@ -198,10 +323,7 @@ impl Journal {
 
     /// Records the preflight: every recipient pending, with the hash its message must have.
     /// One transaction: either the whole list is journaled or none of it.
-    pub fn insert_preflight(
-        &mut self,
-        rows: &[(usize, String, String, String)],
-    ) -> Result<(), Error> {
+    pub fn insert_preflight(&mut self, rows: &[PreflightRow]) -> Result<(), Error> {
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(db_error(&path))?;
         {
@@ -214,9 +336,15 @@ impl Journal {
                 )
                 .map_err(db_error(&path))?;
             let t = now();
-            for (index, email, hash, message_id) in rows {
-                stmt.execute(params![*index as i64, email, hash, message_id, t])
-                    .map_err(db_error(&path))?;
+            for row in rows {
+                stmt.execute(params![
+                    row.index as i64,
+                    row.email,
+                    row.hash,
+                    row.message_id,
+                    t
+                ])
+                .map_err(db_error(&path))?;
             }
         }
         tx.commit().map_err(db_error(&path))
@@ -232,14 +360,14 @@ impl Journal {
                 Some(state) => self.set_state(
                     row.index,
                     state,
-                    Some("found delivered after an interrupted run"),
+                    Some(&Reply::local("found delivered after an interrupted run")),
                 )?,
                 None => {
                     ambiguous += 1;
                     self.set_state(
                         row.index,
                         State::Ambiguous,
-                        Some("interrupted while sending: fate unknown"),
+                        Some(&Reply::local("interrupted while sending: fate unknown")),
                     )?;
                 }
             }
@@ -280,12 +408,31 @@ impl Journal {
     }
 
     /// Records a final or intermediate state with the server's reply.
-    pub fn set_state(&self, index: usize, state: State, reply: Option<&str>) -> Result<(), Error> {
+    pub fn set_state(
+        &self,
+        index: usize,
+        state: State,
+        reply: Option<&Reply>,
+    ) -> Result<(), Error> {
+        let (text, code, status) = match reply {
+            Some(r) => (Some(r.text.as_str()), r.code, r.status.as_deref()),
+            None => (None, None, None),
+        };
         self.conn
             .prepare_cached(
-                "UPDATE recipients SET state = ?2, reply = ?3, updated_at = ?4 WHERE idx = ?1",
+                "UPDATE recipients SET state = ?2, reply = ?3, reply_code = ?4, reply_status = ?5,
+                 updated_at = ?6 WHERE idx = ?1",
             )
-            .and_then(|mut stmt| stmt.execute(params![index as i64, state.as_str(), reply, now()]))
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    index as i64,
+                    state.as_str(),
+                    text,
+                    code,
+                    status,
+                    now()
+                ])
+            })
             .map(|_| ())
             .map_err(self.err())
     }
@@ -316,7 +463,7 @@ impl Journal {
                     index,
                     state,
                     reply,
-                } => self.set_state(*index, *state, reply.as_deref()).map(|()| 0),
+                } => self.set_state(*index, *state, reply.as_ref()).map(|()| 0),
             })
             .collect();
         match self.conn.execute_batch("COMMIT") {
@@ -368,7 +515,8 @@ impl Journal {
 
     fn rows_where(&self, condition: &str, value: &str, limit: usize) -> Result<Vec<Row>, Error> {
         let sql = format!(
-            "SELECT idx, email, state, hash, message_id, attempts, reply, stage FROM recipients WHERE {condition} ORDER BY idx LIMIT ?2"
+            "SELECT idx, email, state, hash, message_id, attempts, reply, stage, reply_code, reply_status
+             FROM recipients WHERE {condition} ORDER BY idx LIMIT ?2"
         );
         let mut stmt = self.conn.prepare(&sql).map_err(self.err())?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
@@ -384,6 +532,10 @@ impl Journal {
                     attempts: r.get::<_, i64>(5)? as u32,
                     reply: r.get(6)?,
                     stage: r.get::<_, Option<i64>>(7)?.map(|s| s as usize),
+                    reply_code: r
+                        .get::<_, Option<i64>>(8)?
+                        .and_then(|c| u16::try_from(c).ok()),
+                    reply_status: r.get(9)?,
                 })
             })
             .map_err(self.err())?;
@@ -504,8 +656,22 @@ pub enum Write {
     SetState {
         index: usize,
         state: State,
-        reply: Option<String>,
+        reply: Option<Reply>,
     },
+}
+
+/// Journals made before replies were kept with their codes get the two columns (NULL for the
+/// rows already there).
+fn add_reply_columns(conn: &Connection) -> rusqlite::Result<()> {
+    let mut has = conn.prepare("SELECT 1 FROM pragma_table_info('recipients') WHERE name = ?1")?;
+    for (column, kind) in [("reply_code", "INTEGER"), ("reply_status", "TEXT")] {
+        if !has.exists([column])? {
+            conn.execute_batch(&format!(
+                "ALTER TABLE recipients ADD COLUMN {column} {kind}"
+            ))?;
+        }
+    }
+    Ok(())
 }
 
 /// Group commit: the concurrent senders' journal writes share transactions, and so fsyncs.
@@ -578,5 +744,116 @@ impl<'a> Committer<'a> {
             }
             self.done.notify_all();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn journal_with(n: usize) -> (tempfile::TempDir, Journal) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut journal = Journal::open(&dir.path().join("j.sqlite")).expect("open");
+        let rows: Vec<PreflightRow> = (1..=n)
+            .map(|index| PreflightRow {
+                index,
+                email: format!("r{index}@list.test"),
+                hash: format!("h{index}"),
+                message_id: format!("<m{index}@x>"),
+            })
+            .collect();
+        journal.insert_preflight(&rows).expect("preflight");
+        (dir, journal)
+    }
+
+    #[test]
+    fn begin_send_refuses_every_row_that_is_not_pending() {
+        let (_dir, journal) = journal_with(5);
+        assert_eq!(journal.begin_send(1, 1, false).expect("pending"), 1);
+        // In flight, sent, failed: never handed out again.
+        journal.set_state(2, State::Sent, None).expect("sent");
+        journal.set_state(3, State::Failed, None).expect("failed");
+        journal
+            .set_state(4, State::Ambiguous, None)
+            .expect("ambiguous");
+        for index in [1, 2, 3, 4] {
+            assert!(journal.begin_send(index, 1, false).is_err(), "#{index}");
+        }
+        assert!(journal.begin_send(99, 1, false).is_err(), "no such row");
+        // Ambiguous only when the operator asks; and the attempt is counted.
+        assert_eq!(journal.begin_send(4, 1, true).expect("resend"), 1);
+        // Control: a pending row is still handed out, with its attempts counted.
+        journal.set_state(5, State::Pending, None).expect("pending");
+        assert_eq!(journal.begin_send(5, 2, false).expect("first"), 1);
+        journal
+            .set_state(5, State::Pending, None)
+            .expect("deferred");
+        assert_eq!(journal.begin_send(5, 2, false).expect("second"), 2);
+    }
+
+    #[test]
+    fn recover_settles_what_it_can_and_marks_the_rest_ambiguous() {
+        let (_dir, journal) = journal_with(4);
+        for index in [1, 2, 3] {
+            journal.begin_send(index, 1, false).expect("sending");
+        }
+        // #1 is known delivered, #2 known not to be, #3 unknown; #4 was never in flight.
+        let ambiguous = journal
+            .recover(|row| match row.index {
+                1 => Some(State::Sent),
+                2 => Some(State::Pending),
+                _ => None,
+            })
+            .expect("recover");
+        assert_eq!(ambiguous, 1);
+        let state = |i| journal.row(i).expect("row").expect("exists").state;
+        assert_eq!(
+            [state(1), state(2), state(3), state(4)],
+            [
+                State::Sent,
+                State::Pending,
+                State::Ambiguous,
+                State::Pending
+            ]
+        );
+        let row = journal.row(3).expect("row").expect("exists");
+        assert_eq!(
+            row.reply.as_deref(),
+            Some("interrupted while sending: fate unknown")
+        );
+        // Nothing is left in flight, so a second recovery changes nothing.
+        assert_eq!(journal.recover(|_| None).expect("again"), 0);
+        assert_eq!(journal.counts().expect("counts").sending, 0);
+    }
+
+    #[test]
+    fn replies_keep_their_codes_and_old_journals_gain_the_columns() {
+        let (dir, journal) = journal_with(1);
+        let reply = Reply::smtp(550, "550 5.1.1 no such user");
+        journal
+            .set_state(1, State::Failed, Some(&reply))
+            .expect("failed");
+        let row = journal.row(1).expect("row").expect("exists");
+        assert_eq!(row.reply_code, Some(550));
+        assert_eq!(row.reply_status.as_deref(), Some("5.1.1"));
+        // A journal written before the columns existed opens and keeps its rows.
+        let old = dir.path().join("old.sqlite");
+        let conn = Connection::open(&old).expect("old");
+        conn.execute_batch(
+            &SCHEMA
+                .replace("reply_code INTEGER,", "")
+                .replace("reply_status TEXT,", ""),
+        )
+        .expect("old schema");
+        conn.execute(
+            "INSERT INTO recipients(idx, email, state, hash, message_id, created_at, updated_at)
+             VALUES(1, 'a@x.test', 'sent', 'h', '<m>', 0, 0)",
+            [],
+        )
+        .expect("old row");
+        drop(conn);
+        let reopened = Journal::open(&old).expect("migrated");
+        let row = reopened.row(1).expect("row").expect("exists");
+        assert_eq!((row.state, row.reply_code), (State::Sent, None));
     }
 }

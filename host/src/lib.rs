@@ -14,6 +14,7 @@ pub mod commands;
 pub mod journal;
 pub mod message;
 pub mod pipeline;
+pub mod report;
 pub mod sample;
 pub mod sandbox;
 pub mod send;

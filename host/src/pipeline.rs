@@ -13,6 +13,7 @@ use crate::Error;
 use crate::campaign::{Campaign, Recipient, RendererChoice};
 use crate::checks::{CampaignFinding, Checks, Finding, Watch};
 use crate::message::{self, Envelope};
+use crate::report::{Event, Reporter};
 use crate::sandbox::{self, Content, RenderError, RenderFailure, Sandbox};
 use crate::term::shown;
 
@@ -59,7 +60,11 @@ pub fn default_jobs() -> usize {
 
 /// Compiles and links the campaign's renderer for `jobs` concurrent messages, snapshotted with
 /// the campaign's templates when the renderer supports it.
-pub fn load_sandbox(campaign: &Campaign, jobs: usize) -> Result<Sandbox, Error> {
+pub fn load_sandbox(
+    campaign: &Campaign,
+    jobs: usize,
+    reporter: &Reporter,
+) -> Result<Sandbox, Error> {
     let source = match &campaign.renderer {
         RendererChoice::Builtin => sandbox::Source::Builtin,
         RendererChoice::File { path, bytes } => sandbox::Source::File { path, bytes },
@@ -73,9 +78,9 @@ pub fn load_sandbox(campaign: &Campaign, jobs: usize) -> Result<Sandbox, Error> 
         })?;
     if let Some(why) = sandbox.unprepared_reason() {
         // Still correct (every message gets a fresh instance either way), only slower.
-        eprintln!(
-            "isomail: note: the renderer could not be snapshotted with the templates ({why}); every message will parse them again"
-        );
+        reporter.event(Event::Note(&format!(
+            "the renderer could not be snapshotted with the templates ({why}); every message will parse them again"
+        )));
     }
     Ok(sandbox)
 }

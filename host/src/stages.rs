@@ -13,7 +13,7 @@ pub fn targets(stages: &[Stage], total: usize) -> Vec<usize> {
     for stage in stages {
         let t = match stage {
             Stage::Count(n) => (*n as usize).min(total),
-            Stage::Word(_) => total,
+            Stage::All => total,
         };
         if out.last() != Some(&t) && t > 0 {
             out.push(t);
@@ -59,7 +59,7 @@ mod tests {
     fn plan(stages: &[u64], all: bool) -> Vec<Stage> {
         let mut v: Vec<Stage> = stages.iter().map(|n| Stage::Count(*n)).collect();
         if all {
-            v.push(Stage::Word("all".into()));
+            v.push(Stage::All);
         }
         v
     }

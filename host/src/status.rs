@@ -7,7 +7,6 @@ use serde::Serialize;
 
 use crate::Error;
 use crate::journal::{Counts, Journal, SeedRow, State};
-use crate::send::journal_path;
 use crate::term::{inert, shown};
 
 #[derive(Serialize)]
@@ -38,11 +37,27 @@ struct RecipientReport {
     email: String,
     attempts: u32,
     reply: Option<String>,
+    /// The SMTP code and RFC 3463 status of that reply, when a server gave them.
+    reply_code: Option<u16>,
+    reply_status: Option<String>,
 }
 
 pub fn run(campaign: &Path, json: bool, dry_run: bool) -> Result<(), Error> {
-    let path = journal_path(campaign, dry_run);
+    let path = Journal::path_for(campaign, dry_run);
     let journal = Journal::open_existing(&path)?;
+    let report = read(campaign, &journal)?;
+    if json {
+        let text = serde_json::to_string_pretty(&report)
+            .map_err(|e| Error::other(format!("cannot write JSON: {e}")))?;
+        println!("{text}");
+        return Ok(());
+    }
+    print_text(&report);
+    Ok(())
+}
+
+/// What the journal says, as one report.
+fn read(campaign: &Path, journal: &Journal) -> Result<Report, Error> {
     let counts = journal.counts()?;
     let sent_per_stage = journal.sent_per_stage()?;
     let recipients = |state| -> Result<Vec<RecipientReport>, Error> {
@@ -54,12 +69,14 @@ pub fn run(campaign: &Path, json: bool, dry_run: bool) -> Result<(), Error> {
                 email: r.email,
                 attempts: r.attempts,
                 reply: r.reply,
+                reply_code: r.reply_code,
+                reply_status: r.reply_status,
             })
             .collect())
     };
-    let report = Report {
+    Ok(Report {
         campaign: campaign.display().to_string(),
-        journal: path.display().to_string(),
+        journal: journal.path().display().to_string(),
         total: counts.total(),
         counts,
         stages: journal
@@ -78,14 +95,12 @@ pub fn run(campaign: &Path, json: bool, dry_run: bool) -> Result<(), Error> {
         failures: recipients(State::Failed)?,
         ambiguous_recipients: recipients(State::Ambiguous)?,
         seeds: journal.seeds()?,
-        halt_requested: journal.meta("halt_requested")?.is_some(),
-    };
-    if json {
-        let text = serde_json::to_string_pretty(&report)
-            .map_err(|e| Error::other(format!("cannot write JSON: {e}")))?;
-        println!("{text}");
-        return Ok(());
-    }
+        halt_requested: journal.halt_request()?.is_some(),
+    })
+}
+
+/// The report for a person: counts, stages, then every failed and ambiguous recipient.
+fn print_text(report: &Report) {
     let c = &report.counts;
     println!("{} ({})", inert(&report.campaign), inert(&report.journal));
     println!(
@@ -134,5 +149,4 @@ pub fn run(campaign: &Path, json: bool, dry_run: bool) -> Result<(), Error> {
             s.state
         );
     }
-    Ok(())
 }

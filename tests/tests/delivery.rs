@@ -7,6 +7,7 @@ mod util;
 
 use std::collections::HashMap;
 
+use isomail::journal::Journal;
 use isomail::message::content_hash;
 use util::{
     CampaignDir, FaultySmtp, assert_halted, campaign_with, isomail_path, journal_rows, status_json,
@@ -118,7 +119,7 @@ fn dry_run_serialises_everything_and_sends_nothing() {
         "{rows:?}"
     );
     // The real journal does not exist: a rehearsal never counts as a send.
-    assert!(!isomail::send::journal_path(&path, false).exists());
+    assert!(!Journal::path_for(&path, false).exists());
     assert!(isomail_path(&["status"], &path).status.code() == Some(2));
 }
 
@@ -338,14 +339,9 @@ fn send_after_tampering(new_text: &str) -> (std::process::Output, CampaignDir) {
     assert_eq!(isomail_path(&["send"], &path).status.code(), Some(0));
     std::fs::write(campaign.dir.path().join("templates/body.txt"), new_text).expect("edit");
     let changed = isomail::campaign::Campaign::load(&path).expect("load");
-    let journal =
-        isomail::journal::Journal::open_existing(&isomail::send::journal_path(&path, false))
-            .expect("journal");
+    let journal = Journal::open_existing(&Journal::path_for(&path, false)).expect("journal");
     journal
-        .set_meta(
-            "fingerprint",
-            &isomail::send::journal_fingerprint(&changed, false).expect("fingerprint"),
-        )
+        .set_fingerprint(&isomail::send::journal_fingerprint(&changed, false).expect("fingerprint"))
         .expect("tamper");
     drop(journal);
     (isomail_path(&["send", "--yes"], &path), campaign)

@@ -3,18 +3,17 @@
 
 use std::sync::Mutex;
 
-use isomail::journal::{Committer, Journal, State, Write};
+use isomail::journal::{Committer, Journal, PreflightRow, State, Write};
+use isomail::transport::Reply;
 
 fn journal_with(dir: &std::path::Path, n: usize) -> Journal {
     let mut journal = Journal::open(&dir.join("j.sqlite")).expect("open");
-    let rows: Vec<(usize, String, String, String)> = (1..=n)
-        .map(|i| {
-            (
-                i,
-                format!("r{i}@list.test"),
-                format!("hash{i}"),
-                format!("<{i}@x>"),
-            )
+    let rows: Vec<PreflightRow> = (1..=n)
+        .map(|i| PreflightRow {
+            index: i,
+            email: format!("r{i}@list.test"),
+            hash: format!("hash{i}"),
+            message_id: format!("<{i}@x>"),
         })
         .collect();
     journal.insert_preflight(&rows).expect("preflight");
@@ -50,7 +49,7 @@ fn every_write_is_committed_when_it_returns_and_writes_share_commits() {
                         .write(Write::SetState {
                             index,
                             state: State::Sent,
-                            reply: Some("250 ok".into()),
+                            reply: Some(Reply::smtp(250, "250 ok")),
                         })
                         .expect("outcome");
                     let seen = observer.row(index).expect("read").expect("row");

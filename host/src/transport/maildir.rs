@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{BoxFuture, Delivery, Transport};
+use super::{BoxFuture, Delivery, Reply, Transport};
 
 pub struct Maildir {
     root: PathBuf,
@@ -49,10 +49,15 @@ impl Transport for Maildir {
     ) -> BoxFuture<'a, Delivery> {
         Box::pin(async move {
             match self.deliver(key, bytes) {
-                Ok(()) => Delivery::Sent(format!("written to {}", self.root.join("new").display())),
+                Ok(()) => Delivery::Sent(Reply::local(format!(
+                    "written to {}",
+                    self.root.join("new").display()
+                ))),
                 // A local write either happened (the rename is atomic) or did not; a full or
                 // read-only disk will not fix itself between two messages.
-                Err(e) => Delivery::Unreachable(format!("cannot write to the outbox: {e}")),
+                Err(e) => {
+                    Delivery::Unreachable(Reply::local(format!("cannot write to the outbox: {e}")))
+                }
             }
         })
     }

@@ -20,7 +20,7 @@ use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::response::Response;
 
-use super::{BoxFuture, Delivery, Transport};
+use super::{BoxFuture, Delivery, Reply, Transport};
 
 /// Connection attempts per message before the relay counts as unreachable.
 const CONNECT_ATTEMPTS: u32 = 3;
@@ -333,9 +333,9 @@ impl Smtp {
             }
             Err(Step::Lost(why)) => {
                 return (
-                    Delivery::Transient(format!(
+                    Delivery::Transient(Reply::local(format!(
                         "connection lost before the message was sent: {why}"
-                    )),
+                    ))),
                     false,
                 );
             }
@@ -344,12 +344,12 @@ impl Smtp {
         // the bytes without that line ending and the server receives exactly `bytes`.
         let body = bytes.strip_suffix(b"\r\n").unwrap_or(bytes);
         match self.step(c.data_timeout, conn.message(body)).await {
-            Ok(response) => (Delivery::Sent(describe(&response)), true),
+            Ok(response) => (Delivery::Sent(reply_of(&response)), true),
             Err(Step::Reply(e)) => (classify_reply(&e), true),
             Err(Step::Lost(why)) => (
-                Delivery::Ambiguous(format!(
+                Delivery::Ambiguous(Reply::local(format!(
                     "connection lost after the message was sent, before the server confirmed it: {why}"
-                )),
+                ))),
                 false,
             ),
         }
@@ -358,19 +358,27 @@ impl Smtp {
 
 fn classify_reply(e: &lettre::transport::smtp::Error) -> Delivery {
     let text = one_line(&e.to_string());
+    let reply = match e.status().and_then(|code| code.to_string().parse().ok()) {
+        Some(code) => Reply::smtp(code, text),
+        None => Reply::local(text),
+    };
     if e.is_permanent() {
-        Delivery::Permanent(text)
+        Delivery::Permanent(reply)
     } else {
-        Delivery::Transient(text)
+        Delivery::Transient(reply)
     }
 }
 
-fn describe(response: &Response) -> String {
-    one_line(&format!(
+fn reply_of(response: &Response) -> Reply {
+    let text = one_line(&format!(
         "{} {}",
         response.code(),
         response.message().collect::<Vec<_>>().join(" ")
-    ))
+    ));
+    match response.code().to_string().parse() {
+        Ok(code) => Reply::smtp(code, text),
+        Err(_) => Reply::local(text),
+    }
 }
 
 fn one_line(s: &str) -> String {
@@ -399,14 +407,14 @@ impl Transport for Smtp {
     ) -> BoxFuture<'a, Delivery> {
         Box::pin(async move {
             let (Ok(from), Ok(to)) = (from.parse::<Address>(), to.parse::<Address>()) else {
-                return Delivery::Permanent("invalid envelope address".into());
+                return Delivery::Permanent(Reply::local("invalid envelope address"));
             };
             let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
             let mut conn = match idle {
                 Some(conn) if !conn.has_broken() => conn,
                 _ => match self.connect_with_retries().await {
                     Ok(conn) => conn,
-                    Err(why) => return Delivery::Unreachable(why),
+                    Err(why) => return Delivery::Unreachable(Reply::local(why)),
                 },
             };
             let (outcome, reusable) = self.transmit(&mut conn, &from, &to, bytes).await;
@@ -434,10 +442,12 @@ impl Transport for Smtp {
         } else {
             "no TLS"
         };
-        format!(
-            "{scheme}://{}:{} ({tls})",
-            self.config.host, self.config.port
-        )
+        let host = &self.config.host;
+        if host.contains(':') {
+            format!("{scheme}://[{host}]:{} ({tls})", self.config.port)
+        } else {
+            format!("{scheme}://{host}:{} ({tls})", self.config.port)
+        }
     }
 }
 

@@ -166,8 +166,8 @@ pub fn render_and_check(
     // SAFETY: tests in one binary share the environment; every test sets the same value.
     unsafe { std::env::set_var("ISOMAIL_CACHE_DIR", cache_dir()) };
     let campaign = Campaign::load(campaign).unwrap_or_else(|e| panic!("load: {e}"));
-    let sandbox =
-        pipeline::load_sandbox(&campaign, jobs).unwrap_or_else(|e| panic!("sandbox: {e}"));
+    let sandbox = pipeline::load_sandbox(&campaign, jobs, &isomail::report::Reporter::silent())
+        .unwrap_or_else(|e| panic!("sandbox: {e}"));
     pipeline::probe(&campaign, &sandbox).unwrap_or_else(|e| panic!("probe: {e}"));
     let checks = pipeline::checks(&campaign).unwrap_or_else(|e| panic!("checks: {e}"));
     let mut ok = Vec::new();
@@ -315,9 +315,10 @@ pub fn journal_rows(
     campaign: &Path,
     dry_run: bool,
 ) -> Vec<(usize, String, String, String, Option<String>)> {
-    let journal =
-        isomail::journal::Journal::open_existing(&isomail::send::journal_path(campaign, dry_run))
-            .expect("journal");
+    let journal = isomail::journal::Journal::open_existing(&isomail::journal::Journal::path_for(
+        campaign, dry_run,
+    ))
+    .expect("journal");
     let mut rows = Vec::new();
     for state in [
         isomail::journal::State::Pending,

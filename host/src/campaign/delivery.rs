@@ -1,0 +1,291 @@
+//! `[delivery]`: where and how fast messages go, checked once when the campaign loads.
+//!
+//! The file's strings become typed values here (a parsed relay URL, `tls` as an enum, `"all"`
+//! as a stage of its own, paths resolved against the campaign's folder), so `check`, a dry run
+//! and a real `send` accept exactly the same campaigns. Only the secrets themselves (the
+//! password's environment variable or file) are read later, by a real send.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::transport::smtp::{RelayUrl, read_ca_file};
+
+/// `[delivery]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DeliveryFile {
+    smtp: Option<String>,
+    tls: Option<String>,
+    password_env: Option<String>,
+    password_file: Option<PathBuf>,
+    ca_file: Option<PathBuf>,
+    #[serde(default = "defaults::outbox")]
+    outbox: PathBuf,
+    #[serde(default = "defaults::stages")]
+    stages: Vec<StageFile>,
+    #[serde(default = "defaults::rate")]
+    rate: f64,
+    #[serde(default = "defaults::concurrency")]
+    concurrency: usize,
+    #[serde(default = "defaults::max_failure_rate")]
+    max_failure_rate: f64,
+    #[serde(default)]
+    seed: Vec<String>,
+    #[serde(default = "defaults::retry_delay")]
+    retry_delay: f64,
+    #[serde(default = "defaults::timeout")]
+    timeout: f64,
+    #[serde(default = "defaults::tcp_nodelay")]
+    tcp_nodelay: bool,
+}
+
+impl Default for DeliveryFile {
+    fn default() -> Self {
+        DeliveryFile {
+            smtp: None,
+            tls: None,
+            password_env: None,
+            password_file: None,
+            ca_file: None,
+            outbox: defaults::outbox(),
+            stages: defaults::stages(),
+            rate: defaults::rate(),
+            concurrency: defaults::concurrency(),
+            max_failure_rate: defaults::max_failure_rate(),
+            seed: Vec::new(),
+            retry_delay: defaults::retry_delay(),
+            timeout: defaults::timeout(),
+            tcp_nodelay: defaults::tcp_nodelay(),
+        }
+    }
+}
+
+/// One entry of `stages` as written: a cumulative count, or `"all"`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+enum StageFile {
+    Count(u64),
+    Word(String),
+}
+
+mod defaults {
+    use super::StageFile;
+    use std::path::PathBuf;
+
+    pub fn outbox() -> PathBuf {
+        PathBuf::from("outbox")
+    }
+    pub fn stages() -> Vec<StageFile> {
+        [1, 10, 100, 1000]
+            .into_iter()
+            .map(StageFile::Count)
+            .chain([StageFile::Word("all".into())])
+            .collect()
+    }
+    pub fn rate() -> f64 {
+        50.0
+    }
+    pub fn concurrency() -> usize {
+        4
+    }
+    pub fn max_failure_rate() -> f64 {
+        0.05
+    }
+    pub fn retry_delay() -> f64 {
+        30.0
+    }
+    pub fn timeout() -> f64 {
+        60.0
+    }
+    pub fn tcp_nodelay() -> bool {
+        true
+    }
+}
+
+/// `[delivery]`, checked.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub target: Target,
+    /// Cumulative and increasing; only the last may be [`Stage::All`].
+    pub stages: Vec<Stage>,
+    /// Messages per second, ceiling.
+    pub rate: f64,
+    /// Messages in flight at most (SMTP connections).
+    pub concurrency: usize,
+    /// The gate: a stage whose permanent failures exceed this share halts the campaign.
+    pub max_failure_rate: f64,
+    /// Addresses that get a marked copy of each stage's first message.
+    pub seed: Vec<String>,
+    /// Between attempts after a transient failure (up to 3 attempts).
+    pub retry_delay: Duration,
+    /// For an SMTP connection, or the reply to one command; the reply to the body may take
+    /// twice as long.
+    pub timeout: Duration,
+    /// TCP_NODELAY on SMTP connections; off only to measure what Nagle's algorithm costs.
+    pub tcp_nodelay: bool,
+}
+
+/// One stage: a cumulative count of recipients, or everyone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Count(u64),
+    All,
+}
+
+/// Where messages go.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// The embedded default: a Maildir, `written` as the campaign file says, at `dir`.
+    Outbox {
+        dir: PathBuf,
+        written: PathBuf,
+    },
+    Smtp(Relay),
+}
+
+/// An SMTP relay and how to talk to it.
+#[derive(Debug, Clone)]
+pub struct Relay {
+    pub url: RelayUrl,
+    /// The URL as the campaign file writes it, for messages.
+    pub written: String,
+    pub tls: Tls,
+    pub password: Option<Secret>,
+    /// Resolved; already read once to check it holds a PEM certificate.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// Transport security for `smtp://` (an `smtps://` relay is TLS from its first byte).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tls {
+    /// STARTTLS must succeed or nothing is sent: the default.
+    Required,
+    /// `tls = "none"`: in the clear, for a relay on the same host or a trusted network.
+    None,
+}
+
+/// Where a relay password comes from; never the campaign file or the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Secret {
+    Env(String),
+    /// Resolved path; `written` as the campaign file says.
+    File {
+        path: PathBuf,
+        written: PathBuf,
+    },
+}
+
+impl DeliveryFile {
+    /// Checks every setting; `base` is the campaign's folder. The error names the key.
+    pub(super) fn check(self, base: &Path) -> Result<Delivery, String> {
+        if !(self.rate > 0.0 && self.rate.is_finite()) {
+            return Err("rate must be a positive number of messages per second".into());
+        }
+        if self.concurrency == 0 || self.concurrency > 256 {
+            return Err("concurrency must be between 1 and 256".into());
+        }
+        if !(self.timeout > 0.0 && self.timeout <= 3600.0) {
+            return Err("timeout must be more than 0 and at most 3600 seconds".into());
+        }
+        if !(0.0..=3600.0).contains(&self.retry_delay) {
+            return Err("retry_delay must be between 0 and 3600 seconds".into());
+        }
+        if !(0.0..=1.0).contains(&self.max_failure_rate) {
+            return Err("max_failure_rate must be between 0 and 1".into());
+        }
+        for (i, seed) in self.seed.iter().enumerate() {
+            seed.parse::<lettre::Address>()
+                .map_err(|e| format!("seed[{i}] = \"{seed}\" is not an email address: {e}"))?;
+        }
+        let stages = check_stages(&self.stages)?;
+        let target = self.target(base)?;
+        Ok(Delivery {
+            target,
+            stages,
+            rate: self.rate,
+            concurrency: self.concurrency,
+            max_failure_rate: self.max_failure_rate,
+            seed: self.seed,
+            retry_delay: Duration::from_secs_f64(self.retry_delay),
+            timeout: Duration::from_secs_f64(self.timeout),
+            tcp_nodelay: self.tcp_nodelay,
+        })
+    }
+
+    fn target(&self, base: &Path) -> Result<Target, String> {
+        let tls = match self.tls.as_deref() {
+            None | Some("required") => Tls::Required,
+            Some("none") => Tls::None,
+            Some(other) => {
+                return Err(format!(
+                    "tls must be \"required\" or \"none\", not `{other}`"
+                ));
+            }
+        };
+        let password = match (&self.password_env, &self.password_file) {
+            (Some(_), Some(_)) => {
+                return Err("give password_env or password_file, not both".into());
+            }
+            (Some(var), None) => Some(Secret::Env(var.clone())),
+            (None, Some(file)) => Some(Secret::File {
+                path: base.join(file),
+                written: file.clone(),
+            }),
+            (None, None) => None,
+        };
+        let ca_file = self.ca_file.as_ref().map(|f| base.join(f));
+        if let Some(ca) = &ca_file {
+            read_ca_file(ca)?;
+        }
+        let Some(written) = &self.smtp else {
+            return Ok(Target::Outbox {
+                dir: base.join(&self.outbox),
+                written: self.outbox.clone(),
+            });
+        };
+        let bad = |why: &str| format!("smtp = \"{written}\": {why}");
+        let url = RelayUrl::parse(written).map_err(|why| bad(&why))?;
+        if url.implicit_tls && tls == Tls::None {
+            return Err(bad(
+                "smtps:// is TLS by definition; tls = \"none\" contradicts it",
+            ));
+        }
+        if url.user.is_some() && password.is_none() {
+            return Err(bad("a user is given but no password_env or password_file"));
+        }
+        Ok(Target::Smtp(Relay {
+            url,
+            written: written.clone(),
+            tls,
+            password,
+            ca_file,
+        }))
+    }
+}
+
+fn check_stages(stages: &[StageFile]) -> Result<Vec<Stage>, String> {
+    let mut last = 0;
+    let mut out = Vec::with_capacity(stages.len());
+    for (i, stage) in stages.iter().enumerate() {
+        match stage {
+            StageFile::Count(n) if *n > last => {
+                last = *n;
+                out.push(Stage::Count(*n));
+            }
+            StageFile::Count(n) => {
+                return Err(format!(
+                    "stages[{i}] = {n} must be larger than the stage before it (stages are cumulative)"
+                ));
+            }
+            StageFile::Word(w) if w == "all" && i + 1 == stages.len() => out.push(Stage::All),
+            StageFile::Word(w) => {
+                return Err(format!(
+                    "stages[{i}] = \"{w}\": only the last stage may be \"all\""
+                ));
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,133 @@
+//! One pass over a stage's recipients: each message is rendered again in a fresh instance,
+//! checked again and compared with the hash the preflight journaled, then handed to the
+//! workers. A message that fails any of that halts the campaign and is not sent.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use super::Ctx;
+use super::halt::HaltReason;
+use super::stage::Tally;
+use super::worker::{Job, Workers};
+use crate::Error;
+use crate::campaign::Recipient;
+use crate::journal::{Committer, Row};
+use crate::pipeline;
+use crate::report::Event;
+
+/// What one pass is asked to do.
+pub(super) struct Pass<'a> {
+    pub stage: usize,
+    pub rows: &'a [Row],
+    /// The stage's first pass sends the seed copies.
+    pub with_seed: bool,
+    pub resend_ambiguous: bool,
+    /// A transient failure now is final.
+    pub last_attempt: bool,
+}
+
+/// What a pass came to, and who is to be tried again.
+pub(super) struct PassResult {
+    pub tally: Tally,
+    pub deferred: BTreeSet<usize>,
+}
+
+/// Runs the pass: this thread renders and queues, `concurrency` workers send.
+pub(super) fn run(
+    ctx: &Ctx<'_>,
+    runtime: &tokio::runtime::Runtime,
+    pass: &Pass<'_>,
+) -> Result<PassResult, Error> {
+    let concurrency = ctx.campaign().delivery.concurrency;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Job>(concurrency);
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    // The workers' journal writes share commits (each still returns only once it is durable).
+    let committer = Committer::new(ctx.journal);
+    let workers = Workers::new(ctx, pass, &committer);
+    ctx.reporter.event(Event::StageStarted {
+        stage: pass.stage,
+        messages: pass.rows.len(),
+    });
+    std::thread::scope(|scope| -> Result<(), Error> {
+        let running: Vec<_> = (0..concurrency)
+            .map(|_| {
+                let rx = Arc::clone(&rx);
+                let workers = &workers;
+                scope.spawn(move || runtime.block_on(workers.run(rx)))
+            })
+            .collect();
+        // Dropping the sender when done (or stopped) lets the workers drain and end.
+        let produced = produce(ctx, pass, tx);
+        for worker in running {
+            let _ = worker.join();
+        }
+        ctx.reporter.finish_bar();
+        produced
+    })?;
+    workers.finish()
+}
+
+/// Renders the pass's messages in list order and queues them for the workers.
+fn produce(
+    ctx: &Ctx<'_>,
+    pass: &Pass<'_>,
+    tx: tokio::sync::mpsc::Sender<Job>,
+) -> Result<(), Error> {
+    let wanted: HashMap<usize, &str> = pass
+        .rows
+        .iter()
+        .map(|r| (r.index, r.hash.as_str()))
+        .collect();
+    let mut seed_pending = pass.with_seed && !ctx.campaign().delivery.seed.is_empty();
+    for item in ctx.campaign().recipients.stream()? {
+        let recipient = item?;
+        let Some(hash) = wanted.get(&recipient.index) else {
+            continue;
+        };
+        if ctx.halt.is_halted() {
+            break;
+        }
+        let Some(mut job) = render_again(ctx, recipient, hash) else {
+            break;
+        };
+        job.seed_stage = seed_pending.then_some(pass.stage);
+        seed_pending = false;
+        if tx.blocking_send(job).is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The message for `recipient`, rendered in a fresh instance, checked, and identical to the
+/// one the preflight checked; otherwise the campaign halts and `None` is returned.
+fn render_again(ctx: &Ctx<'_>, recipient: Recipient, hash: &str) -> Option<Job> {
+    let m = &ctx.making;
+    let index = recipient.index;
+    let message = match pipeline::render_one(m.campaign, m.sandbox, m.checks, m.date, recipient) {
+        Ok(message) => message,
+        Err(failed) => {
+            let why = format!("{failed} at send time");
+            ctx.halt.halt(HaltReason::SendTimeFinding(why));
+            return None;
+        }
+    };
+    if let Some(finding) = message.findings.first() {
+        let why = format!(
+            "safety check failed at send time: {}",
+            m.checks.describe(index, finding)
+        );
+        ctx.halt.halt(HaltReason::SendTimeFinding(why));
+        return None;
+    }
+    if message.hash != hash {
+        ctx.halt.halt(HaltReason::HashMismatch { index });
+        return None;
+    }
+    Some(Job {
+        index,
+        email: message.email,
+        bytes: message.bytes,
+        seed_stage: None,
+    })
+}

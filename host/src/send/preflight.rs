@@ -1,0 +1,73 @@
+//! The preflight: before the first message of a campaign goes out, every message is rendered
+//! and checked, and each one's hash is journaled. Any failure or finding: nothing is sent.
+
+use std::time::Instant;
+
+use super::Making;
+use crate::Error;
+use crate::journal::{Journal, PreflightRow};
+use crate::message;
+use crate::pipeline;
+use crate::report::{Event, Reporter};
+
+/// Problems listed one by one; the rest are counted.
+const SHOWN: usize = 20;
+
+/// Renders and checks every message, and journals each hash; exit 3 on any problem.
+pub(super) fn run(
+    making: &Making<'_>,
+    journal: &mut Journal,
+    jobs: usize,
+    reporter: &Reporter,
+) -> Result<(), Error> {
+    let Making {
+        campaign,
+        sandbox,
+        checks,
+        date,
+    } = *making;
+    let started = Instant::now();
+    let mut rows = Vec::with_capacity(campaign.recipients.len());
+    let mut problems: Vec<String> = Vec::new();
+    let mut problem_count = 0;
+    let findings = pipeline::render_all(campaign, sandbox, checks, jobs, date, |outcome| {
+        match outcome {
+            Ok(m) if m.findings.is_empty() => rows.push(PreflightRow {
+                message_id: message::message_id(&campaign.fingerprint, m.index, &campaign.from),
+                index: m.index,
+                email: m.email,
+                hash: m.hash,
+            }),
+            Ok(m) => {
+                problem_count += 1;
+                if problems.len() < SHOWN {
+                    problems.extend(m.findings.iter().map(|f| checks.describe(m.index, f)));
+                }
+            }
+            Err(failed) => {
+                problem_count += 1;
+                if problems.len() < SHOWN {
+                    problems.push(failed.to_string());
+                }
+            }
+        }
+        Ok(())
+    })?;
+    problems.sort();
+    let campaign_wide = findings.iter().map(|f| format!("campaign: {f}"));
+    for problem in problems.into_iter().chain(campaign_wide) {
+        reporter.event(Event::Problem(&problem));
+    }
+    if problem_count > 0 || !findings.is_empty() {
+        return Err(Error::safety(format!(
+            "preflight: {problem_count} message(s) failed to render or failed a safety check, {} campaign-wide finding(s); nothing was sent",
+            findings.len()
+        )));
+    }
+    journal.insert_preflight(&rows)?;
+    reporter.event(Event::PreflightDone {
+        messages: rows.len(),
+        seconds: started.elapsed().as_secs_f64(),
+    });
+    Ok(())
+}

@@ -1,0 +1,173 @@
+//! The stage plan at work: which recipients the next stage takes, how many passes it gets
+//! (transient failures are retried, bounded), and the gate that judges it when it ends.
+//!
+//! This decides; [`super::pass`] and [`super::worker`] do. It reads counts from the journal
+//! rather than keeping its own, so a resumed campaign picks up exactly where the journal says.
+
+use std::time::Instant;
+
+use super::halt::HaltReason;
+use super::pass::{self, Pass};
+use super::{Ctx, Through};
+use crate::Error;
+use crate::journal::{Row, State};
+use crate::report::{Event, StageSummary};
+use crate::stages;
+
+/// Attempts per recipient before a transient failure becomes `failed`.
+pub(super) const MAX_ATTEMPTS: u32 = 3;
+
+/// What one stage (or one pass of it) came to.
+#[derive(Debug, Default)]
+pub(super) struct Tally {
+    pub sent: usize,
+    pub permanent: usize,
+    /// Transient failures that ran out of attempts.
+    pub exhausted: usize,
+    pub ambiguous: usize,
+    /// Still pending after the stage's last pass: tried again by a later run.
+    pub deferred: usize,
+}
+
+impl Tally {
+    pub fn finished(&self) -> usize {
+        self.sent + self.permanent + self.exhausted + self.ambiguous
+    }
+
+    fn add(&mut self, pass: &Tally) {
+        self.sent += pass.sent;
+        self.permanent += pass.permanent;
+        self.exhausted += pass.exhausted;
+        self.ambiguous += pass.ambiguous;
+    }
+}
+
+/// Runs stages until the plan is done, the operator's `--through` is reached, or a halt.
+pub(super) fn run(ctx: &Ctx<'_>, runtime: &tokio::runtime::Runtime) -> Result<(), Error> {
+    let campaign = ctx.campaign();
+    let total = campaign.recipients.len();
+    let targets = stages::targets(&campaign.delivery.stages, total);
+    let mut resend_ambiguous = ctx.options.resend_ambiguous;
+    let mut ran_one = false;
+    loop {
+        let counts = ctx.journal()?.counts()?;
+        let ambiguous_again = if resend_ambiguous {
+            counts.ambiguous
+        } else {
+            0
+        };
+        let processed = counts.processed() - ambiguous_again;
+        let Some((stage, target)) = stages::next_stage(&targets, processed) else {
+            ctx.reporter.event(Event::AllStagesDone {
+                stages: targets.len(),
+                counts: &counts,
+            });
+            return Ok(());
+        };
+        let go_on = match ctx.options.through {
+            Through::All => true,
+            Through::Count(n) => processed < n.min(total),
+            Through::NextStage => !ran_one || ctx.reporter.ask_continue(stage, target - processed),
+        };
+        if !go_on {
+            ctx.reporter.event(Event::StoppedAfterStage {
+                stage: stage - 1,
+                campaign: &campaign.path,
+            });
+            return Ok(());
+        }
+        ran_one = true;
+        run_one(ctx, runtime, stage, target, processed, resend_ambiguous)?;
+        resend_ambiguous = false;
+        if let Some(reason) = ctx.halt.reason() {
+            return Err(Error::halted(format!(
+                "halted during stage {stage}: {reason}; the journal is consistent; `isomail status {}` shows where it stands",
+                campaign.path.display()
+            )));
+        }
+    }
+}
+
+/// One stage, from picking its recipients to journaling its outcome.
+fn run_one(
+    ctx: &Ctx<'_>,
+    runtime: &tokio::runtime::Runtime,
+    stage: usize,
+    target: usize,
+    processed: usize,
+    resend_ambiguous: bool,
+) -> Result<(), Error> {
+    let mut rows = Vec::new();
+    if resend_ambiguous {
+        rows.extend(ctx.journal()?.rows_in(State::Ambiguous)?);
+    }
+    let want = target.saturating_sub(processed).saturating_sub(rows.len());
+    rows.extend(ctx.journal()?.next_rows(State::Pending, want)?);
+    ctx.journal()?.start_stage(stage, target)?;
+    let started = Instant::now();
+    let tally = passes(ctx, runtime, stage, rows, resend_ambiguous)?;
+    let outcome = gate(ctx, stage, &tally);
+    ctx.journal()?.finish_stage(stage, &outcome)?;
+    ctx.reporter.event(Event::StageFinished(&StageSummary {
+        stage,
+        target,
+        sent: tally.sent,
+        failed: tally.permanent + tally.exhausted,
+        ambiguous: tally.ambiguous,
+        deferred: tally.deferred,
+        seconds: started.elapsed().as_secs_f64(),
+    }));
+    Ok(())
+}
+
+/// Sends the stage's `rows`, then retries its transient failures, bounded.
+fn passes(
+    ctx: &Ctx<'_>,
+    runtime: &tokio::runtime::Runtime,
+    stage: usize,
+    mut todo: Vec<Row>,
+    resend_ambiguous: bool,
+) -> Result<Tally, Error> {
+    let mut tally = Tally::default();
+    for attempt in 1..=MAX_ATTEMPTS {
+        if todo.is_empty() || ctx.halt.is_halted() {
+            break;
+        }
+        if attempt > 1 {
+            ctx.halt.sleep(ctx.campaign().delivery.retry_delay);
+        }
+        let pass = Pass {
+            stage,
+            rows: &todo,
+            with_seed: attempt == 1,
+            resend_ambiguous,
+            last_attempt: attempt == MAX_ATTEMPTS,
+        };
+        let done = pass::run(ctx, runtime, &pass)?;
+        tally.add(&done.tally);
+        todo.retain(|r| done.deferred.contains(&r.index));
+    }
+    tally.deferred = todo.len();
+    Ok(tally)
+}
+
+/// The stage's outcome as the journal records it; trips the failure-rate gate if it must.
+fn gate(ctx: &Ctx<'_>, stage: usize, tally: &Tally) -> String {
+    if let Some(reason) = ctx.halt.reason() {
+        return format!("halted: {reason}");
+    }
+    let max = ctx.campaign().delivery.max_failure_rate;
+    if !stages::gate_tripped(tally.permanent, tally.finished(), max) {
+        return "done".to_owned();
+    }
+    let reason = HaltReason::FailureRate {
+        stage,
+        permanent: tally.permanent,
+        of: tally.finished(),
+        max,
+        certain: false,
+    };
+    let outcome = format!("halted: {reason}");
+    ctx.halt.halt(reason);
+    outcome
+}
