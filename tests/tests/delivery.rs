@@ -142,11 +142,13 @@ fn changed_campaign_is_refused_on_resume() {
 }
 
 #[test]
+#[cfg_attr(
+    isomail_missing = "aiosmtpd",
+    ignore = "needs aiosmtpd: run tests/run.sh"
+)]
 fn each_smtp_failure_ends_in_the_right_state() {
     let dir = tempfile::tempdir().expect("tmp");
-    let Some(server) = FaultySmtp::start(dir.path(), 1.0) else {
-        return;
-    };
+    let server = FaultySmtp::start(dir.path(), 1.0);
     let emails = [
         "ok1@isomail.test",
         "tempfail1@isomail.test",
@@ -252,11 +254,13 @@ fn each_smtp_failure_ends_in_the_right_state() {
 }
 
 #[test]
+#[cfg_attr(
+    isomail_missing = "aiosmtpd",
+    ignore = "needs aiosmtpd: run tests/run.sh"
+)]
 fn a_reply_slower_than_the_timeout_is_a_transient_failure() {
     let dir = tempfile::tempdir().expect("tmp");
-    let Some(server) = FaultySmtp::start(dir.path(), 3.0) else {
-        return;
-    };
+    let server = FaultySmtp::start(dir.path(), 3.0);
     let delivery = format!(
         "smtp = \"smtp://127.0.0.1:{}\"\ntls = \"none\"\nstages = [\"all\"]\nmax_failure_rate = 1.0\nretry_delay = 0.1\ntimeout = 0.5",
         server.port
@@ -377,11 +381,13 @@ fn a_message_that_differs_from_preflight_halts_before_it_goes_out() {
 }
 
 #[test]
+#[cfg_attr(
+    isomail_missing = "aiosmtpd",
+    ignore = "needs aiosmtpd: run tests/run.sh"
+)]
 fn a_relay_without_starttls_halts_the_campaign_and_sends_nothing() {
     let dir = tempfile::tempdir().expect("tmp");
-    let Some(server) = FaultySmtp::start(dir.path(), 1.0) else {
-        return;
-    };
+    let server = FaultySmtp::start(dir.path(), 1.0);
     // No `tls = "none"`: STARTTLS is required, and this server does not offer it.
     let delivery = format!(
         "smtp = \"smtp://127.0.0.1:{}\"\nstages = [\"all\"]",
@@ -421,6 +427,10 @@ fn an_unreachable_relay_halts_the_campaign_with_everyone_pending() {
 }
 
 #[test]
+#[cfg_attr(
+    isomail_missing = "script",
+    ignore = "needs script (util-linux): run tests/run.sh"
+)]
 fn on_a_terminal_send_asks_before_each_further_stage() {
     // util-linux `script` gives the command a pseudo-terminal; the answers come from our stdin.
     use std::io::Write;
@@ -428,9 +438,8 @@ fn on_a_terminal_send_asks_before_each_further_stage() {
         .arg("--version")
         .output()
         .is_err()
-        && util::missing("script (util-linux)")
     {
-        return;
+        util::missing("script (util-linux)");
     }
     let emails: Vec<String> = (1..=8).map(|i| format!("p{i}@example.com")).collect();
     let campaign = campaign_with(&emails, "stages = [1, 3, \"all\"]");
@@ -471,23 +480,20 @@ fn on_a_terminal_send_asks_before_each_further_stage() {
 }
 
 #[test]
+#[cfg_attr(
+    any(isomail_missing = "aiosmtpd", isomail_missing = "openssl"),
+    ignore = "needs aiosmtpd and openssl: run tests/run.sh"
+)]
 fn smtps_speaks_tls_from_the_first_byte_and_verifies_the_relay() {
-    // The certificate tests/smtp/postfix.sh makes (CA:FALSE, for 127.0.0.1 and localhost).
+    let dir = tempfile::tempdir().expect("tmp");
+    let (cert, key) = util::self_signed_certificate(dir.path());
     let (cert, key) = (
-        "/var/tmp/isomail-postfix/tls.crt",
-        "/var/tmp/isomail-postfix/tls.key",
+        cert.to_str().expect("utf-8 path"),
+        key.to_str().expect("utf-8 path"),
     );
-    if !std::path::Path::new(key).is_file()
-        && util::missing("the test certificate of tests/smtp/postfix.sh")
-    {
-        return;
-    }
     let tls_server =
         |dir: &std::path::Path| FaultySmtp::start_with(dir, 1.0, &["--implicit-tls", cert, key]);
-    let dir = tempfile::tempdir().expect("tmp");
-    let Some(server) = tls_server(dir.path()) else {
-        return;
-    };
+    let server = tls_server(dir.path());
     let smtps = |port: u16| format!("smtp = \"smtps://127.0.0.1:{port}\"\nstages = [\"all\"]");
 
     // With ca_file naming the relay's certificate, both messages go out over TLS, byte for
@@ -514,9 +520,7 @@ fn smtps_speaks_tls_from_the_first_byte_and_verifies_the_relay() {
     // Control, against a fresh server (faulty_smtp.py exits after a refused TLS handshake):
     // without the relay's CA the certificate is refused, nothing is sent, nobody written off.
     let other = tempfile::tempdir().expect("tmp");
-    let Some(server) = tls_server(other.path()) else {
-        return;
-    };
+    let server = tls_server(other.path());
     let untrusted = campaign_with(
         &["ok1@isomail.test", "ok2@isomail.test"],
         &smtps(server.port),

@@ -56,9 +56,7 @@ fn assert_journal_matches_server(campaign: &std::path::Path, server: &FaultySmtp
 
 fn halted_midway(stop: impl FnOnce(u32, &std::path::Path)) {
     let dir = tempfile::tempdir().expect("tmp");
-    let Some(server) = FaultySmtp::start(dir.path(), 1.0) else {
-        return;
-    };
+    let server = FaultySmtp::start(dir.path(), 1.0);
     let campaign = smtp_campaign(&server, &ok_list(300, "halt"), "rate = 40\nconcurrency = 2");
     let path = campaign.write();
     let child = spawn_send(&path);
@@ -94,6 +92,10 @@ fn halted_midway(stop: impl FnOnce(u32, &std::path::Path)) {
 }
 
 #[test]
+#[cfg_attr(
+    isomail_missing = "aiosmtpd",
+    ignore = "needs aiosmtpd: run tests/run.sh"
+)]
 fn sigint_halts_after_in_flight_messages() {
     halted_midway(|pid, _| {
         std::process::Command::new("kill")
@@ -104,11 +106,13 @@ fn sigint_halts_after_in_flight_messages() {
 }
 
 #[test]
+#[cfg_attr(
+    isomail_missing = "aiosmtpd",
+    ignore = "needs aiosmtpd: run tests/run.sh"
+)]
 fn second_sigint_stops_at_once_and_resume_sends_nobody_twice() {
     let dir = tempfile::tempdir().expect("tmp");
-    let Some(server) = FaultySmtp::start(dir.path(), 1.0) else {
-        return;
-    };
+    let server = FaultySmtp::start(dir.path(), 1.0);
     let campaign = smtp_campaign(
         &server,
         &ok_list(200, "twice"),
@@ -147,6 +151,10 @@ fn second_sigint_stops_at_once_and_resume_sends_nobody_twice() {
 }
 
 #[test]
+#[cfg_attr(
+    isomail_missing = "aiosmtpd",
+    ignore = "needs aiosmtpd: run tests/run.sh"
+)]
 fn halt_command_halts_a_running_send() {
     halted_midway(|_, campaign| {
         let out = util::isomail(&["halt", campaign.to_str().expect("utf-8")]);
@@ -155,11 +163,13 @@ fn halt_command_halts_a_running_send() {
 }
 
 #[test]
+#[cfg_attr(
+    isomail_missing = "aiosmtpd",
+    ignore = "needs aiosmtpd: run tests/run.sh"
+)]
 fn failure_rate_gate_halts_the_stage() {
     let dir = tempfile::tempdir().expect("tmp");
-    let Some(server) = FaultySmtp::start(dir.path(), 1.0) else {
-        return;
-    };
+    let server = FaultySmtp::start(dir.path(), 1.0);
     // Every third recipient is refused for good: far above a 5% ceiling.
     let emails: Vec<String> = (1..=60)
         .map(|i| {
@@ -209,11 +219,13 @@ impl Lcg {
 }
 
 #[test]
+#[cfg_attr(
+    isomail_missing = "aiosmtpd",
+    ignore = "needs aiosmtpd: run tests/run.sh"
+)]
 fn kill_9_at_random_moments_never_duplicates_or_forgets() {
     let dir = tempfile::tempdir().expect("tmp");
-    let Some(server) = FaultySmtp::start(dir.path(), 1.0) else {
-        return;
-    };
+    let server = FaultySmtp::start(dir.path(), 1.0);
     let emails = ok_list(1500, "crash");
     let campaign = smtp_campaign(&server, &emails, "rate = 150\nconcurrency = 4");
     let path = campaign.write();

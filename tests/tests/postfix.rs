@@ -1,10 +1,11 @@
-//! A real MTA: postfix on 127.0.0.1:2587 (tests/smtp/postfix.sh, run by .ci/run as root) with
-//! STARTTLS and AUTH required, delivering into a Maildir this test reads back. Skips loudly
-//! where postfix is not set up; fails under CI.
+//! A real MTA: the private postfix instance on 127.0.0.1:2587 that tests/run.sh starts as root
+//! (tests/smtp/postfix.sh), with STARTTLS and AUTH required, delivering into a Maildir these tests
+//! read back. Where tests/run.sh could not start it they are ignored; without it they fail.
 
 mod util;
 
 use std::net::TcpStream;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -16,23 +17,32 @@ use util::{
 const MAILDIR: &str = "/var/tmp/isomail-postfix/Maildir/new";
 const CERT: &str = "/var/tmp/isomail-postfix/tls.crt";
 
-fn postfix_ready() -> bool {
-    TcpStream::connect_timeout(
+/// Fails the test unless the test postfix answers and what it delivers can be read (its Maildir
+/// files are owned by nobody, mode 0600: only root reads them).
+fn require_postfix() {
+    let up = TcpStream::connect_timeout(
         &"127.0.0.1:2587".parse().expect("addr"),
         Duration::from_secs(2),
     )
     .is_ok()
         && Path::new(CERT).is_file()
-        && std::fs::read_dir(MAILDIR).is_ok()
+        && std::fs::read_dir(MAILDIR).is_ok();
+    if !up {
+        missing("the test postfix on 127.0.0.1:2587 (tests/smtp/postfix.sh, as root)");
+    }
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    if !root {
+        missing("root (the test postfix's Maildir files are readable only by root)");
+    }
 }
 
 #[test]
+#[cfg_attr(
+    isomail_missing = "postfix",
+    ignore = "needs the test postfix: run tests/run.sh as root"
+)]
 fn postfix_receives_every_recipient_exactly_once_over_starttls_and_auth() {
-    if !postfix_ready()
-        && missing("postfix on 127.0.0.1:2587 (bash tests/smtp/postfix.sh, as root)")
-    {
-        return;
-    }
+    require_postfix();
     let nonce = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
@@ -107,12 +117,12 @@ fn postfix_receives_every_recipient_exactly_once_over_starttls_and_auth() {
 }
 
 #[test]
+#[cfg_attr(
+    isomail_missing = "postfix",
+    ignore = "needs the test postfix: run tests/run.sh as root"
+)]
 fn postfix_refusing_the_password_from_password_file_halts_with_everyone_pending() {
-    if !postfix_ready()
-        && missing("postfix on 127.0.0.1:2587 (bash tests/smtp/postfix.sh, as root)")
-    {
-        return;
-    }
+    require_postfix();
     let mut campaign = CampaignDir::new();
     campaign.csv = b"email,name\nnobody1@isomail.test,A\nnobody2@isomail.test,B\n".to_vec();
     campaign.extra = format!(

@@ -218,19 +218,50 @@ fn contains_address(text: &str, addr: &str) -> bool {
     })
 }
 
-/// Whether a test that needs an external part must fail (CI installs everything) rather than
-/// skip: `CI` is set by `.ci/run`'s environment.
-pub fn required() -> bool {
-    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false")
+/// Fails the test: a part it needs is missing from this machine. No test passes without
+/// running: tests/run.sh prepares every part it can and compiles the tests that need any other
+/// part as ignored (`cfg(isomail_missing = ...)`, see tests/build.rs), so they count as not run.
+pub fn missing(what: &str) -> ! {
+    panic!(
+        "{what} is not available, so this test cannot run. Run the tests with tests/run.sh: it \
+         prepares what they need (the test postfix only as root) and marks as ignored the tests \
+         whose parts it cannot prepare."
+    )
 }
 
-/// Skips (loudly) or, under CI, fails, when `what` is missing.
-pub fn missing(what: &str) -> bool {
-    assert!(!required(), "CI must provide {what} (see .ci/run)");
-    eprintln!(
-        "\n!!! SKIPPED: {what} is not available on this machine; run .ci/run (as root) to install it !!!\n"
-    );
-    true
+/// The Python that runs tests/smtp/faulty_smtp.py: the virtualenv with aiosmtpd that tests/run.sh
+/// makes in the target directory, else `python3` from `PATH`.
+fn smtp_python() -> PathBuf {
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("smtp-venv/bin/python3");
+    if venv.is_file() {
+        venv
+    } else {
+        PathBuf::from("python3")
+    }
+}
+
+/// A self-signed certificate for `127.0.0.1` and `localhost` (CA:FALSE, which rustls requires of
+/// a server's own certificate), written into `dir` by the `openssl` command: (cert, key).
+pub fn self_signed_certificate(dir: &Path) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("tls.crt"), dir.join("tls.key"));
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .args(["-addext", "extendedKeyUsage=serverAuth"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output();
+    match made {
+        Ok(out) if out.status.success() => (cert, key),
+        Ok(out) => panic!("openssl req failed: {}", stderr(&out)),
+        Err(_) => missing("the openssl command"),
+    }
 }
 
 /// The fault-injecting aiosmtpd server of tests/smtp/faulty_smtp.py on 127.0.0.1, stopped on drop.
@@ -241,25 +272,26 @@ pub struct FaultySmtp {
 }
 
 impl FaultySmtp {
-    /// Starts it, or returns `None` (after [`missing`]) where aiosmtpd is not installed.
-    pub fn start(dir: &Path, slow_seconds: f64) -> Option<FaultySmtp> {
+    /// Starts it; fails the test (see [`missing`]) where aiosmtpd is not installed.
+    pub fn start(dir: &Path, slow_seconds: f64) -> FaultySmtp {
         FaultySmtp::start_with(dir, slow_seconds, &[])
     }
 
     /// As [`FaultySmtp::start`], with extra arguments for the script.
-    pub fn start_with(dir: &Path, slow_seconds: f64, extra: &[&str]) -> Option<FaultySmtp> {
+    pub fn start_with(dir: &Path, slow_seconds: f64, extra: &[&str]) -> FaultySmtp {
         use std::io::BufRead;
         use std::os::unix::process::CommandExt;
-        let has_aiosmtpd = Command::new("python3")
+        let python = smtp_python();
+        let has_aiosmtpd = Command::new(&python)
             .args(["-c", "import aiosmtpd"])
             .output()
             .is_ok_and(|o| o.status.success());
-        if !has_aiosmtpd && missing("aiosmtpd (pip install aiosmtpd)") {
-            return None;
+        if !has_aiosmtpd {
+            missing(&format!("aiosmtpd (for {})", python.display()));
         }
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("smtp/faulty_smtp.py");
         let log = dir.join("smtp-log.jsonl");
-        let mut child = Command::new("python3")
+        let mut child = Command::new(&python)
             .arg(script)
             .args(["--port", "0", "--log"])
             .arg(&log)
@@ -285,7 +317,7 @@ impl FaultySmtp {
             .strip_prefix("READY ")
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("bad READY line {line:?}"));
-        Some(FaultySmtp { child, port, log })
+        FaultySmtp { child, port, log }
     }
 
     /// Every message the server stored: (recipient, sha256, state).

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The test command: prepares what the tests need, then runs every test of the workspace.
+#
+#     tests/run.sh [more cargo test arguments]     e.g.  tests/run.sh --test postfix
+#
+# Prepares, each step only when not done already:
+#   - aiosmtpd, for the fault-injecting SMTP server (tests/smtp/faulty_smtp.py): a virtualenv in
+#     the target directory (target/tmp/smtp-venv), never the user's own Python;
+#   - as root only: the private postfix instance of tests/smtp/postfix.sh on 127.0.0.1:2587 (its
+#     own config, queue and ports under /var/tmp/isomail-postfix; never /etc/postfix, never
+#     port 25; installs the postfix package if missing);
+#   - checks that `openssl` and `script` (util-linux) exist.
+# What it cannot prepare it says up front, and the tests that need it are compiled as ignored
+# (tests/build.rs, ISOMAIL_TEST_MISSING), so cargo counts them as ignored with the reason: never
+# as passed. Under CI (CI set, not "false") nothing may be left out: it fails instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ci=false
+if [ -n "${CI:-}" ] && [ "${CI:-}" != false ]; then ci=true; fi
+missing=()   # parts of ISOMAIL_TEST_MISSING (tests/build.rs lists them)
+why=()       # one line each, for the reader
+
+# --- aiosmtpd, in a virtualenv where util::smtp_python looks (CARGO_TARGET_TMPDIR) ------------
+if ! command -v python3 >/dev/null; then
+  missing+=(aiosmtpd)
+  why+=("aiosmtpd: python3 not found")
+else
+  target=$(cargo metadata --no-deps --format-version 1 \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+  [ -n "$target" ] || { echo "tests/run.sh: cargo metadata named no target directory" >&2; exit 1; }
+  venv="$target/tmp/smtp-venv"
+  if "$venv/bin/python3" -c 'import aiosmtpd' 2>/dev/null; then
+    :
+  elif [ ! -e "$venv" ] && python3 -c 'import aiosmtpd' 2>/dev/null; then
+    : # the user's own python3 has it; the tests use python3 when there is no virtualenv
+  else
+    echo "tests/run.sh: installing aiosmtpd into $venv"
+    if python3 -m venv --clear "$venv" \
+      && "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check aiosmtpd \
+      && "$venv/bin/python3" tests/smtp/selftest_faulty.py; then
+      :
+    else
+      rm -rf "$venv"   # so the tests do not take a half-made one for the real thing
+      missing+=(aiosmtpd)
+      why+=("aiosmtpd: could not make $venv with python3 -m venv (Debian: apt-get install python3-venv) and pip install aiosmtpd")
+    fi
+  fi
+fi
+
+# --- the test postfix ---------------------------------------------------------------------------
+if [ "$(id -u)" = 0 ]; then
+  echo "tests/run.sh: starting the test postfix (tests/smtp/postfix.sh)"
+  if ! bash tests/smtp/postfix.sh >/dev/null; then
+    missing+=(postfix)
+    why+=("postfix: tests/smtp/postfix.sh failed (its messages are above)")
+  fi
+else
+  missing+=(postfix)
+  why+=("postfix: only root can start the test postfix and read what it delivers")
+fi
+
+# --- commands -----------------------------------------------------------------------------------
+command -v openssl >/dev/null || { missing+=(openssl); why+=("openssl: command not found"); }
+command -v script >/dev/null || { missing+=(script); why+=("script (util-linux): command not found"); }
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "tests/run.sh: NOT prepared on this machine:" >&2
+  printf '  - %s\n' "${why[@]}" >&2
+  if $ci; then
+    echo "tests/run.sh: CI must run every test: failing" >&2
+    exit 1
+  fi
+  echo "tests/run.sh: the tests that need these are compiled as IGNORED (not run)" >&2
+  export ISOMAIL_TEST_MISSING="${missing[*]}"
+else
+  # Unset, not empty: the same build as a plain `cargo test`, so switching costs no rebuild.
+  unset ISOMAIL_TEST_MISSING
+fi
+
+status=0
+cargo test --release --workspace "$@" || status=$?
+if [ ${#missing[@]} -gt 0 ]; then
+  (IFS=,; echo "tests/run.sh: the tests that need ${missing[*]} were NOT run (cargo counted them as ignored)" >&2)
+fi
+exit $status
