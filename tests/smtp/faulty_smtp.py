@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Fault-injecting SMTP server for isomail's delivery tests (needs `pip install aiosmtpd`).
 
-    python3 faulty_smtp.py --port PORT --log LOGFILE [--slow-seconds 3] [--max-seconds 600]
+    python3 faulty_smtp.py --port PORT --log LOGFILE [--host ::1] [--slow-seconds 3] [--max-seconds 600]
                            [--implicit-tls CERT KEY]
 
-Listens on 127.0.0.1 only (plain SMTP, or TLS from the first byte with --implicit-tls; no AUTH) and prints `READY <port>` once it
+Listens on 127.0.0.1 only, or [::1] with --host ::1 (plain SMTP, or TLS from the first byte with --implicit-tls; no AUTH) and prints `READY <port>` once it
 accepts connections (--port 0 picks a free port). What happens to a recipient depends on the
 prefix of its local part (case-insensitive):
 
@@ -132,6 +132,8 @@ class FaultyHandler:
 async def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--host", default="127.0.0.1", choices=["127.0.0.1", "::1"],
+                    help="the loopback address to listen on (IPv4 or IPv6)")
     ap.add_argument("--log", required=True)
     ap.add_argument("--slow-seconds", type=float, default=3.0)
     ap.add_argument("--max-seconds", type=float, default=600.0)
@@ -150,7 +152,7 @@ async def main():
     # A fixed hostname avoids socket.getfqdn(), which may hang without DNS.
     server = await loop.create_server(
         lambda: SMTP(handler, hostname="faulty-smtp.test", enable_SMTPUTF8=True, loop=loop),
-        host="127.0.0.1", port=args.port, backlog=1024, reuse_address=True, ssl=ssl_context)
+        host=args.host, port=args.port, backlog=1024, reuse_address=True, ssl=ssl_context)
     port = server.sockets[0].getsockname()[1]
     print(f"READY {port}", flush=True)
 

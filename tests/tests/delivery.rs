@@ -531,3 +531,33 @@ fn smtps_speaks_tls_from_the_first_byte_and_verifies_the_relay() {
     assert_eq!(server.stored().len(), 0);
     assert_eq!(status_json(&path)["pending"], 2);
 }
+
+#[test]
+#[cfg_attr(
+    isomail_missing = "aiosmtpd",
+    ignore = "needs aiosmtpd: run tests/run.sh"
+)]
+fn a_relay_at_an_ipv6_literal_is_reached() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = FaultySmtp::start_with(dir.path(), 1.0, &["--host", "::1"]);
+    let delivery = format!(
+        "smtp = \"smtp://[::1]:{}\"\ntls = \"none\"\nstages = [\"all\"]",
+        server.port
+    );
+    let campaign = campaign_with(&["ok1@isomail.test", "ok2@isomail.test"], &delivery);
+    let path = campaign.write();
+    let out = isomail_path(&["send", "--yes"], &path);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(server.stored().len(), 2);
+    assert!(stdout(&out).contains("smtp://[::1]:"), "{}", stdout(&out));
+    // Control: the same server is not on the IPv4 loopback, so the address really was used.
+    let v4 = format!(
+        "smtp = \"smtp://127.0.0.1:{}\"\ntls = \"none\"\nstages = [\"all\"]",
+        server.port
+    );
+    let out = isomail_path(
+        &["send", "--yes"],
+        &campaign_with(&["ok3@isomail.test"], &v4).write(),
+    );
+    assert_halted(&out, "cannot connect to 127.0.0.1");
+}

@@ -149,3 +149,43 @@ fn postfix_refusing_the_password_from_password_file_halts_with_everyone_pending(
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(status_json(&path)["sent"], 2);
 }
+
+#[test]
+#[cfg_attr(
+    isomail_missing = "postfix",
+    ignore = "needs the test postfix: run tests/run.sh as root"
+)]
+fn a_refused_login_is_final_and_a_percent_encoded_user_name_is_decoded() {
+    require_postfix();
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let mut campaign = CampaignDir::new();
+    let rows: String = (1..=20)
+        .map(|i| format!("enc{nonce}x{i}@isomail.test,P{i}\n"))
+        .collect();
+    campaign.csv = format!("email,name\n{rows}").into_bytes();
+    // RFC 3986 userinfo is percent-encoded: the relay must see `isomail@isomail.test` (the
+    // SASL user `isomail` of realm `isomail.test`), not `isomail%40isomail.test`.
+    campaign.extra = format!(
+        "\n[delivery]\nsmtp = \"smtp://isomail%40isomail.test@127.0.0.1:2587\"\npassword_file = \"secret.txt\"\nca_file = \"{CERT}\"\nstages = [\"all\"]\nconcurrency = 4\n"
+    );
+    let path = campaign.write();
+    let secret = campaign.dir.path().join("secret.txt");
+    std::fs::write(&secret, "not-the-password\n").expect("secret");
+    // A 535 is final: no reconnect backoff (that took about 75 s for a list like this).
+    let started = Instant::now();
+    let out = isomail_path(&["send", "--yes"], &path);
+    assert_halted(&out, "authentication failed");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "a refused login took {:?} to halt",
+        started.elapsed()
+    );
+    assert_eq!(status_json(&path)["pending"], 20);
+    // Control: the right password under the same encoded user name sends everyone.
+    std::fs::write(&secret, "isomail-test-password\n").expect("secret");
+    let out = isomail_path(&["send", "--yes"], &path);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(status_json(&path)["sent"], 20);
+}

@@ -260,6 +260,10 @@ impl Smtp {
                 return Err(why);
             }
             self.backoff().await;
+            // Another connection may have been refused for good while this one waited.
+            if let Some(why) = self.refused() {
+                return Err(why);
+            }
             match self.connect().await {
                 Ok(conn) => {
                     self.failures.store(0, Ordering::Relaxed);
