@@ -429,50 +429,98 @@ mod tests {
         false
     }
 
+    /// A private cache holding the real entry at `cache`, and next to it `decoy`, a link to a
+    /// directory of the attacker's compiled component under the real entry's name. Every
+    /// directory is this user's (or root's) and private, so once `cache` and `decoy` are
+    /// swapped, nothing but not following `cache` as a link keeps the planted entry out.
+    struct SwapLayout {
+        _base: tempfile::TempDir,
+        cache: PathBuf,
+        decoy: PathBuf,
+    }
+
+    impl SwapLayout {
+        /// `depth` directories above `cache`: resolving a long path twice, as a check-then-open
+        /// does, takes long enough for swaps to fall in between even when both threads share one
+        /// busy core.
+        fn new(depth: usize) -> SwapLayout {
+            let base = tempfile::tempdir().expect("tempdir");
+            let deep: PathBuf = std::iter::repeat_n("d", depth).collect();
+            std::fs::create_dir_all(base.path().join(&deep)).expect("mkdir -p");
+            let parent = mkdir(&base.path().join(deep).join("parent"), 0o755);
+            let cache = mkdir(&parent.join("cache"), 0o700);
+            std::fs::write(cache.join(&fixture().name), &fixture().real).expect("entry");
+            chmod(&cache.join(&fixture().name), 0o600);
+            let evil = mkdir(&base.path().join("evil"), 0o700);
+            plant(&evil);
+            let decoy = parent.join("decoy");
+            symlink(&evil, &decoy).expect("symlink");
+            // Controls: the detection works, and the real entry loads when nobody interferes.
+            assert_eq!(lookup(&evil), Found::Planted);
+            assert_eq!(lookup(&cache), Found::Real);
+            SwapLayout {
+                _base: base,
+                cache,
+                decoy,
+            }
+        }
+
+        /// Swaps the directory and the link in one step, as `rename` over would in two.
+        fn swap(&self) {
+            rustix::fs::renameat_with(
+                rustix::fs::CWD,
+                &self.cache,
+                rustix::fs::CWD,
+                &self.decoy,
+                rustix::fs::RenameFlags::EXCHANGE,
+            )
+            .expect("swap");
+        }
+    }
+
+    #[test]
+    fn a_directory_swapped_for_a_link_once_opened_is_still_the_one_used() {
+        let layout = SwapLayout::new(0);
+        let f = fixture();
+        let cache = CacheDir::open(&layout.cache, euid()).expect("a private cache");
+        layout.swap();
+        assert_eq!(
+            lookup(&layout.cache),
+            Found::Nothing,
+            "the path is now a link"
+        );
+        let loaded = cache.load(&f.engine, &f.name).expect("the real entry");
+        assert_eq!(identify(&loaded), Found::Real);
+        // Writes land in the directory that was checked, now at `decoy`'s name.
+        cache.store("new.cwasm", b"new");
+        let checked = std::fs::read_dir(&layout.decoy).expect("ls").flatten();
+        assert!(checked.map(|e| e.file_name()).any(|n| n == "new.cwasm"));
+    }
+
     #[test]
     fn swapping_the_directory_for_a_link_never_loads_the_planted_entry() {
-        let base = tempfile::tempdir().expect("tempdir");
-        let parent = mkdir(&base.path().join("parent"), 0o755);
-        let cache = mkdir(&parent.join("cache"), 0o700);
-        std::fs::write(cache.join(&fixture().name), &fixture().real).expect("entry");
-        chmod(&cache.join(&fixture().name), 0o600);
-        let evil = mkdir(&base.path().join("evil"), 0o700);
-        plant(&evil);
-        let decoy = parent.join("decoy");
-        symlink(&evil, &decoy).expect("symlink");
-        // Controls: the detection works, and the real entry loads when nobody interferes.
-        assert_eq!(lookup(&evil), Found::Planted);
-        assert_eq!(lookup(&cache), Found::Real);
-
-        // Whoever may rename in `parent` swaps the directory and the link, atomically, again and
-        // again. Every directory here is this user's (or root's) and 0700/0600, so nothing but
-        // the refusal to follow `cache` when it is a link keeps the planted entry out.
+        let layout = SwapLayout::new(32);
+        let cache = &layout.cache;
+        // Whoever may rename in `parent` swaps the directory and the link again and again.
         let stop = AtomicBool::new(false);
         let (mut real, mut refused, mut compiled, mut planted) = (0, 0, 0, 0);
         let mut rounds = 0;
         std::thread::scope(|scope| {
             scope.spawn(|| {
                 while !stop.load(Ordering::Relaxed) {
-                    rustix::fs::renameat_with(
-                        rustix::fs::CWD,
-                        &cache,
-                        rustix::fs::CWD,
-                        &decoy,
-                        rustix::fs::RenameFlags::EXCHANGE,
-                    )
-                    .expect("swap");
+                    layout.swap();
                 }
             });
             // Until both states were met often enough to show the race ran, within a bound.
-            while rounds < 20_000 && (rounds < 400 || real < 50 || refused < 50) {
+            while rounds < 20_000 && (rounds < 2_000 || real < 50 || refused < 50) {
                 rounds += 1;
-                match lookup(&cache) {
+                match lookup(cache) {
                     Found::Real => real += 1,
                     Found::Nothing => refused += 1,
                     Found::Planted => planted += 1,
                 }
                 // And what the sandbox calls, which compiles when the cache is refused.
-                let component = compile_in(Some(&cache), &fixture().engine, REAL).expect("compile");
+                let component = compile_in(Some(cache), &fixture().engine, REAL).expect("compile");
                 match identify(&component) {
                     Found::Planted => planted += 1,
                     _ => compiled += 1,
