@@ -4,6 +4,7 @@
 include!("build_guest.rs");
 
 fn main() {
+    mark_missing_parts();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     rerun_if_tree_changed(&root.join("guest"));
     rerun_if_tree_changed(&root.join("wit"));

@@ -9,7 +9,8 @@
 #   - as root only: the private postfix instance of tests/smtp/postfix.sh on 127.0.0.1:2587 (its
 #     own config, queue and ports under /var/tmp/isomail-postfix; never /etc/postfix, never
 #     port 25; installs the postfix package if missing);
-#   - checks that `openssl` and `script` (util-linux) exist.
+#   - checks that `openssl` and `script` (util-linux) exist; and whether it runs as root (the
+#     compile-cache tests make files of another user).
 # What it cannot prepare it says up front, and the tests that need it are compiled as ignored
 # (tests/build.rs, ISOMAIL_TEST_MISSING), so cargo counts them as ignored with the reason: never
 # as passed. Under CI (CI set, not "false") nothing may be left out: it fails instead.
@@ -56,8 +57,9 @@ if [ "$(id -u)" = 0 ]; then
     why+=("postfix: tests/smtp/postfix.sh failed (its messages are above)")
   fi
 else
-  missing+=(postfix)
+  missing+=(postfix root)
   why+=("postfix: only root can start the test postfix and read what it delivers")
+  why+=("root: the compile-cache tests chown files to another user")
 fi
 
 # --- commands -----------------------------------------------------------------------------------
