@@ -8,9 +8,9 @@ use std::time::{Instant, SystemTime};
 
 use crate::Error;
 use crate::campaign::Campaign;
-use crate::checks::{CampaignFinding, Checks};
+use crate::checks::Checks;
 use crate::cli::{Cli, Command, SendArgs};
-use crate::pipeline::{self, Failed, Outcome};
+use crate::pipeline::{self, Failed, Outcome, Summary};
 use crate::report::{Event, RenderSummary, Reporter};
 use crate::sandbox::RenderError;
 use crate::sandbox::RenderFailure;
@@ -84,7 +84,7 @@ fn check(path: &Path, jobs: Option<usize>) -> Result<(), Error> {
     let (campaign, sandbox, jobs) = prepare(path, jobs)?;
     let checks = pipeline::checks(&campaign)?;
     let mut tally = Tally::new(campaign.recipients.len());
-    let campaign_findings = pipeline::render_all(
+    let summary = pipeline::render_all(
         &campaign,
         &sandbox,
         &checks,
@@ -95,7 +95,7 @@ fn check(path: &Path, jobs: Option<usize>) -> Result<(), Error> {
             Ok(())
         },
     )?;
-    tally.finish("checked", &campaign, started, &campaign_findings)
+    tally.finish("checked", &campaign, started, &summary)
 }
 
 fn render(path: &Path, out: &Path, jobs: Option<usize>) -> Result<(), Error> {
@@ -105,21 +105,20 @@ fn render(path: &Path, out: &Path, jobs: Option<usize>) -> Result<(), Error> {
     let checks = pipeline::checks(&campaign)?;
     let mut tally = Tally::new(campaign.recipients.len());
     let now = SystemTime::now();
-    let campaign_findings =
-        pipeline::render_all(&campaign, &sandbox, &checks, jobs, now, |outcome| {
-            // A message a check flagged is not written: a dry run shows what would be sent.
-            if let Ok(message) = &outcome
-                && message.findings.is_empty()
-            {
-                let file = out.join(format!("{:06}.eml", message.index));
-                std::fs::write(&file, &message.bytes)
-                    .map_err(|e| Error::other(format!("{}: cannot write: {e}", file.display())))?;
-            }
-            tally.add(outcome, &checks);
-            Ok(())
-        })?;
+    let summary = pipeline::render_all(&campaign, &sandbox, &checks, jobs, now, |outcome| {
+        // A message a check flagged is not written: a dry run shows what would be sent.
+        if let Ok(message) = &outcome
+            && message.findings.is_empty()
+        {
+            let file = out.join(format!("{:06}.eml", message.index));
+            std::fs::write(&file, &message.bytes)
+                .map_err(|e| Error::other(format!("{}: cannot write: {e}", file.display())))?;
+        }
+        tally.add(outcome, &checks);
+        Ok(())
+    })?;
     let verb = format!("rendered to {}:", out.display());
-    tally.finish(&verb, &campaign, started, &campaign_findings)
+    tally.finish(&verb, &campaign, started, &summary)
 }
 
 fn preview(path: &Path, to: Option<&str>, index: Option<usize>) -> Result<(), Error> {
@@ -150,6 +149,12 @@ fn preview(path: &Path, to: Option<&str>, index: Option<usize>) -> Result<(), Er
         (None, Some(n)) => n,
         (None, None) => 1,
     };
+    let email = &campaign.recipients.addresses()[wanted - 1];
+    if let Some(why) = campaign.suppression.why(email) {
+        return Err(Error::input(format!(
+            "recipient #{wanted} is {why}: isomail will not render or send it"
+        )));
+    }
     let sandbox = pipeline::load_sandbox(&campaign, 1, &Reporter::terminal())?;
     pipeline::probe(&campaign, &sandbox)?;
     let recipient = campaign
@@ -275,8 +280,9 @@ impl Tally {
         verb: &str,
         campaign: &Campaign,
         started: Instant,
-        campaign_findings: &[CampaignFinding],
+        summary: &Summary,
     ) -> Result<(), Error> {
+        let campaign_findings = &summary.findings;
         self.reporter.finish_bar();
         self.reporter.event(Event::Rendered(&RenderSummary {
             verb,
@@ -284,6 +290,7 @@ impl Tally {
             rendered: self.rendered,
             failed: self.failed,
             flagged: self.flagged,
+            suppressed: summary.suppressed.len(),
             bytes: self.bytes,
             seconds: started.elapsed().as_secs_f64(),
         }));

@@ -26,6 +26,8 @@ pub enum State {
     Sent,
     Failed,
     Ambiguous,
+    /// A suppression list names the recipient: never rendered at send time, never sent.
+    Suppressed,
 }
 
 impl State {
@@ -36,6 +38,7 @@ impl State {
             State::Sent => "sent",
             State::Failed => "failed",
             State::Ambiguous => "ambiguous",
+            State::Suppressed => "suppressed",
         }
     }
 
@@ -46,6 +49,7 @@ impl State {
             "sent" => State::Sent,
             "failed" => State::Failed,
             "ambiguous" => State::Ambiguous,
+            "suppressed" => State::Suppressed,
             _ => return None,
         })
     }
@@ -101,16 +105,30 @@ pub struct Counts {
     pub sent: usize,
     pub failed: usize,
     pub ambiguous: usize,
+    pub suppressed: usize,
 }
 
 impl Counts {
     pub fn total(&self) -> usize {
-        self.pending + self.sending + self.sent + self.failed + self.ambiguous
+        self.pending + self.sending + self.sent + self.failed + self.ambiguous + self.suppressed
     }
-    /// Recipients whose turn has come and gone: everyone not pending.
+    /// Recipients a send may still reach or has reached: everyone not suppressed.
+    pub fn sendable(&self) -> usize {
+        self.total() - self.suppressed
+    }
+    /// Recipients whose turn has come and gone: everyone neither pending nor suppressed.
     pub fn processed(&self) -> usize {
-        self.total() - self.pending
+        self.sendable() - self.pending
     }
+}
+
+/// A recipient the preflight left out because a suppression list names it.
+#[derive(Debug, Clone)]
+pub struct SuppressedRow {
+    pub index: usize,
+    pub email: String,
+    /// `suppressed by FILE line N`.
+    pub why: String,
 }
 
 pub struct Journal {
@@ -350,6 +368,50 @@ impl Journal {
         tx.commit().map_err(db_error(&path))
     }
 
+    /// Records the recipients a suppression list names, with which file and line. A row
+    /// already past pending (sent before the address was suppressed) keeps its state.
+    pub fn insert_suppressed(&mut self, rows: &[SuppressedRow]) -> Result<(), Error> {
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(db_error(&path))?;
+        {
+            let mut stmt = tx
+                .prepare(
+                    "INSERT INTO recipients(idx, email, state, hash, message_id, reply, created_at, updated_at)
+                     VALUES(?1, ?2, 'suppressed', '', '', ?3, ?4, ?4)
+                     ON CONFLICT(idx) DO UPDATE SET state = 'suppressed', reply = ?3, updated_at = ?4
+                     WHERE state = 'pending'",
+                )
+                .map_err(db_error(&path))?;
+            let t = now();
+            for row in rows {
+                stmt.execute(params![row.index as i64, row.email, row.why, t])
+                    .map_err(db_error(&path))?;
+            }
+        }
+        tx.commit().map_err(db_error(&path))
+    }
+
+    /// Moves every pending recipient that `why` names (a suppression list read again) to
+    /// `suppressed`, in one transaction; returns how many moved.
+    pub fn suppress_pending(
+        &mut self,
+        why: impl Fn(&str) -> Option<String>,
+    ) -> Result<usize, Error> {
+        let rows: Vec<SuppressedRow> = self
+            .rows_in(State::Pending)?
+            .into_iter()
+            .filter_map(|row| {
+                why(&row.email).map(|why| SuppressedRow {
+                    index: row.index,
+                    email: row.email,
+                    why,
+                })
+            })
+            .collect();
+        self.insert_suppressed(&rows)?;
+        Ok(rows.len())
+    }
+
     /// After a crash: every `sending` row's fate is unknown. `resolve` may settle one (a Maildir
     /// can see whether the file arrived); the rest become `ambiguous`. Returns how many did.
     pub fn recover(&self, resolve: impl Fn(&Row) -> Option<State>) -> Result<usize, Error> {
@@ -493,6 +555,7 @@ impl Journal {
                 Some(State::Sent) => counts.sent = n,
                 Some(State::Failed) => counts.failed = n,
                 Some(State::Ambiguous) => counts.ambiguous = n,
+                Some(State::Suppressed) => counts.suppressed = n,
                 None => {}
             }
         }

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use crate::Error;
+use crate::campaign::tokens::UNSUBSCRIBE_FIELD;
 use crate::campaign::{Campaign, Recipient, RendererChoice};
 use crate::checks::{CampaignFinding, Checks, Finding, Watch};
 use crate::message::{self, Envelope};
@@ -97,6 +98,12 @@ pub fn probe(campaign: &Campaign, sandbox: &Sandbox) -> Result<(), Error> {
             .iter()
             .filter(|c| *c != "email")
             .map(|c| (c.clone(), String::new()))
+            .chain(
+                campaign
+                    .unsubscribe
+                    .as_ref()
+                    .map(|_| (UNSUBSCRIBE_FIELD.to_owned(), String::new())),
+            )
             .collect(),
     };
     match sandbox.render(&campaign.templates, &recipient) {
@@ -131,17 +138,48 @@ fn describe_template_error(campaign: &Campaign, err: &RenderError) -> String {
 }
 
 /// Builds the campaign's per-message checks (the leak scanner over the whole list).
+/// With `[unsubscribe]`, every recipient's token is private too: another recipient's token
+/// (in a link or anywhere) in a message is a finding.
 pub fn checks(campaign: &Campaign) -> Result<Checks<'_>, Error> {
-    Checks::new(
-        campaign.recipients.addresses(),
-        campaign.recipients.private_values(),
-    )
-    .map_err(Error::other)
+    let addresses = campaign.recipients.addresses();
+    let private = campaign.recipients.private_values();
+    let checks = match (&campaign.tokens, &campaign.unsubscribe) {
+        (Some(tokens), Some(_)) => {
+            let mut private = private.to_vec();
+            let owned = addresses
+                .iter()
+                .enumerate()
+                .map(|(i, a)| (tokens.token(a), i as u32 + 1))
+                .collect();
+            private.push(("unsubscribe token".to_owned(), owned));
+            Checks::new(addresses, &private)
+        }
+        _ => Checks::new(addresses, private),
+    };
+    checks.map_err(Error::other)
 }
 
-/// Renders and checks every recipient on `jobs` threads; `sink` sees each outcome once, in
-/// completion order. Returns the campaign-wide findings once all are done. Stops early (and
-/// returns the error) if reading the list fails or `sink` errs.
+/// A recipient a suppression list names: never rendered, never sent.
+#[derive(Debug, Clone)]
+pub struct Suppressed {
+    pub index: usize,
+    pub email: String,
+    /// `suppressed by FILE line N`.
+    pub why: String,
+}
+
+/// What [`render_all`] found beyond each message's outcome.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Findings across messages (the accumulation watch).
+    pub findings: Vec<CampaignFinding>,
+    /// Recipients left out because a suppression list names them, in list order.
+    pub suppressed: Vec<Suppressed>,
+}
+
+/// Renders and checks every recipient on `jobs` threads but those the campaign's suppression
+/// lists name; `sink` sees each outcome once, in completion order. Stops early (and returns
+/// the error) if reading the list fails or `sink` errs.
 pub fn render_all(
     campaign: &Campaign,
     sandbox: &Sandbox,
@@ -149,17 +187,28 @@ pub fn render_all(
     jobs: usize,
     date: SystemTime,
     mut sink: impl FnMut(Outcome) -> Result<(), Error>,
-) -> Result<Vec<CampaignFinding>, Error> {
+) -> Result<Summary, Error> {
     let jobs = jobs.max(1);
     let stream = campaign.recipients.stream()?;
+    let suppressed = Mutex::new(Vec::new());
     let (work_tx, work_rx) = sync_channel::<Recipient>(jobs * 4);
     let (done_tx, done_rx) = sync_channel::<Result<Outcome, Error>>(jobs * 4);
     let work_rx = Arc::new(Mutex::new(work_rx));
     std::thread::scope(|scope| {
         let reader_done = done_tx.clone();
+        let suppressed = &suppressed;
         scope.spawn(move || {
             for item in stream {
                 match item {
+                    Ok(recipient) if let Some(why) = campaign.suppression.why(&recipient.email) => {
+                        if let Ok(mut s) = suppressed.lock() {
+                            s.push(Suppressed {
+                                index: recipient.index,
+                                email: recipient.email,
+                                why,
+                            });
+                        }
+                    }
                     Ok(recipient) => {
                         if work_tx.send(recipient).is_err() {
                             break;
@@ -193,7 +242,13 @@ pub fn render_all(
             }
             sink(outcome)?;
         }
-        Ok(watch.finish())
+        Ok(Summary {
+            findings: watch.finish(),
+            suppressed: suppressed
+                .lock()
+                .map(|mut s| std::mem::take(&mut *s))
+                .unwrap_or_default(),
+        })
     })
 }
 
@@ -244,6 +299,11 @@ pub fn render_one(
         masked: crate::campaign::recipients::mask(&email),
         failure,
     };
+    let mut fields = fields;
+    if let (Some(tokens), Some(unsubscribe)) = (&campaign.tokens, &campaign.unsubscribe) {
+        let url = unsubscribe.url(&tokens.token(&email));
+        fields.push((UNSUBSCRIBE_FIELD.to_owned(), url));
+    }
     let wit = sandbox::Recipient {
         email: email.clone(),
         fields,

@@ -25,6 +25,8 @@ pub enum Event<'a> {
     Rendered(&'a RenderSummary<'a>),
     /// Recipients an interrupted run left in flight, now marked ambiguous.
     RecoveredAmbiguous(usize),
+    /// Pending recipients a suppression list (read again) now names: not sent.
+    SuppressedNow(usize),
     PreflightDone {
         messages: usize,
         seconds: f64,
@@ -66,6 +68,8 @@ pub struct RenderSummary<'a> {
     pub rendered: usize,
     pub failed: usize,
     pub flagged: usize,
+    /// Left out because a suppression list names them.
+    pub suppressed: usize,
     pub bytes: u64,
     pub seconds: f64,
 }
@@ -132,14 +136,21 @@ impl Reporter {
             Event::RecoveredAmbiguous(n) => eprintln!(
                 "isomail: {n} recipient(s) were in flight when an earlier run stopped; marked ambiguous (see `isomail status`)"
             ),
+            Event::SuppressedNow(n) => eprintln!(
+                "isomail: {n} pending recipient(s) are now on a suppression list and will not be sent"
+            ),
             Event::Problem(problem) => eprintln!("  {}", inert(problem)),
             Event::Rendered(r) => println!(
-                "{} {} recipients: {} rendered, {} failed, {} flagged by safety checks; {:.1} KiB average; {:.2} s ({:.0} messages/s)",
+                "{} {} recipients: {} rendered, {} failed, {} flagged by safety checks{}; {:.1} KiB average; {:.2} s ({:.0} messages/s)",
                 r.verb,
                 r.recipients,
                 r.rendered,
                 r.failed,
                 r.flagged,
+                match r.suppressed {
+                    0 => String::new(),
+                    n => format!(", {n} suppressed (not rendered)"),
+                },
                 r.bytes as f64 / r.rendered.max(1) as f64 / 1024.0,
                 r.seconds,
                 (r.rendered + r.failed) as f64 / r.seconds.max(1e-9)

@@ -104,8 +104,17 @@ fn print_text(report: &Report) {
     let c = &report.counts;
     println!("{} ({})", inert(&report.campaign), inert(&report.journal));
     println!(
-        "{} recipients: {} sent, {} failed, {} ambiguous, {} pending, {} in flight",
-        report.total, c.sent, c.failed, c.ambiguous, c.pending, c.sending
+        "{} recipients: {} sent, {} failed, {} ambiguous, {} pending, {} in flight{}",
+        report.total,
+        c.sent,
+        c.failed,
+        c.ambiguous,
+        c.pending,
+        c.sending,
+        match c.suppressed {
+            0 => String::new(),
+            n => format!(", {n} suppressed"),
+        }
     );
     for s in &report.stages {
         println!(

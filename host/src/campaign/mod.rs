@@ -7,6 +7,8 @@
 
 mod delivery;
 pub mod recipients;
+pub mod suppress;
+pub mod tokens;
 
 use std::path::{Path, PathBuf};
 
@@ -19,6 +21,9 @@ use crate::sandbox::{Limits, MAX_RENDERER_BYTES, Templates};
 use delivery::DeliveryFile;
 pub use delivery::{Delivery, Relay, Secret, Stage, Target, Tls};
 pub use recipients::{Recipient, RecipientList};
+pub use suppress::Suppression;
+pub use tokens::{Tokens, Unsubscribe};
+use tokens::{TokensSection, UnsubscribeSection};
 
 /// `campaign.toml` as written.
 #[derive(Debug, Deserialize)]
@@ -28,6 +33,8 @@ struct CampaignFile {
     recipients: RecipientsSection,
     #[serde(default)]
     delivery: DeliveryFile,
+    tokens: Option<TokensSection>,
+    unsubscribe: Option<UnsubscribeSection>,
     #[serde(default)]
     sandbox: Limits,
 }
@@ -48,6 +55,8 @@ struct RecipientsSection {
     path: PathBuf,
     #[serde(default)]
     private: Vec<String>,
+    #[serde(default)]
+    suppress: Vec<PathBuf>,
 }
 
 /// Which renderer component a campaign uses.
@@ -73,6 +82,12 @@ pub struct Campaign {
     pub private_fields: Vec<String>,
     pub delivery: Delivery,
     pub limits: Limits,
+    /// `[tokens]`: each recipient's token, when the campaign uses them.
+    pub tokens: Option<Tokens>,
+    /// `[unsubscribe]`: the List-Unsubscribe targets (tokens are then always present).
+    pub unsubscribe: Option<Unsubscribe>,
+    /// `[recipients] suppress`: read now, and again at every stage boundary of a send.
+    pub suppression: Suppression,
     /// SHA-256 over templates, renderer and recipient list: what a journal pins.
     pub fingerprint: String,
 }
@@ -107,7 +122,38 @@ impl Campaign {
                 )));
             }
         }
-        let fingerprint = message.fingerprint(&recipients);
+        let (tokens, unsubscribe) = tokens_and_unsubscribe(
+            file.tokens.as_ref(),
+            file.unsubscribe.as_ref(),
+            base,
+            &shown,
+        )?;
+        if unsubscribe.is_some()
+            && recipients
+                .columns()
+                .iter()
+                .any(|c| c == tokens::UNSUBSCRIBE_FIELD)
+        {
+            return Err(Error::input(format!(
+                "{}: line 1: the column `{}` is what [unsubscribe] gives the renderer; rename it",
+                recipients.path().display(),
+                tokens::UNSUBSCRIBE_FIELD
+            )));
+        }
+        let suppression = Suppression::load(suppress::files(base, &file.recipients.suppress))?;
+        let mut fingerprint = message.fingerprint(&recipients);
+        if let (Some(tokens), Some(unsubscribe)) = (&tokens, &unsubscribe) {
+            // Another secret or target makes other messages: a changed campaign, not a
+            // mismatch found one message at a time.
+            let extra = format!(
+                "{}\0{}",
+                tokens.token("isomail@fingerprint.invalid"),
+                unsubscribe.describe()
+            );
+            fingerprint = hex(&Sha256::digest(
+                format!("{fingerprint}\0{extra}").as_bytes(),
+            ));
+        }
         Ok(Campaign {
             path: path.to_path_buf(),
             dir: base.to_path_buf(),
@@ -119,9 +165,43 @@ impl Campaign {
             private_fields: file.recipients.private,
             delivery,
             limits: file.sandbox,
+            tokens,
+            unsubscribe,
+            suppression,
             fingerprint,
         })
     }
+}
+
+/// `[tokens]` and `[unsubscribe]`, checked together: an unsubscribe URL needs tokens.
+fn tokens_and_unsubscribe(
+    tokens: Option<&TokensSection>,
+    unsubscribe: Option<&UnsubscribeSection>,
+    base: &Path,
+    shown: &str,
+) -> Result<(Option<Tokens>, Option<Unsubscribe>), Error> {
+    let tokens = match tokens {
+        Some(section) => Some(
+            section
+                .load(base)
+                .map_err(|why| Error::input(format!("{shown}: [tokens] {why}")))?,
+        ),
+        None => None,
+    };
+    let unsubscribe = match unsubscribe {
+        None => None,
+        Some(_) if tokens.is_none() => {
+            return Err(Error::input(format!(
+                "{shown}: [unsubscribe] needs a [tokens] section for its {}",
+                tokens::TOKEN
+            )));
+        }
+        Some(section) => Some(
+            UnsubscribeSection::check(section.clone())
+                .map_err(|why| Error::input(format!("{shown}: [unsubscribe] {why}")))?,
+        ),
+    };
+    Ok((tokens, unsubscribe))
 }
 
 /// `[message]`, read and checked: the sender, the templates and the renderer.

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use super::Making;
 use crate::Error;
-use crate::journal::{Journal, PreflightRow};
+use crate::journal::{Journal, PreflightRow, SuppressedRow};
 use crate::message;
 use crate::pipeline;
 use crate::report::{Event, Reporter};
@@ -30,7 +30,7 @@ pub(super) fn run(
     let mut rows = Vec::with_capacity(campaign.recipients.len());
     let mut problems: Vec<String> = Vec::new();
     let mut problem_count = 0;
-    let findings = pipeline::render_all(campaign, sandbox, checks, jobs, date, |outcome| {
+    let summary = pipeline::render_all(campaign, sandbox, checks, jobs, date, |outcome| {
         match outcome {
             Ok(m) if m.findings.is_empty() => rows.push(PreflightRow {
                 message_id: message::message_id(&campaign.fingerprint, m.index, &campaign.from),
@@ -53,6 +53,7 @@ pub(super) fn run(
         }
         Ok(())
     })?;
+    let findings = &summary.findings;
     problems.sort();
     let campaign_wide = findings.iter().map(|f| format!("campaign: {f}"));
     for problem in problems.into_iter().chain(campaign_wide) {
@@ -65,6 +66,16 @@ pub(super) fn run(
         )));
     }
     journal.insert_preflight(&rows)?;
+    let suppressed: Vec<SuppressedRow> = summary
+        .suppressed
+        .into_iter()
+        .map(|s| SuppressedRow {
+            index: s.index,
+            email: s.email,
+            why: s.why,
+        })
+        .collect();
+    journal.insert_suppressed(&suppressed)?;
     reporter.event(Event::PreflightDone {
         messages: rows.len(),
         seconds: started.elapsed().as_secs_f64(),

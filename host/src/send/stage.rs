@@ -45,12 +45,15 @@ impl Tally {
 /// Runs stages until the plan is done, the operator's `--through` is reached, or a halt.
 pub(super) fn run(ctx: &Ctx<'_>, runtime: &tokio::runtime::Runtime) -> Result<(), Error> {
     let campaign = ctx.campaign();
-    let total = campaign.recipients.len();
-    let targets = stages::targets(&campaign.delivery.stages, total);
     let mut resend_ambiguous = ctx.options.resend_ambiguous;
     let mut ran_one = false;
     loop {
+        suppress_again(ctx)?;
         let counts = ctx.journal()?.counts()?;
+        // Suppressed recipients are not part of the plan: stage sizes count those who may
+        // still be sent.
+        let total = counts.sendable();
+        let targets = stages::targets(&campaign.delivery.stages, total);
         let ambiguous_again = if resend_ambiguous {
             counts.ambiguous
         } else {
@@ -86,6 +89,22 @@ pub(super) fn run(ctx: &Ctx<'_>, runtime: &tokio::runtime::Runtime) -> Result<()
             )));
         }
     }
+}
+
+/// Reads the suppression lists again (someone may have unsubscribed while the last stage ran)
+/// and moves the pending recipients they now name to `suppressed`.
+fn suppress_again(ctx: &Ctx<'_>) -> Result<(), Error> {
+    let suppression = ctx.campaign().suppression.reload()?;
+    if suppression.is_empty() {
+        return Ok(());
+    }
+    let moved = ctx
+        .journal()?
+        .suppress_pending(|email| suppression.why(email))?;
+    if moved > 0 {
+        ctx.reporter.event(Event::SuppressedNow(moved));
+    }
+    Ok(())
 }
 
 /// One stage, from picking its recipients to journaling its outcome.

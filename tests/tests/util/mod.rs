@@ -186,7 +186,8 @@ pub fn render_and_check(
             Ok(())
         },
     )
-    .unwrap_or_else(|e| panic!("render_all: {e}"));
+    .unwrap_or_else(|e| panic!("render_all: {e}"))
+    .findings;
     ok.sort_by_key(|r| r.index);
     failed.sort_by_key(|f| f.index);
     (ok, failed, findings)
@@ -358,6 +359,7 @@ pub fn journal_rows(
         isomail::journal::State::Sent,
         isomail::journal::State::Failed,
         isomail::journal::State::Ambiguous,
+        isomail::journal::State::Suppressed,
     ] {
         for r in journal.rows_in(state).expect("rows") {
             rows.push((r.index, r.email, state.as_str().to_owned(), r.hash, r.reply));

@@ -1,0 +1,211 @@
+//! Per-recipient tokens (`[tokens]`) and one-click unsubscribe (`[unsubscribe]`, RFC 2369 and
+//! RFC 8058).
+//!
+//! A token is HMAC-SHA256(secret, lower-cased address), its first 16 bytes, base64url without
+//! padding: 22 characters an operator's web endpoint can recompute to verify a request without
+//! isomail. The secret comes from an environment variable or a file, never the campaign file or
+//! the command line, and is never printed.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use serde::Deserialize;
+
+/// The placeholder a URL or address template carries.
+pub const TOKEN: &str = "{token}";
+/// The field a renderer gets the recipient's own unsubscribe URL in.
+pub const UNSUBSCRIBE_FIELD: &str = "unsubscribe_url";
+/// Shorter secrets are refused: 16 bytes is the token's own length.
+const MIN_SECRET_BYTES: usize = 16;
+
+/// `[tokens]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TokensSection {
+    secret_env: Option<String>,
+    secret_file: Option<PathBuf>,
+}
+
+/// `[unsubscribe]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct UnsubscribeSection {
+    url: String,
+    mailto: Option<String>,
+}
+
+/// Makes each recipient's token.
+pub struct Tokens {
+    key: ring::hmac::Key,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tokens(<secret>)")
+    }
+}
+
+impl Tokens {
+    pub fn from_secret(secret: &[u8]) -> Tokens {
+        Tokens {
+            key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret),
+        }
+    }
+
+    /// `email`'s token: HMAC-SHA256 over its lower-cased form, 16 bytes, base64url unpadded.
+    pub fn token(&self, email: &str) -> String {
+        let tag = ring::hmac::sign(&self.key, email.trim().to_lowercase().as_bytes());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&tag.as_ref()[..16])
+    }
+}
+
+/// The unsubscribe targets, each with `{token}` in it.
+#[derive(Debug, Clone)]
+pub struct Unsubscribe {
+    url: String,
+    mailto: Option<String>,
+}
+
+impl Unsubscribe {
+    /// The recipient's one-click URL (also the renderer's `unsubscribe_url`).
+    pub fn url(&self, token: &str) -> String {
+        self.url.replace(TOKEN, token)
+    }
+
+    /// The `List-Unsubscribe` value: `<https://…>` and, if configured, `<mailto:…>`.
+    pub fn header(&self, token: &str) -> String {
+        match &self.mailto {
+            Some(mailto) => format!(
+                "<{}>, <mailto:{}>",
+                self.url(token),
+                mailto.replace(TOKEN, token)
+            ),
+            None => format!("<{}>", self.url(token)),
+        }
+    }
+
+    /// What the campaign's fingerprint covers.
+    pub fn describe(&self) -> String {
+        format!("{} {}", self.url, self.mailto.as_deref().unwrap_or(""))
+    }
+}
+
+impl TokensSection {
+    /// Reads the secret; `base` is the campaign's folder.
+    pub(super) fn load(&self, base: &Path) -> Result<Tokens, String> {
+        let secret = match (&self.secret_env, &self.secret_file) {
+            (Some(_), Some(_)) => return Err("give secret_env or secret_file, not both".into()),
+            (None, None) => return Err("give secret_env or secret_file".into()),
+            (Some(var), None) => std::env::var(var)
+                .map_err(|_| {
+                    format!("secret_env = \"{var}\": that environment variable is not set")
+                })?
+                .into_bytes(),
+            (None, Some(file)) => {
+                let mut bytes = std::fs::read(base.join(file))
+                    .map_err(|e| format!("secret_file = \"{}\": {e}", file.display()))?;
+                while bytes.last().is_some_and(|b| matches!(b, b'\n' | b'\r')) {
+                    bytes.pop();
+                }
+                bytes
+            }
+        };
+        if secret.len() < MIN_SECRET_BYTES {
+            return Err(format!(
+                "the secret must be at least {MIN_SECRET_BYTES} bytes (it is {})",
+                secret.len()
+            ));
+        }
+        Ok(Tokens::from_secret(&secret))
+    }
+}
+
+impl UnsubscribeSection {
+    /// Checks both targets: `url` an https URL and `mailto` an address, each with `{token}`.
+    pub(super) fn check(self) -> Result<Unsubscribe, String> {
+        let sample = "AAAAAAAAAAAAAAAAAAAAAA";
+        if !self.url.contains(TOKEN) {
+            return Err(format!("url = \"{}\" has no {TOKEN}", self.url));
+        }
+        let url = url::Url::parse(&self.url.replace(TOKEN, sample))
+            .map_err(|e| format!("url = \"{}\": not a valid URL: {e}", self.url))?;
+        if url.scheme() != "https" || url.host_str().is_none_or(str::is_empty) {
+            return Err(format!(
+                "url = \"{}\": must be an https:// URL (RFC 8058 one-click unsubscribe)",
+                self.url
+            ));
+        }
+        if let Some(mailto) = &self.mailto {
+            if !mailto.contains(TOKEN) {
+                return Err(format!("mailto = \"{mailto}\" has no {TOKEN}"));
+            }
+            mailto
+                .replace(TOKEN, sample)
+                .parse::<lettre::Address>()
+                .map_err(|e| format!("mailto = \"{mailto}\": not an email address: {e}"))?;
+        }
+        Ok(Unsubscribe {
+            url: self.url,
+            mailto: self.mailto,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_the_documented_hmac() {
+        // Computed outside isomail: python3 -c "import hmac,hashlib,base64;
+        // print(base64.urlsafe_b64encode(hmac.new(b'0123456789abcdef-secret',
+        // b'ann@example.org', hashlib.sha256).digest()[:16]).rstrip(b'=').decode())"
+        let tokens = Tokens::from_secret(b"0123456789abcdef-secret");
+        let token = tokens.token("Ann@Example.ORG");
+        assert_eq!(token, tokens.token("ann@example.org"));
+        assert_eq!(token, "0yyXAIkoyugBXSiRIvUgUA");
+        assert!(
+            token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        assert_ne!(token, tokens.token("bob@example.org"));
+        assert_ne!(
+            token,
+            Tokens::from_secret(b"another-secret-of-16").token("ann@example.org")
+        );
+    }
+
+    #[test]
+    fn unsubscribe_targets_are_checked() {
+        let check = |url: &str, mailto: Option<&str>| {
+            UnsubscribeSection {
+                url: url.into(),
+                mailto: mailto.map(Into::into),
+            }
+            .check()
+        };
+        let ok = check("https://x.org/u/{token}", Some("unsub+{token}@x.org")).expect("ok");
+        assert_eq!(
+            ok.header("T0k"),
+            "<https://x.org/u/T0k>, <mailto:unsub+T0k@x.org>"
+        );
+        assert!(
+            check("http://x.org/u/{token}", None)
+                .unwrap_err()
+                .contains("https://")
+        );
+        assert!(
+            check("https://x.org/u", None)
+                .unwrap_err()
+                .contains("no {token}")
+        );
+        assert!(check("https:///{token}", None).is_err());
+        assert!(check("https://x.org/{token}", Some("not an address {token}")).is_err());
+        assert!(
+            check("https://x.org/{token}", Some("u@x.org"))
+                .unwrap_err()
+                .contains("no {token}")
+        );
+    }
+}
