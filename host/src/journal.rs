@@ -327,7 +327,11 @@ impl Journal {
 
     fn set_meta(&self, key: &str, value: &str) -> Result<(), Error> {
         self.conn
-            .execute("INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2", [key, value])
+            .execute(
+                "INSERT INTO meta(key, value) VALUES(?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value = ?2",
+                [key, value],
+            )
             .map(|_| ())
             .map_err(self.err())
     }
@@ -695,7 +699,10 @@ impl Journal {
     pub fn sent_per_stage(&self) -> Result<Vec<(usize, usize)>, Error> {
         let mut stmt = self
             .conn
-            .prepare("SELECT stage, COUNT(*) FROM recipients WHERE state = 'sent' AND stage IS NOT NULL GROUP BY stage ORDER BY stage")
+            .prepare(
+                "SELECT stage, COUNT(*) FROM recipients WHERE state = 'sent' AND stage IS NOT NULL
+                 GROUP BY stage ORDER BY stage",
+            )
             .map_err(self.err())?;
         let rows = stmt
             .query_map([], |r| {

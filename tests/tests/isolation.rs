@@ -334,7 +334,8 @@ fn each_misbehaving_message_fails_alone_with_its_limit() {
     let locals = [
         "ok1", "spin", "ok2", "bomb", "ok3", "huge", "deep", "ok4", "panic", "crlf", "ok5",
     ];
-    let limits = "fuel = 100_000_000\nwall_ms = 20_000\nmemory_bytes = 33_554_432\noutput_bytes = 1_048_576\nstack_bytes = 262_144";
+    let limits = "fuel = 100_000_000\nwall_ms = 20_000\nmemory_bytes = 33_554_432\n\
+                  output_bytes = 1_048_576\nstack_bytes = 262_144";
     let results = misbehave(&locals, limits);
     for (local, result) in locals.iter().zip(&results) {
         match *local {
