@@ -57,6 +57,130 @@ fn renderer_output_with_a_line_break_in_the_subject_is_refused() {
     assert!(stderr(&out).contains("recipient #1 (c***@list.test, line 2): renderer output refused: the subject contains a line break"), "{}", stderr(&out));
 }
 
+/// What every message that leaves the host must be, checked on its bytes: lines end in CRLF
+/// and have at most 998 octets (the header's at most 78), and every octet is printable ASCII,
+/// a TAB or part of a CRLF.
+fn assert_lines_well_formed(message: &[u8]) {
+    let body = message
+        .strip_suffix(b"\r\n")
+        .expect("the last line is ended");
+    let mut in_header = true;
+    for (n, line) in body.split(|&b| b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        assert!(
+            line.len() <= 998,
+            "line {} has {} octets",
+            n + 1,
+            line.len()
+        );
+        if in_header {
+            assert!(
+                line.len() <= 78,
+                "header line {} has {} octets",
+                n + 1,
+                line.len()
+            );
+        }
+        in_header &= !line.is_empty();
+        if let Some(b) = line
+            .iter()
+            .find(|&&b| !(b == b'\t' || (b' '..=b'~').contains(&b)))
+        {
+            panic!("line {} has the octet {b:#04x}", n + 1);
+        }
+    }
+    let lf = message.iter().filter(|&&b| b == b'\n').count();
+    let crlf = message.windows(2).filter(|w| w == b"\r\n").count();
+    assert_eq!(lf, crlf, "a bare LF");
+}
+
+/// Replaces the campaign's subject with `value`, written as TOML (CampaignDir writes Rust
+/// escapes, and TOML has its own for control characters).
+fn set_subject_toml(campaign: &std::path::Path, value: &str) {
+    let toml = std::fs::read_to_string(campaign).expect("campaign");
+    let toml: Vec<String> = toml
+        .lines()
+        .map(|l| {
+            if l.starts_with("subject = ") {
+                format!("subject = {value}")
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect();
+    std::fs::write(campaign, toml.join("\n") + "\n").expect("write campaign");
+}
+
+#[test]
+fn control_characters_and_nul_fail_only_their_own_message_and_the_rest_are_well_formed() {
+    let mut campaign = CampaignDir::new();
+    campaign.text = "Dear {{ name }}.\n{% if name == 'Nul' %}a\0b{% endif %}\
+                     {% if name == 'Mac' %}one\rtwo\r{% endif %}end\n"
+        .into();
+    campaign.csv = b"email,name\nann@list.test,Ann\neve@list.test,Eve\nnul@list.test,Nul\n\
+                     mac@list.test,Mac\ntab@list.test,T\tab\n"
+        .to_vec();
+    let path = campaign.write();
+    set_subject_toml(
+        &path,
+        r#""Hello {{ name }}{% if name == 'Eve' %} \u001B]0;owned\u0007{% endif %}""#,
+    );
+    let out_dir = campaign.dir.path().join("out");
+    let out = isomail_path(
+        &["render", "--out", out_dir.to_str().expect("utf-8")],
+        &path,
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("recipient #2 (e***@list.test, line 3): renderer output refused: the subject contains the control character U+001B"),
+        "{err}"
+    );
+    assert!(
+        err.contains("recipient #3 (n***@list.test, line 4): renderer output refused: the text contains the NUL character U+0000"),
+        "{err}"
+    );
+    let mut written: Vec<String> = std::fs::read_dir(&out_dir)
+        .expect("out")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    written.sort();
+    assert_eq!(written, ["000001.eml", "000004.eml", "000005.eml"]);
+    for file in &written {
+        assert_lines_well_formed(&std::fs::read(out_dir.join(file)).expect("eml"));
+    }
+    let mac = std::fs::read_to_string(out_dir.join("000004.eml")).expect("eml");
+    assert!(
+        mac.ends_with("\r\n\r\nDear Mac.\r\none\r\ntwo\r\nend\r\n"),
+        "{mac}"
+    );
+    // The TAB a list may hold in a value reaches the subject encoded, not raw.
+    let tab = std::fs::read_to_string(out_dir.join("000005.eml")).expect("eml");
+    assert!(
+        tab.contains("Subject: Hello =?utf-8?b?VAlhYg==?=\r\n"),
+        "{}",
+        header_block(&tab)
+    );
+}
+
+#[test]
+fn a_5000_character_subject_and_a_million_line_breaks_make_a_well_formed_message() {
+    let mut campaign = CampaignDir::new();
+    campaign.subject = "x".repeat(5000);
+    campaign.text = format!("Dear {{{{ name }}}}{}", "\n".repeat(1_040_000));
+    let out = isomail_path(&["preview", "--index", "1"], &campaign.write());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_lines_well_formed(&out.stdout);
+    let message = stdout(&out);
+    let headers = header_block(&message);
+    assert!(headers.contains("Subject: =?utf-8?b?eHh4"), "{headers}");
+    assert!(headers.lines().count() > 5000 / 42, "{headers}");
+    assert!(
+        message.ends_with(&"\r\n".repeat(1_000)),
+        "the line breaks are there as CRLF"
+    );
+}
+
 #[test]
 fn html_makes_multipart_alternative_with_autoescaping_and_encoded_subject() {
     let mut campaign = CampaignDir::new();
