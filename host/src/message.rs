@@ -49,6 +49,9 @@ pub struct Envelope<'a> {
     pub to: &'a str,
     pub date: SystemTime,
     pub message_id: &'a str,
+    /// The `List-Unsubscribe` value (`<https://…>, <mailto:…>`, RFC 2369), with a one-click
+    /// `List-Unsubscribe-Post` (RFC 8058); checked printable ASCII when the campaign loaded.
+    pub list_unsubscribe: Option<&'a str>,
 }
 
 /// What a renderer returned that no message can carry. Only that message fails.
@@ -138,6 +141,9 @@ pub fn build(envelope: &Envelope<'_>, content: &Content) -> Result<Vec<u8>, Stri
     identity.set(header::Date::new(envelope.date));
     identity.set(header::MessageId::from(envelope.message_id.to_owned()));
     out.extend_from_slice(identity.to_string().as_bytes());
+    if let Some(targets) = envelope.list_unsubscribe {
+        write_list_unsubscribe(&mut out, targets);
+    }
     out.extend_from_slice(b"MIME-Version: 1.0\r\n");
 
     match html {
@@ -169,6 +175,14 @@ pub fn build(envelope: &Envelope<'_>, content: &Content) -> Result<Vec<u8>, Stri
     }
     check_wire(&out)?;
     Ok(out)
+}
+
+/// `List-Unsubscribe`, one target per line (folded after each comma), and the RFC 8058
+/// one-click `List-Unsubscribe-Post`.
+fn write_list_unsubscribe(out: &mut Vec<u8>, targets: &str) {
+    out.extend_from_slice(b"List-Unsubscribe: ");
+    out.extend_from_slice(targets.replace(", <", ",\r\n <").as_bytes());
+    out.extend_from_slice(b"\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n");
 }
 
 /// `<campaign.N@from-domain>`: unique per campaign and recipient, stable across runs.
@@ -483,8 +497,31 @@ mod tests {
             to: "bob@example.com",
             date: SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_000_000),
             message_id: "<0123456789abcdef.7@example.org>",
+            list_unsubscribe: None,
         };
         build(&envelope, content)
+    }
+
+    #[test]
+    fn list_unsubscribe_is_one_target_per_line_with_one_click() {
+        let from: Mailbox = "Sender <sender@example.org>".parse().expect("from");
+        let envelope = Envelope {
+            from: &from,
+            to: "bob@example.com",
+            date: SystemTime::UNIX_EPOCH,
+            message_id: "<m.1@example.org>",
+            list_unsubscribe: Some("<https://example.org/u/T0k>, <mailto:u+T0k@example.org>"),
+        };
+        let bytes = build(&envelope, &content("Hi", "Hello\n", None)).expect("built");
+        let text = String::from_utf8(bytes).expect("ascii");
+        assert!(
+            text.contains(
+                "List-Unsubscribe: <https://example.org/u/T0k>,\r\n <mailto:u+T0k@example.org>\r\n\
+                 List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+            ),
+            "{text}"
+        );
+        assert_well_formed(text.as_bytes());
     }
 
     /// The invariants of what leaves the host, checked on the bytes and through a MIME parser
@@ -532,16 +569,15 @@ mod tests {
                 l.split(':').next().unwrap_or_default().to_owned()
             })
             .collect();
-        let mut expected = vec![
-            "From",
-            "To",
-            "Subject",
-            "Date",
-            "Message-ID",
-            "MIME-Version",
-            "Content-Type",
-        ];
-        if names.len() == 8 {
+        let mut expected = vec!["From", "To", "Subject", "Date", "Message-ID"];
+        if names.iter().any(|n| n == "List-Unsubscribe") {
+            expected.extend(["List-Unsubscribe", "List-Unsubscribe-Post"]);
+        }
+        expected.extend(["MIME-Version", "Content-Type"]);
+        if names
+            .last()
+            .is_some_and(|n| n == "Content-Transfer-Encoding")
+        {
             expected.push("Content-Transfer-Encoding");
         }
         assert_eq!(names, expected);

@@ -300,9 +300,11 @@ pub fn render_one(
         failure,
     };
     let mut fields = fields;
+    let mut list_unsubscribe = None;
     if let (Some(tokens), Some(unsubscribe)) = (&campaign.tokens, &campaign.unsubscribe) {
-        let url = unsubscribe.url(&tokens.token(&email));
-        fields.push((UNSUBSCRIBE_FIELD.to_owned(), url));
+        let token = tokens.token(&email);
+        fields.push((UNSUBSCRIBE_FIELD.to_owned(), unsubscribe.url(&token)));
+        list_unsubscribe = Some(unsubscribe.header(&token));
     }
     let wit = sandbox::Recipient {
         email: email.clone(),
@@ -318,6 +320,7 @@ pub fn render_one(
         to: &email,
         date,
         message_id: &message_id,
+        list_unsubscribe: list_unsubscribe.as_deref(),
     };
     let bytes = match message::build(&envelope, &content) {
         Ok(bytes) => bytes,

@@ -184,6 +184,13 @@ fn the_renderer_gets_each_recipients_own_unsubscribe_url() {
         message.contains(&format!("leave: https://example.org/u/{own}")),
         "{message}"
     );
+    // The host adds the same target to the headers, one-click (RFC 8058). (preview prints
+    // CRLF as it is when piped.)
+    let headers = format!(
+        "List-Unsubscribe: <https://example.org/u/{own}>,\r\n <mailto:unsub+{own}@example.org>\r\n\
+         List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+    );
+    assert!(message.contains(&headers), "{message}");
     // Control: the token differs per recipient, so a message carries only its own.
     assert!(
         !message.contains(&python_token("r1@list.test")),
@@ -222,6 +229,7 @@ fn unsubscribe_and_token_settings_are_checked() {
     for (url, why) in [
         ("http://example.org/u/{token}", "must be an https:// URL"),
         ("https://example.org/u/", "has no {token}"),
+        ("https://EXAMPLE.org/u/{token}", "normal form"),
     ] {
         let campaign = unsubscribe_campaign("x\n", url);
         let out = isomail_path(&["check"], &campaign.path());

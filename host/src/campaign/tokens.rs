@@ -15,6 +15,8 @@ use serde::Deserialize;
 pub const TOKEN: &str = "{token}";
 /// The field a renderer gets the recipient's own unsubscribe URL in.
 pub const UNSUBSCRIBE_FIELD: &str = "unsubscribe_url";
+/// Longer unsubscribe URLs are refused: the header line must stay under 998 octets.
+const MAX_URL: usize = 800;
 /// Shorter secrets are refused: 16 bytes is the token's own length.
 const MIN_SECRET_BYTES: usize = 16;
 
@@ -129,6 +131,15 @@ impl UnsubscribeSection {
         }
         let url = url::Url::parse(&self.url.replace(TOKEN, sample))
             .map_err(|e| format!("url = \"{}\": not a valid URL: {e}", self.url))?;
+        // Written as the URL parser writes it, so the header carries exactly what was checked:
+        // printable ASCII, nothing to normalise, short enough for a header line.
+        if url.as_str() != self.url.replace(TOKEN, sample) || self.url.len() > MAX_URL {
+            return Err(format!(
+                "url = \"{}\": write it in its normal form, at most {MAX_URL} characters (`{}`)",
+                self.url,
+                url.as_str().replace(sample, TOKEN)
+            ));
+        }
         if url.scheme() != "https" || url.host_str().is_none_or(str::is_empty) {
             return Err(format!(
                 "url = \"{}\": must be an https:// URL (RFC 8058 one-click unsubscribe)",
