@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: prepares what the tests need, then runs every test of the workspace.
 #
-#     tests/run.sh [more cargo test arguments]     e.g.  tests/run.sh --test postfix
+#     tests/run.sh [more cargo test arguments]     e.g.  tests/run.sh postfix::
 #
 # Prepares, each step only when not done already:
 #   - aiosmtpd, for the fault-injecting SMTP server (tests/smtp/faulty_smtp.py): a virtualenv in

@@ -2,12 +2,10 @@
 //! sockets and exit. The test pins exactly what it observes, and that two recipients observe
 //! the same thing.
 
-mod util;
-
 use std::hash::{DefaultHasher, Hash, Hasher};
 
+use crate::util::{CampaignDir, guest, isomail_path, render_campaign, stderr, stdout};
 use isomail::sandbox::RenderFailure;
-use util::{CampaignDir, guest, isomail_path, render_campaign, stderr, stdout};
 
 const PROBES: [&str; 9] = [
     "env", "args", "cwd", "file", "clock", "random", "stdio", "socket", "exit",

@@ -2,10 +2,8 @@
 //! someone else's data on purpose or by mistake) are caught by the host before anything goes
 //! out, in every form a leak takes in mail; tricky but legitimate campaigns pass.
 
-mod util;
-
+use crate::util::{CampaignDir, guest, isomail_path, render_and_check, stderr, stdout};
 use isomail::checks::{CampaignFinding, Finding, Form, Leak};
-use util::{CampaignDir, guest, isomail_path, render_and_check, stderr, stdout};
 
 /// Findings per message index (only messages that have any).
 fn findings(campaign: &CampaignDir) -> (Vec<(usize, Vec<Finding>)>, Vec<CampaignFinding>) {

@@ -1,8 +1,6 @@
 //! The command line as an operator meets it: init, check, preview, render, exit codes.
 
-mod util;
-
-use util::{isomail, isomail_path, stderr, stdout};
+use crate::util::{isomail, isomail_path, stderr, stdout};
 
 /// `isomail init` into a fresh temp dir: (the temp dir, the sample's directory).
 fn sample() -> (tempfile::TempDir, std::path::PathBuf) {
@@ -81,7 +79,7 @@ fn compiled_renderer_is_cached_only_in_a_private_directory() {
     let (dir, demo) = sample();
     let campaign = demo.join("campaign.toml");
     let cached = |cache: &std::path::Path| -> usize {
-        let out = util::isomail_command(&["check", campaign.to_str().expect("utf-8")])
+        let out = crate::util::isomail_command(&["check", campaign.to_str().expect("utf-8")])
             .env("ISOMAIL_CACHE_DIR", cache)
             .output()
             .expect("check");

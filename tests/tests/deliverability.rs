@@ -1,9 +1,9 @@
 //! Deliverability: suppression lists honoured before anything renders and again at every
 //! stage boundary; per-recipient tokens and one-click unsubscribe.
 
-mod util;
-
-use util::{CampaignDir, isomail_command, isomail_path, journal_rows, status_json, stderr, stdout};
+use crate::util::{
+    CampaignDir, isomail_command, isomail_path, journal_rows, status_json, stderr, stdout,
+};
 
 /// The recipients whose message is in the campaign's Maildir outbox.
 fn delivered_to(campaign: &CampaignDir) -> Vec<String> {

@@ -3,16 +3,14 @@
 //! arrived. Every recipient must end in the state its server behaviour calls for, and the
 //! journal must agree with the server.
 
-mod util;
-
 use std::collections::HashMap;
 
-use isomail::journal::Journal;
-use isomail::message::content_hash;
-use util::{
+use crate::util::{
     CampaignDir, FaultySmtp, assert_halted, campaign_with, isomail_path, journal_rows, status_json,
     stderr, stdout,
 };
+use isomail::journal::Journal;
+use isomail::message::content_hash;
 
 /// Seconds the one stage of a `send --yes` took, from its summary line.
 fn stage_seconds(rate: &str, n: usize) -> f64 {
@@ -439,7 +437,7 @@ fn on_a_terminal_send_asks_before_each_further_stage() {
         .output()
         .is_err()
     {
-        util::missing("script (util-linux)");
+        crate::util::missing("script (util-linux)");
     }
     let emails: Vec<String> = (1..=8).map(|i| format!("p{i}@example.com")).collect();
     let campaign = campaign_with(&emails, "stages = [1, 3, \"all\"]");
@@ -486,7 +484,7 @@ fn on_a_terminal_send_asks_before_each_further_stage() {
 )]
 fn smtps_speaks_tls_from_the_first_byte_and_verifies_the_relay() {
     let dir = tempfile::tempdir().expect("tmp");
-    let (cert, key) = util::self_signed_certificate(dir.path());
+    let (cert, key) = crate::util::self_signed_certificate(dir.path());
     let (cert, key) = (
         cert.to_str().expect("utf-8 path"),
         key.to_str().expect("utf-8 path"),

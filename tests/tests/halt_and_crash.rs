@@ -2,13 +2,11 @@
 //! and a journal that matches the server; and `kill -9` at random moments, resumed each time,
 //! never sends a message twice and never loses anyone.
 
-mod util;
-
 use std::collections::HashMap;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use util::{
+use crate::util::{
     CampaignDir, FaultySmtp, assert_halted, campaign_with, isomail_command, isomail_path,
     journal_rows, status_json, stderr,
 };
@@ -157,7 +155,7 @@ fn second_sigint_stops_at_once_and_resume_sends_nobody_twice() {
 )]
 fn halt_command_halts_a_running_send() {
     halted_midway(|_, campaign| {
-        let out = util::isomail(&["halt", campaign.to_str().expect("utf-8")]);
+        let out = crate::util::isomail(&["halt", campaign.to_str().expect("utf-8")]);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     });
 }

@@ -2,14 +2,12 @@
 //! bounded memory, prints a bounded report in which no escape sequence survives, and reports
 //! each hostile message as its own failure.
 
-mod util;
-
 use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::util::*;
 use isomail::sandbox::{RenderError, RenderFailure};
-use util::*;
 
 /// A campaign rendered by the misbehaving guest for these local parts (at `list.test`).
 fn misbehaving(locals: &[String]) -> CampaignDir {

@@ -1,9 +1,7 @@
 //! Bad input: each is refused with exit 2, one sentence naming the file, line and field, and
 //! nothing is rendered (the output directory of `render` is never created).
 
-mod util;
-
-use util::{CampaignDir, guest, isomail_path, stderr, stdout};
+use crate::util::{CampaignDir, guest, isomail_path, stderr, stdout};
 
 /// Runs `render --out` and asserts: exit 2, one error line containing every `needle`, and no
 /// output directory.

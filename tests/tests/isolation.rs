@@ -2,12 +2,10 @@
 //! panic or probe for capabilities, run through isomail's real pipeline. Each promise has a
 //! control that runs the same guest in ONE reused instance and shows the check would catch it.
 
-mod util;
-
+use crate::util::{CampaignDir, addresses_in, guest, render_campaign};
 use isomail::checks::{CampaignFinding, Checks, Watch};
 use isomail::pipeline::Rendered;
 use isomail::sandbox::{self, Content, Limit, Limits, RenderFailure, Sandbox, Source};
-use util::{CampaignDir, addresses_in, guest, render_campaign};
 
 fn list(n: usize) -> Vec<String> {
     (1..=n).map(|i| format!("r{i}@list.test")).collect()
@@ -234,7 +232,7 @@ fn a_prepare_that_fails_leaves_the_renderer_unprepared_and_working() {
     campaign.subject = "loop in prepare".into();
     campaign.extra = "\n[sandbox]\nfuel = 50_000_000\n".into();
     let path = campaign.write();
-    let out = util::isomail_path(&["check"], &path);
+    let out = crate::util::isomail_path(&["check"], &path);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(

@@ -1,10 +1,10 @@
 //! What leaves the host: headers only the host sets, MIME structure, encodings, determinism,
 //! and the property that no message carries another recipient's address or data.
 
-mod util;
-
+use crate::util::{
+    CampaignDir, addresses_in, guest, isomail_path, render_campaign, stderr, stdout,
+};
 use proptest::prelude::*;
-use util::{CampaignDir, addresses_in, guest, isomail_path, render_campaign, stderr, stdout};
 
 fn header_block(message: &str) -> &str {
     message.split("\r\n\r\n").next().unwrap_or_default()

@@ -2,14 +2,12 @@
 //! (tests/smtp/postfix.sh), with STARTTLS and AUTH required, delivering into a Maildir these tests
 //! read back. Where tests/run.sh could not start it they are ignored; without it they fail.
 
-mod util;
-
 use std::net::TcpStream;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use util::{
+use crate::util::{
     CampaignDir, assert_halted, isomail_command, isomail_path, journal_rows, missing, status_json,
     stderr,
 };

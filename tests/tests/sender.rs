@@ -2,17 +2,15 @@
 //! gate, ambiguous outcomes, halts and resumes, fast and without a server. The aiosmtpd and
 //! postfix tests (delivery.rs, halt_and_crash.rs, postfix.rs) are the real-server layer.
 
-mod util;
-
 use std::sync::Arc;
 
+use crate::util::CampaignDir;
 use isomail::campaign::Campaign;
 use isomail::journal::{Journal, State};
 use isomail::report::Reporter;
 use isomail::send::{self, Halt, HaltReason, SendOptions, Through, Wiring};
 use isomail::transport::stub::{Scripted, Stub};
 use isomail::{Error, ErrorKind};
-use util::CampaignDir;
 
 /// A campaign of `n` recipients `r{i}@list.test`, every stage at once unless `delivery` says.
 fn stub_campaign(n: usize, delivery: &str) -> (CampaignDir, Campaign) {

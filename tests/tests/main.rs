@@ -1,0 +1,18 @@
+//! isomail's integration tests, one binary so wasmtime is linked once: each module is one area
+//! of promises (isolation, checks, delivery, …), and `util` the harness they share.
+
+mod util;
+
+mod capabilities;
+mod checks;
+mod cli;
+mod deliverability;
+mod delivery;
+mod halt_and_crash;
+mod hostile;
+mod input;
+mod isolation;
+mod journal;
+mod messages;
+mod postfix;
+mod sender;
