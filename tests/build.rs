@@ -7,7 +7,7 @@ include!("../host/build_guest.rs");
 
 /// The parts of the test setup a test may need, as tests/run.sh names them in
 /// `ISOMAIL_TEST_MISSING` (space-separated) when it cannot prepare them on this machine.
-const PARTS: [&str; 4] = ["postfix", "aiosmtpd", "openssl", "script"];
+const PARTS: [&str; 5] = ["postfix", "aiosmtpd", "dkimpy", "openssl", "script"];
 
 /// `cfg(isomail_missing = "postfix")` etc. for each part tests/run.sh could not prepare: the
 /// tests that need it carry `cfg_attr(isomail_missing = ..., ignore = ...)`. Without the variable
