@@ -6,6 +6,7 @@
 # Prepares, each step only when not done already:
 #   - aiosmtpd, for the fault-injecting SMTP server (tests/smtp/faulty_smtp.py): a virtualenv in
 #     the target directory (target/tmp/smtp-venv), never the user's own Python;
+#   - dkimpy and PyNaCl, the independent DKIM verifier (tests/dkim/verify.py), in that virtualenv;
 #   - as root only: the private postfix instance of tests/smtp/postfix.sh on 127.0.0.1:2587 (its
 #     own config, queue and ports under /var/tmp/isomail-postfix; never /etc/postfix, never
 #     port 25; installs the postfix package if missing);
@@ -24,8 +25,8 @@ why=()       # one line each, for the reader
 
 # --- aiosmtpd, in a virtualenv where util::smtp_python looks (CARGO_TARGET_TMPDIR) ------------
 if ! command -v python3 >/dev/null; then
-  missing+=(aiosmtpd)
-  why+=("aiosmtpd: python3 not found")
+  missing+=(aiosmtpd dkimpy)
+  why+=("aiosmtpd, dkimpy: python3 not found")
 else
   target=$(cargo metadata --no-deps --format-version 1 \
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
@@ -45,6 +46,18 @@ else
       rm -rf "$venv"   # so the tests do not take a half-made one for the real thing
       missing+=(aiosmtpd)
       why+=("aiosmtpd: could not make $venv with python3 -m venv (Debian: apt-get install python3-venv) and pip install aiosmtpd")
+    fi
+  fi
+  # dkimpy in the Python the tests use (tests/tests/dkim.rs looks where util::smtp_python does).
+  python=python3; [ -x "$venv/bin/python3" ] && python="$venv/bin/python3"
+  if ! "$python" -c 'import dkim, nacl' 2>/dev/null; then
+    if [ "$python" != python3 ] \
+      && echo "tests/run.sh: installing dkimpy and pynacl into $venv" \
+      && "$python" -m pip install --quiet --disable-pip-version-check dkimpy pynacl; then
+      :
+    else
+      missing+=(dkimpy)
+      why+=("dkimpy: $python cannot import dkim and nacl, and pip install dkimpy pynacl into $venv was not possible")
     fi
   fi
 fi

@@ -11,6 +11,7 @@ pub mod campaign;
 pub mod checks;
 pub mod cli;
 pub mod commands;
+pub mod dkim;
 pub mod journal;
 pub mod message;
 pub mod pipeline;

@@ -8,6 +8,7 @@ mod checks;
 mod cli;
 mod deliverability;
 mod delivery;
+mod dkim;
 mod halt_and_crash;
 mod hostile;
 mod input;

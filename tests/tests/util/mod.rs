@@ -230,9 +230,9 @@ pub fn missing(what: &str) -> ! {
     )
 }
 
-/// The Python that runs tests/smtp/faulty_smtp.py: the virtualenv with aiosmtpd that tests/run.sh
-/// makes in the target directory, else `python3` from `PATH`.
-fn smtp_python() -> PathBuf {
+/// The Python that runs tests/smtp/faulty_smtp.py and tests/dkim/verify.py: the virtualenv (with
+/// aiosmtpd, dkimpy and PyNaCl) that tests/run.sh makes in the target directory, else `python3`.
+pub fn smtp_python() -> PathBuf {
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("smtp-venv/bin/python3");
     if venv.is_file() {
         venv
