@@ -90,7 +90,7 @@ impl Scanner {
         let hash = Rolling::new();
         let mut scanner = Scanner {
             hash,
-            addresses: AddressBook::default(),
+            addresses: AddressBook::with_capacity(addresses.len()),
             domains: HashSet::default(),
             max_local: 0,
             max_domain: 0,
@@ -98,7 +98,6 @@ impl Scanner {
             owners: Vec::new(),
             private_fields: Vec::new(),
         };
-        scanner.addresses.by_hash.reserve(addresses.len());
         let mut folded = String::new();
         for (i, address) in addresses.iter().enumerate() {
             let whose = i as u32 + 1;
@@ -199,14 +198,10 @@ impl Scanner {
     /// `/`, `'`, …), which is where a surrounding text usually puts an address. The longest
     /// known address is the one written: `b@x.org` inside `a=b@x.org` is part of a's address.
     fn scan_at(&self, own: usize, text: &str, at: usize, form: Form, found: &mut Found) {
-        let Some(end) = self.domain_end(text, at) else {
+        let Some((end, mut h)) = self.domain_at(text, at) else {
             return;
         };
-        let mut h = 0;
         let mut buf = [0; 12];
-        for c in text[at..end].chars().rev() {
-            h = self.hash.prepend(h, fold_address_char(c, &mut buf));
-        }
         if !self.domains.contains(&h) {
             return;
         }
@@ -217,7 +212,7 @@ impl Scanner {
         loop {
             let before = char_before(text, start).filter(|c| is_atext(*c));
             let may_start = start < at && before.is_none_or(|c| !is_local_char(c));
-            if may_start && self.addresses.by_hash.contains_key(&h) {
+            if may_start && self.addresses.contains(h) {
                 found.candidates.push((start, h));
             }
             let Some(c) = before else { break };
@@ -258,10 +253,17 @@ impl Scanner {
         }
     }
 
-    /// Where the domain after the `@` at `at` ends, if it is no longer than the list's longest.
-    fn domain_end(&self, text: &str, at: usize) -> Option<usize> {
+    /// Where the domain after the `@` at `at` ends, and the hash of `@domain`, if the domain is
+    /// no longer than the list's longest.
+    fn domain_at(&self, text: &str, at: usize) -> Option<(usize, u64)> {
+        // Most `@`s in a hostile text are followed by something no domain starts with.
+        let next = *text.as_bytes().get(at + 1)?;
+        if next.is_ascii() && ASCII_CLASS[usize::from(next)] & DOMAIN == 0 {
+            return None;
+        }
         let mut end = at + 1;
-        let mut len = 0;
+        let mut hash = self.hash.forward(b"@");
+        let mut buf = [0; 12];
         let mut chars = text[end..].chars().peekable();
         while let Some(c) = chars.next() {
             let in_domain = is_domain_char(c)
@@ -269,13 +271,13 @@ impl Scanner {
             if !in_domain {
                 break;
             }
-            len += fold_address_char(c, &mut [0; 12]).len();
-            if len > self.max_domain {
+            hash.append(fold_address_char(c, &mut buf));
+            if hash.len > self.max_domain + 1 {
                 return None;
             }
             end += c.len_utf8();
         }
-        (end > at + 1).then_some(end)
+        (end > at + 1).then_some((end, hash.h))
     }
 
     fn scan_private(&self, own: usize, text: &str, form: Form, found: &mut Found) {
@@ -324,52 +326,81 @@ impl Scanner {
     }
 }
 
-/// Lower-cased addresses by rolling hash. Each is one record in `records`: recipient (u32),
-/// offset of the next record with the same hash (u64, `NO_RECORD` if none; only addresses equal
-/// once lower-cased, such as a final and a medial sigma, or a 2^-64 collision, share one),
-/// length (u32), bytes. A look-up and its check touch two places in memory.
-#[derive(Default)]
+/// Lower-cased addresses by rolling hash, laid out so that a look-up and its check touch two
+/// places in memory: an open-addressing table of (hash, record offset) with linear probing, and
+/// the records, each recipient (u32), length (u32) and bytes. Addresses with the same hash (equal
+/// once lower-cased, such as a final and a medial sigma, or a 2^-63 collision) take neighbouring
+/// slots.
 struct AddressBook {
-    /// Hash → offset of the first record with that hash.
-    by_hash: HashMap<u64, usize, BuildHasherDefault<Spread>>,
+    /// (hash with its lowest bit set, record offset); a zero hash marks an empty slot.
+    slots: Vec<(u64, usize)>,
+    /// `slots.len() == 1 << bits`.
+    bits: u32,
     records: Vec<u8>,
 }
 
-const NO_RECORD: u64 = u64::MAX;
-
 impl AddressBook {
+    /// A book for `n` addresses, at most three quarters full.
+    fn with_capacity(n: usize) -> AddressBook {
+        let len = (n + n / 3 + 1).next_power_of_two().max(16);
+        AddressBook {
+            slots: vec![(0, 0); len],
+            bits: len.trailing_zeros(),
+            records: Vec::new(),
+        }
+    }
+
+    fn key(h: u64) -> u64 {
+        h | 1
+    }
+
+    /// The slots to probe for `key`, from its home slot on, wrapping around.
+    fn probe(&self, key: u64) -> impl Iterator<Item = usize> + '_ {
+        let home = (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - self.bits)) as usize;
+        let mask = self.slots.len() - 1;
+        (0..self.slots.len()).map(move |i| (home + i) & mask)
+    }
+
     fn insert(&mut self, h: u64, whose: u32, folded: &str) {
         let offset = self.records.len();
         self.records.extend_from_slice(&whose.to_le_bytes());
-        self.records.extend_from_slice(&NO_RECORD.to_le_bytes());
         self.records
             .extend_from_slice(&(folded.len() as u32).to_le_bytes());
         self.records.extend_from_slice(folded.as_bytes());
-        let Some(mut last) = self.by_hash.get(&h).copied() else {
-            self.by_hash.insert(h, offset);
-            return;
-        };
-        while let Some(next) = self.record(last).1 {
-            last = next;
+        let key = Self::key(h);
+        let free = self.probe(key).find(|slot| self.slots[*slot].0 == 0);
+        // `with_capacity` leaves a quarter of the slots empty, so there always is one.
+        if let Some(free) = free {
+            self.slots[free] = (key, offset);
         }
-        self.records[last + 4..last + 12].copy_from_slice(&(offset as u64).to_le_bytes());
     }
 
-    /// (recipient, next record with the same hash, lower-cased address) of the record at `at`.
-    fn record(&self, at: usize) -> (u32, Option<usize>, &[u8]) {
+    /// The record offsets of every address with hash `h`.
+    fn offsets(&self, h: u64) -> impl Iterator<Item = usize> + '_ {
+        let key = Self::key(h);
+        self.probe(key)
+            .map(|slot| self.slots[slot])
+            .take_while(|(k, _)| *k != 0)
+            .filter(move |(k, _)| *k == key)
+            .map(|(_, offset)| offset)
+    }
+
+    fn contains(&self, h: u64) -> bool {
+        self.offsets(h).next().is_some()
+    }
+
+    /// (recipient, lower-cased address) of the record at `at`.
+    fn record(&self, at: usize) -> (u32, &[u8]) {
         let field = |from: usize, to: usize| &self.records[at + from..at + to];
         let whose = u32::from_le_bytes(field(0, 4).try_into().unwrap_or_default());
-        let next = u64::from_le_bytes(field(4, 12).try_into().unwrap_or_default());
-        let len = u32::from_le_bytes(field(12, 16).try_into().unwrap_or_default()) as usize;
-        let next = (next != NO_RECORD).then_some(next as usize);
-        (whose, next, field(16, 16 + len))
+        let len = u32::from_le_bytes(field(4, 8).try_into().unwrap_or_default()) as usize;
+        (whose, field(8, 8 + len))
     }
 
     /// The recipients whose lower-cased address is `written` lower-cased (which hashes to `h`).
     fn with<'a>(&'a self, h: u64, written: &'a str) -> impl Iterator<Item = u32> + 'a {
-        let first = self.by_hash.get(&h).copied();
-        std::iter::successors(first, |at| self.record(*at).1).filter_map(move |at| {
-            let (whose, _, address) = self.record(at);
+        self.offsets(h).filter_map(move |at| {
+            let (whose, address) = self.record(at);
             folds_to(written, address).then_some(whose)
         })
     }
@@ -436,6 +467,39 @@ impl Rolling {
             h = h.wrapping_mul(self.base).wrapping_add(u64::from(*b) + 1);
         }
         h
+    }
+
+    /// The hash of `bytes`, to be extended to the right: `H(s + x) = H(s) + (x + 1)·B^len(s)`,
+    /// the same value as prepending every byte from the last.
+    fn forward(&self, bytes: &[u8]) -> Forward {
+        let mut hash = Forward {
+            base: self.base,
+            power: 1,
+            h: 0,
+            len: 0,
+        };
+        hash.append(bytes);
+        hash
+    }
+}
+
+struct Forward {
+    base: u64,
+    /// `base` to the power `len`.
+    power: u64,
+    h: u64,
+    len: usize,
+}
+
+impl Forward {
+    fn append(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.h = self
+                .h
+                .wrapping_add((u64::from(*b) + 1).wrapping_mul(self.power));
+            self.power = self.power.wrapping_mul(self.base);
+        }
+        self.len += bytes.len();
     }
 }
 
