@@ -201,10 +201,10 @@ impl Scanner {
         let Some((end, mut h)) = self.domain_at(text, at) else {
             return;
         };
-        let mut buf = [0; 12];
         if !self.domains.contains(&h) {
             return;
         }
+        let mut buf = [0; 12];
         // Walk left from the `@`, extending the hash one character at a time: each local part
         // costs one look-up, not a hash over its whole length.
         found.candidates.clear();
@@ -1078,6 +1078,7 @@ mod tests {
             "sé@x.org",
             "r2@bücher.de",
             "öl@x.org",
+            "σας@x.gr",
         ]);
         let cases = [
             ("write to josé@x.org", 2),
@@ -1086,6 +1087,10 @@ mod tests {
             ("see sé@x.org.", 3),
             ("r2@BÜCHER.DE\u{2019}s", 4),
             ("\u{ab}Öl@x.org\u{bb}", 5),
+            // The list is lower-cased a word at a time (final sigma), the text a character at
+            // a time: both sides meet.
+            ("ΣΑΣ@X.GR", 6),
+            ("σασ@x.gr", 6),
         ];
         for (text, owner) in cases {
             assert_eq!(
@@ -1255,6 +1260,69 @@ mod tests {
                 "{text}"
             );
             assert_eq!(whose(&s.scan(owner, "", &[text])), vec![], "{text}");
+        }
+    }
+
+    #[test]
+    fn scanning_arbitrary_text_never_panics() {
+        // Every decoder and walk slices text at offsets it computes; pieces of addresses,
+        // references, encoded-words and characters that change length when folded, shuffled.
+        let pieces = [
+            "@",
+            "=",
+            "?",
+            "&",
+            "#",
+            ";",
+            "%",
+            "4",
+            "0",
+            "x",
+            "q",
+            "B",
+            ".",
+            "-",
+            " ",
+            "\u{a0}",
+            "\u{201c}",
+            "é",
+            "İ",
+            "ẞ",
+            "ß",
+            "Σ",
+            "\u{301}",
+            "r2",
+            "@list.test",
+            "=?utf-8?q?",
+            "=?utf-8?b?",
+            "?=",
+            "&#x",
+            "&#64",
+            "&amp",
+            "&eacute;",
+            "%40",
+            "josé",
+            "tok-000003",
+            "ÄRGER-42",
+            "\u{10348}",
+            "mailto:",
+        ];
+        let s = private_scanner();
+        let idn = scanner(&["me@x.org", "josé@x.org", "r2@bücher.de", "σας@x.gr"]);
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let len = next() % 40;
+            let text: String = (0..len)
+                .map(|_| pieces[(next() % pieces.len() as u64) as usize])
+                .collect();
+            std::hint::black_box(s.scan(1, &text, &[&text]));
+            std::hint::black_box(idn.scan(1, &text, &[&text]));
         }
     }
 
