@@ -202,3 +202,102 @@ fn tricky_but_legitimate_campaigns_pass() {
     assert_eq!(per_message, vec![]);
     assert_eq!(campaign_findings, vec![]);
 }
+
+#[test]
+fn leaks_next_to_typography_in_references_and_in_an_encoded_subject_are_caught() {
+    let token3 = || {
+        Finding::Leak(Leak::Private {
+            field: "token".into(),
+            whose: vec![3],
+            form: Form::Plain,
+        })
+    };
+    let cases = [
+        (
+            "Notice =?utf-8?q?r2=40list.test?=",
+            "Hi {{ name }}\n",
+            None,
+            vec![
+                (1, vec![address(2, Form::EncodedWord)]),
+                (3, vec![address(2, Form::EncodedWord)]),
+            ],
+        ),
+        (
+            "Notice =?UTF-8?B?cjJAbGlzdC50ZXN0?=",
+            "Hi {{ name }}\n",
+            None,
+            vec![
+                (1, vec![address(2, Form::EncodedWord)]),
+                (3, vec![address(2, Form::EncodedWord)]),
+            ],
+        ),
+        (
+            "Notice",
+            "Ask \u{201c}r2@list.test\u{201d}\u{2014}quote \u{ab}tok-000003\u{bb}\u{a0}today.\n",
+            None,
+            vec![
+                (1, vec![address(2, Form::Plain), token3()]),
+                (2, vec![token3()]),
+                (3, vec![address(2, Form::Plain)]),
+            ],
+        ),
+        (
+            "Notice",
+            "Hi {{ name }}\n",
+            Some(
+                "<p>Write to&nbsp;r2&#64list.test&#xA0;or quote &#x201C;tok&#x2D;000003&#x000000201D;</p>",
+            ),
+            vec![
+                (
+                    1,
+                    vec![
+                        address(2, Form::HtmlEntity),
+                        Finding::Leak(Leak::Private {
+                            field: "token".into(),
+                            whose: vec![3],
+                            form: Form::HtmlEntity,
+                        }),
+                    ],
+                ),
+                (
+                    2,
+                    vec![Finding::Leak(Leak::Private {
+                        field: "token".into(),
+                        whose: vec![3],
+                        form: Form::HtmlEntity,
+                    })],
+                ),
+                (3, vec![address(2, Form::HtmlEntity)]),
+            ],
+        ),
+    ];
+    for (subject, text, html, expected) in cases {
+        let mut campaign = CampaignDir::new().numbered(3);
+        campaign.subject = subject.into();
+        campaign.text = text.into();
+        campaign.html = html.map(|h| format!("<p>{{{{ name }}}}</p>{h}"));
+        campaign.extra = "private = [\"token\"]\n".into();
+        let (per_message, _) = findings(&campaign);
+        assert_eq!(per_message, expected, "{subject} / {text} / {html:?}");
+    }
+}
+
+#[test]
+fn own_data_next_to_typography_in_references_and_in_an_encoded_subject_passes() {
+    // The control for the test above: the same typography, references and encoded-words
+    // around each recipient's own address and token are no leak.
+    let mut campaign = CampaignDir::new().numbered(3);
+    campaign.subject =
+        "For =?utf-8?q?{{ email | replace('@', '=40') }}?= \u{2013} \u{201e}{{ token }}\u{201c}"
+            .into();
+    campaign.text = "\u{201c}{{ email }}\u{201d}\u{2014}{{ name }}\u{2019}s id \u{ab}{{ token }}\u{bb}\u{a0}ok; \u{3010}{{ email }}\u{3011}\n"
+        .into();
+    campaign.html = Some(
+        "<p>{{ name }}&nbsp;&#x201C;{{ email | replace('@', '&#64') | safe }}&#x201D;&#160;{{ token | upper }}</p>"
+            .into(),
+    );
+    campaign.extra = "private = [\"token\"]\n".into();
+    let (per_message, campaign_findings) = findings(&campaign);
+    assert_eq!(per_message, vec![]);
+    assert_eq!(campaign_findings, vec![]);
+}

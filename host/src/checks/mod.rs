@@ -84,11 +84,11 @@ impl<'a> Checks<'a> {
     /// Everything wrong with recipient `index`'s message (1-based).
     pub fn message(&self, index: usize, content: &Content) -> Vec<Finding> {
         let html = content.html.as_deref();
-        let mut parts = vec![content.subject.as_str(), content.text.as_str()];
-        parts.extend(html);
+        let mut bodies = vec![content.text.as_str()];
+        bodies.extend(html);
         let mut findings: Vec<Finding> = self
             .scanner
-            .scan(index, &parts)
+            .scan(index, &content.subject, &bodies)
             .into_iter()
             .map(Finding::Leak)
             .collect();
