@@ -322,7 +322,16 @@ pub fn render_one(
         message_id: &message_id,
         list_unsubscribe: list_unsubscribe.as_deref(),
     };
-    let bytes = match message::build(&envelope, &content) {
+    let built = message::build(&envelope, &content).and_then(|bytes| {
+        // Signed here, with the journaled Date as the signature time: the signed bytes are the
+        // ones checked, hashed, journaled and sent, identical at preflight and at send time.
+        if campaign.dkim.is_empty() {
+            Ok(bytes)
+        } else {
+            crate::dkim::sign(&bytes, &campaign.dkim, date)
+        }
+    });
+    let bytes = match built {
         Ok(bytes) => bytes,
         Err(why) => return Err(fail(RenderFailure::Invalid(why))),
     };

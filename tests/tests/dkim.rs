@@ -801,3 +801,139 @@ fn signing_never_panics_on_any_bytes() {
         })
         .expect("no panic, and a signed message is the message with a header before it");
 }
+
+/// `n` recipients `r{i}@list.test` (or `{prefix}{i}@isomail.test` for postfix), signed by both
+/// keys as `[[dkim]]` blocks, with one-click unsubscribe, delivered as `delivery` says.
+fn signed_campaign(keys: &Keys, emails: &[String], delivery: &str) -> crate::util::CampaignDir {
+    let mut campaign = crate::util::CampaignDir::new();
+    let rows: String = emails.iter().map(|e| format!("{e},N\n")).collect();
+    campaign.csv = format!("email,name\n{rows}").into_bytes();
+    campaign.html = Some("<p>Hello {{ name }}</p>".into());
+    campaign.extra = format!(
+        "\n[tokens]\nsecret_file = \"secret.txt\"\n\n[unsubscribe]\nurl = \"https://example.org/u/{{token}}\"\n\
+         \n[[dkim]]\ndomain = \"example.org\"\nselector = \"rsa2026\"\nkey_file = \"{}\"\n\
+         \n[[dkim]]\ndomain = \"example.org\"\nselector = \"ed2026\"\nkey_file = \"{}\"\n\
+         \n[delivery]\nstages = [2, \"all\"]\nrate = 1000\n{delivery}\n",
+        keys.rsa.display(),
+        keys.ed.display()
+    );
+    campaign.write();
+    std::fs::write(
+        campaign.dir.path().join("secret.txt"),
+        "a-secret-for-the-dkim-tests\n",
+    )
+    .expect("secret");
+    campaign
+}
+
+#[test]
+#[cfg_attr(
+    isomail_missing = "dkimpy",
+    ignore = "needs dkimpy and pynacl: run tests/run.sh"
+)]
+fn every_message_sent_carries_both_signatures_and_they_verify() {
+    let keys = Keys::new();
+    let emails: Vec<String> = (1..=12).map(|i| format!("r{i}@list.test")).collect();
+    let campaign = signed_campaign(&keys, &emails, "");
+    let path = campaign.path();
+    // Two runs (a stage, then the rest): the preflight's signatures and the send's agree, or
+    // the send would halt on a hash mismatch.
+    for args in [&["send"][..], &["send", "--yes"][..]] {
+        let out = crate::util::isomail_path(args, &path);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let outbox = campaign.dir.path().join("outbox/new");
+    let sent: Vec<Vec<u8>> = std::fs::read_dir(&outbox)
+        .expect("outbox")
+        .map(|e| std::fs::read(e.expect("entry").path()).expect("read"))
+        .collect();
+    assert_eq!(sent.len(), 12);
+    assert_pass(&verify(&keys, &sent, 2));
+    let signatures = signature_headers(&sent[0]);
+    assert_eq!(signatures.len(), 2);
+    for header in &signatures {
+        let h = tag(header, "h");
+        assert!(h.contains("list-unsubscribe:list-unsubscribe-post"), "{h}");
+    }
+    // Control: one character of each body changed, and every signature fails.
+    let changed: Vec<Vec<u8>> = sent
+        .iter()
+        .map(|m| replace_once(m, "Dear", "Fear"))
+        .collect();
+    assert_every_signature_fails(&verify(&keys, &changed, 2), "body hash");
+}
+
+#[test]
+#[cfg_attr(
+    any(isomail_missing = "dkimpy", isomail_missing = "postfix"),
+    ignore = "needs dkimpy and the test postfix: run tests/run.sh as root"
+)]
+fn signatures_survive_a_real_mta() {
+    crate::postfix::require_postfix();
+    let keys = Keys::new();
+    let nonce = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let emails: Vec<String> = (1..=6)
+        .map(|i| format!("dk{nonce}x{i}@isomail.test"))
+        .collect();
+    let delivery = format!(
+        "smtp = \"smtp://isomail@127.0.0.1:2587\"\npassword_file = \"pw.txt\"\nca_file = \"{}\"",
+        crate::postfix::CERT
+    );
+    let campaign = signed_campaign(&keys, &emails, &delivery);
+    std::fs::write(
+        campaign.dir.path().join("pw.txt"),
+        "isomail-test-password\n",
+    )
+    .expect("pw");
+    let out = crate::util::isomail_path(&["send", "--yes"], &campaign.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Postfix adds its trace headers and stores LF line ends; the signatures must still hold.
+    let mut delivered = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while delivered.len() < emails.len() && std::time::Instant::now() < deadline {
+        delivered = std::fs::read_dir(crate::postfix::MAILDIR)
+            .expect("maildir")
+            .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+            .filter(|m| m.contains(&format!("dk{nonce}x")))
+            .map(|m| m.replace('\n', "\r\n").into_bytes())
+            .collect();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(delivered.len(), emails.len());
+    assert!(String::from_utf8_lossy(&delivered[0]).starts_with("Return-Path:"));
+    assert_pass(&verify(&keys, &delivered, 2));
+}
+
+#[test]
+fn bad_keys_in_the_campaign_are_refused_naming_the_block_and_file() {
+    let keys = Keys::new();
+    let emails = vec!["r1@list.test".to_owned()];
+    let check = |campaign: &crate::util::CampaignDir| {
+        let out = crate::util::isomail_path(&["check"], &campaign.path());
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("campaign.toml: [[dkim]] #1 (d=example.org, s=rsa2026) key_file"),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+        err
+    };
+    chmod(&keys.rsa, 0o644);
+    let err = check(&signed_campaign(&keys, &emails, ""));
+    assert!(err.contains("mode 0644"), "{err}");
+    let short = rsa_pkcs8(keys.dir.path(), "short.pem", 1024);
+    std::fs::rename(&short, &keys.rsa).expect("swap in a short key");
+    let err = check(&signed_campaign(&keys, &emails, ""));
+    assert!(err.contains("1024 bits"), "{err}");
+    std::fs::write(&keys.rsa, "not a key\n").expect("garbage");
+    let err = check(&signed_campaign(&keys, &emails, ""));
+    assert!(err.contains("not a PEM private key"), "{err}");
+    // Control: a proper key at 0600 checks clean.
+    let good = rsa_pkcs8(keys.dir.path(), "good.pem", 2048);
+    std::fs::rename(&good, &keys.rsa).expect("swap in a good key");
+    let out = crate::util::isomail_path(&["check"], &signed_campaign(&keys, &emails, "").path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}

@@ -12,12 +12,12 @@ use crate::util::{
     stderr,
 };
 
-const MAILDIR: &str = "/var/tmp/isomail-postfix/Maildir/new";
-const CERT: &str = "/var/tmp/isomail-postfix/tls.crt";
+pub(crate) const MAILDIR: &str = "/var/tmp/isomail-postfix/Maildir/new";
+pub(crate) const CERT: &str = "/var/tmp/isomail-postfix/tls.crt";
 
 /// Fails the test unless the test postfix answers and what it delivers can be read (its Maildir
 /// files are owned by nobody, mode 0600: only root reads them).
-fn require_postfix() {
+pub(crate) fn require_postfix() {
     let up = TcpStream::connect_timeout(
         &"127.0.0.1:2587".parse().expect("addr"),
         Duration::from_secs(2),

@@ -36,6 +36,8 @@ struct CampaignFile {
     tokens: Option<TokensSection>,
     unsubscribe: Option<UnsubscribeSection>,
     #[serde(default)]
+    dkim: Vec<DkimSection>,
+    #[serde(default)]
     sandbox: Limits,
 }
 
@@ -47,6 +49,15 @@ struct MessageSection {
     text: PathBuf,
     html: Option<PathBuf>,
     renderer: Option<PathBuf>,
+}
+
+/// One `[[dkim]]` block: one signature on every message.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DkimSection {
+    domain: String,
+    selector: String,
+    key_file: PathBuf,
 }
 
 #[derive(Debug, Deserialize)]
@@ -88,6 +99,8 @@ pub struct Campaign {
     pub unsubscribe: Option<Unsubscribe>,
     /// `[recipients] suppress`: read now, and again at every stage boundary of a send.
     pub suppression: Suppression,
+    /// `[[dkim]]`: every message is signed by each, in order, after it is built.
+    pub dkim: Vec<crate::dkim::Signer>,
     /// SHA-256 over templates, renderer and recipient list: what a journal pins.
     pub fingerprint: String,
 }
@@ -141,7 +154,19 @@ impl Campaign {
             )));
         }
         let suppression = Suppression::load(suppress::files(base, &file.recipients.suppress))?;
+        let dkim = dkim_signers(&file.dkim, base, &shown)?;
         let mut fingerprint = message.fingerprint(&recipients);
+        if !dkim.is_empty() {
+            // Other keys sign other bytes: a changed campaign, not a mismatch per message.
+            let keys: Vec<String> = dkim
+                .iter()
+                .map(|s| format!("{}={}", s.dns_name(), s.dns_record()))
+                .collect();
+            fingerprint = hex(&Sha256::digest(format!(
+                "{fingerprint}\0{}",
+                keys.join("\0")
+            )));
+        }
         if let (Some(tokens), Some(unsubscribe)) = (&tokens, &unsubscribe) {
             // Another secret or target makes other messages: a changed campaign, not a
             // mismatch found one message at a time.
@@ -168,9 +193,35 @@ impl Campaign {
             tokens,
             unsubscribe,
             suppression,
+            dkim,
             fingerprint,
         })
     }
+}
+
+/// Each `[[dkim]]` block's key, read and checked (private, RSA of 2048 bits or more, or
+/// Ed25519).
+fn dkim_signers(
+    blocks: &[DkimSection],
+    base: &Path,
+    shown: &str,
+) -> Result<Vec<crate::dkim::Signer>, Error> {
+    blocks
+        .iter()
+        .enumerate()
+        .map(|(i, block)| {
+            let path = resolve(base, &block.key_file);
+            crate::dkim::Signer::from_pem_file(&path, &block.domain, &block.selector).map_err(|e| {
+                Error::input(format!(
+                    "{shown}: [[dkim]] #{} (d={}, s={}) key_file = \"{}\": {e}",
+                    i + 1,
+                    block.domain,
+                    block.selector,
+                    path.display()
+                ))
+            })
+        })
+        .collect()
 }
 
 /// `[tokens]` and `[unsubscribe]`, checked together: an unsubscribe URL needs tokens.
