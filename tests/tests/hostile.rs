@@ -151,3 +151,63 @@ fn hostile_error_text_reaches_the_host_raw_and_the_terminal_inert() {
     let shown = failures[0].1.to_string();
     assert!(shown.contains("\\u{1b}]0;pwned"), "{shown}");
 }
+
+#[test]
+fn check_of_every_hostile_output_at_once_finishes_in_seconds_and_names_each_one() {
+    // One list with the outputs issue 9 reproduced: 1 MiB runs that made the leak scan
+    // quadratic, controls and a 5,000-character word in the subject, bare CR, NUL and a
+    // million line feeds in the text, a 40 MiB error and one full of escape sequences.
+    let locals: Vec<String> = [
+        "ok", "eqrun", "pctrun", "amprun", "ctlsubj", "longsubj", "barecr", "nul", "newlines",
+        "errbig", "erresc",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut campaign = misbehaving(&locals);
+    campaign.extra = "\n[sandbox]\nmemory_bytes = 134_217_728\n".into();
+    let run = run_measured(&["check"], &campaign.write());
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(3), "{stderr}");
+    // The leak scan alone took minutes on one of these before it was made linear.
+    assert!(run.took < Duration::from_secs(60), "took {:?}", run.took);
+    assert!(
+        run.peak_rss_bytes < 512 << 20,
+        "peak {} MB",
+        run.peak_rss_bytes >> 20
+    );
+    assert!(run.stdout.len() + run.stderr.len() < 16 << 10, "{stderr}");
+    assert!(
+        !run.stderr.iter().any(|b| matches!(b, 0x1b | 0x07 | b'\r')),
+        "{stderr}"
+    );
+    // Seven well-formed messages (one of them, all line feeds, flagged as an empty text);
+    // each of the four that cannot be one fails alone, named.
+    assert!(
+        stdout.contains("11 recipients: 7 rendered, 4 failed, 1 flagged"),
+        "{stdout}{stderr}"
+    );
+    let flagged = "message for recipient #9 (n***@list.test): text is empty";
+    assert!(stderr.contains(flagged), "{stderr}");
+    let position = |local: &str| locals.iter().position(|l| l == local).expect("listed") + 1;
+    for (local, why) in [
+        (
+            "ctlsubj",
+            "the subject contains the control character U+001B",
+        ),
+        ("nul", "the text contains the NUL character U+0000"),
+        ("errbig", "exceeded its output size limit"),
+        ("erresc", "renderer error: \\u{1b}]0;pwned"),
+    ] {
+        let line = format!("recipient #{} ", position(local));
+        assert!(
+            stderr.lines().any(|l| l.contains(&line) && l.contains(why)),
+            "{local}: {why:?} not reported for {line:?}: {stderr}"
+        );
+    }
+    eprintln!(
+        "check of every hostile output: {:.1} s, peak {} MB",
+        run.took.as_secs_f64(),
+        run.peak_rss_bytes >> 20
+    );
+}
