@@ -123,18 +123,7 @@ impl Campaign {
             .validate()
             .map_err(|why| Error::input(format!("{shown}: [sandbox] {why}")))?;
 
-        let recipients = RecipientList::scan(
-            &resolve(base, &file.recipients.path),
-            &file.recipients.private,
-        )?;
-        for (i, field) in file.recipients.private.iter().enumerate() {
-            if !recipients.columns().iter().any(|c| c == field) {
-                return Err(Error::input(format!(
-                    "{shown}: [recipients] private[{i}] = \"{field}\" is not a column of {}",
-                    recipients.path().display()
-                )));
-            }
-        }
+        let recipients = load_recipients(&file.recipients, base, &shown)?;
         let (tokens, unsubscribe) = tokens_and_unsubscribe(
             file.tokens.as_ref(),
             file.unsubscribe.as_ref(),
@@ -155,30 +144,11 @@ impl Campaign {
         }
         let suppression = Suppression::load(suppress::files(base, &file.recipients.suppress))?;
         let dkim = dkim_signers(&file.dkim, base, &shown)?;
-        let mut fingerprint = message.fingerprint(&recipients);
-        if !dkim.is_empty() {
-            // Other keys sign other bytes: a changed campaign, not a mismatch per message.
-            let keys: Vec<String> = dkim
-                .iter()
-                .map(|s| format!("{}={}", s.dns_name(), s.dns_record()))
-                .collect();
-            fingerprint = hex(&Sha256::digest(format!(
-                "{fingerprint}\0{}",
-                keys.join("\0")
-            )));
-        }
-        if let (Some(tokens), Some(unsubscribe)) = (&tokens, &unsubscribe) {
-            // Another secret or target makes other messages: a changed campaign, not a
-            // mismatch found one message at a time.
-            let extra = format!(
-                "{}\0{}",
-                tokens.token("isomail@fingerprint.invalid"),
-                unsubscribe.describe()
-            );
-            fingerprint = hex(&Sha256::digest(
-                format!("{fingerprint}\0{extra}").as_bytes(),
-            ));
-        }
+        let fingerprint = signed_fingerprint(
+            message.fingerprint(&recipients),
+            &dkim,
+            tokens.as_ref().zip(unsubscribe.as_ref()),
+        );
         Ok(Campaign {
             path: path.to_path_buf(),
             dir: base.to_path_buf(),
@@ -197,6 +167,49 @@ impl Campaign {
             fingerprint,
         })
     }
+}
+
+/// The recipient list, with the `private` fields it must have.
+fn load_recipients(
+    section: &RecipientsSection,
+    base: &Path,
+    shown: &str,
+) -> Result<RecipientList, Error> {
+    let recipients = RecipientList::scan(&resolve(base, &section.path), &section.private)?;
+    for (i, field) in section.private.iter().enumerate() {
+        if !recipients.columns().iter().any(|c| c == field) {
+            return Err(Error::input(format!(
+                "{shown}: [recipients] private[{i}] = \"{field}\" is not a column of {}",
+                recipients.path().display()
+            )));
+        }
+    }
+    Ok(recipients)
+}
+
+/// The fingerprint, extended by what else makes the bytes: other keys, another token secret or
+/// unsubscribe target make other messages, which is a changed campaign (refused on resume)
+/// rather than a hash mismatch found one message at a time.
+fn signed_fingerprint(
+    fingerprint: String,
+    dkim: &[crate::dkim::Signer],
+    unsubscribe: Option<(&Tokens, &Unsubscribe)>,
+) -> String {
+    let mut extra: Vec<String> = dkim
+        .iter()
+        .map(|s| format!("{}={}", s.dns_name(), s.dns_record()))
+        .collect();
+    if let Some((tokens, unsubscribe)) = unsubscribe {
+        extra.push(tokens.token("isomail@fingerprint.invalid"));
+        extra.push(unsubscribe.describe());
+    }
+    if extra.is_empty() {
+        return fingerprint;
+    }
+    hex(&Sha256::digest(format!(
+        "{fingerprint}\0{}",
+        extra.join("\0")
+    )))
 }
 
 /// Each `[[dkim]]` block's key, read and checked (private, RSA of 2048 bits or more, or
