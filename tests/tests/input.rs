@@ -277,3 +277,21 @@ fn check_refuses_the_relay_settings_that_send_would_refuse() {
     let out = isomail_path(&["check"], &campaign.write());
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+#[test]
+fn a_from_too_long_for_a_header_line_is_refused_before_anything_renders() {
+    let mut campaign = CampaignDir::new();
+    campaign.write();
+    let path = campaign.path();
+    let toml = std::fs::read_to_string(&path).expect("read");
+    let long = format!("from = \"{} <sender@example.org>\"", "N".repeat(1200));
+    std::fs::write(
+        &path,
+        toml.replacen("from = \"Sender <sender@example.org>\"", &long, 1),
+    )
+    .expect("write");
+    let out = isomail_path(&["check"], &path);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("[message] from"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("998"), "{}", stderr(&out));
+}

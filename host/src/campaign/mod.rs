@@ -284,6 +284,12 @@ impl Message {
                 section.from
             ))
         })?;
+        fits_a_header(&from).map_err(|why| {
+            Error::input(format!(
+                "{shown}: [message] from = \"{}\": {why}",
+                crate::term::shown(&section.from)
+            ))
+        })?;
         if section.subject.contains(['\r', '\n']) {
             return Err(Error::input(format!(
                 "{shown}: [message] subject must be one line"
@@ -344,6 +350,24 @@ impl Message {
         hasher.update(recipients.fingerprint().as_bytes());
         hex(&hasher.finalize())
     }
+}
+
+/// Whether a message from `from` can be well-formed at all (a display name too long for a header
+/// line would otherwise fail every message at the last check), found by building one.
+fn fits_a_header(from: &Mailbox) -> Result<(), String> {
+    let envelope = crate::message::Envelope {
+        from,
+        to: "probe@isomail.invalid",
+        date: std::time::SystemTime::UNIX_EPOCH,
+        message_id: "<probe@isomail.invalid>",
+        list_unsubscribe: None,
+    };
+    let content = crate::sandbox::Content {
+        subject: "probe".into(),
+        text: "probe".into(),
+        html: None,
+    };
+    crate::message::build(&envelope, &content).map(|_| ())
 }
 
 /// A path from the campaign file, relative to the campaign's folder unless absolute.
