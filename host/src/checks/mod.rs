@@ -329,10 +329,13 @@ mod tests {
             ),
             "{findings:?}"
         );
-        assert!(
-            matches!(findings[1], CampaignFinding::GrowingSize { rank_correlation, .. } if rank_correlation > 0.99),
-            "{findings:?}"
-        );
+        let CampaignFinding::GrowingSize {
+            rank_correlation, ..
+        } = findings[1]
+        else {
+            panic!("{findings:?}");
+        };
+        assert!(rank_correlation > 0.99, "{findings:?}");
     }
 
     #[test]

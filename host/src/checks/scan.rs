@@ -686,9 +686,17 @@ fn floor_char_boundary(text: &str, mut i: usize) -> usize {
 /// Letters and digits of any script, and the combining marks that attach to them: what a
 /// reader takes as part of a word.
 fn is_alnum(c: char) -> bool {
-    c.is_alphanumeric()
-        || matches!(c, '\u{300}'..='\u{36f}' | '\u{1ab0}'..='\u{1aff}' | '\u{1dc0}'..='\u{1dff}' | '\u{20d0}'..='\u{20ff}' | '\u{fe20}'..='\u{fe2f}')
+    c.is_alphanumeric() || COMBINING_MARKS.iter().any(|range| range.contains(&c))
 }
+
+/// The combining-mark blocks: diacritics, extended, supplement, for symbols, half marks.
+const COMBINING_MARKS: [std::ops::RangeInclusive<char>; 5] = [
+    '\u{300}'..='\u{36f}',
+    '\u{1ab0}'..='\u{1aff}',
+    '\u{1dc0}'..='\u{1dff}',
+    '\u{20d0}'..='\u{20ff}',
+    '\u{fe20}'..='\u{fe2f}',
+];
 
 /// ASCII classes, one bit each, for the characters looked at most.
 const ATEXT: u8 = 1;
@@ -1443,7 +1451,9 @@ mod tests {
                 large = large.min(timed(&[(&subject, &body)]));
             }
             let ratio = large.as_secs_f64() / small.as_secs_f64().max(1e-9);
-            if ratio >= 3.0 {
+            // 4x: quadratic work shows as 8x or more; 1x is what linear work takes, and a busy
+            // machine has been seen to stretch that towards 3x.
+            if ratio >= 4.0 {
                 superlinear.push(format!(
                     "kind {kind}: 8 × 32 KiB in {small:?}, 256 KiB in {large:?} ({ratio:.1}x)"
                 ));
