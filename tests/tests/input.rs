@@ -280,7 +280,7 @@ fn check_refuses_the_relay_settings_that_send_would_refuse() {
 
 #[test]
 fn a_from_too_long_for_a_header_line_is_refused_before_anything_renders() {
-    let mut campaign = CampaignDir::new();
+    let campaign = CampaignDir::new();
     campaign.write();
     let path = campaign.path();
     let toml = std::fs::read_to_string(&path).expect("read");
