@@ -153,6 +153,12 @@ impl Campaign {
                 tokens::UNSUBSCRIBE_FIELD
             )));
         }
+        if delivery.return_path.is_some() && tokens.is_none() {
+            return Err(Error::input(format!(
+                "{shown}: [delivery] return_path needs a [tokens] section for its {}",
+                tokens::TOKEN
+            )));
+        }
         let suppression = Suppression::load(suppress::files(base, &file.recipients.suppress))?;
         let dkim = dkim_signers(&file.dkim, base, &shown)?;
         let mut fingerprint = message.fingerprint(&recipients);
@@ -196,6 +202,17 @@ impl Campaign {
             dkim,
             fingerprint,
         })
+    }
+}
+
+impl Campaign {
+    /// The envelope sender (MAIL FROM) for `email`: the `return_path` with its token (VERP),
+    /// or the From address.
+    pub fn envelope_sender(&self, email: &str) -> String {
+        match (&self.delivery.return_path, &self.tokens) {
+            (Some(path), Some(tokens)) => path.replace(tokens::TOKEN, &tokens.token(email)),
+            _ => self.from.email.to_string(),
+        }
     }
 }
 
