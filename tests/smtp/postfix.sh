@@ -160,7 +160,9 @@ virtual_uid_maps = static:$(id -u nobody)
 virtual_gid_maps = static:$(getent group nogroup | cut -d: -f3)
 virtual_mailbox_limit = 0
 
-# The bouncing domain: relayed (authenticated clients only) to a pipe that exits 67.
+# The bouncing domain: a relay domain (smtpd refuses the default class outright, since its
+# transport is error:) whose transport is a pipe that exits 67.
+relay_domains = $BOUNCE_DOMAIN
 transport_maps = inline:{ $BOUNCE_DOMAIN=isomail-bounce: }
 isomail-bounce_destination_recipient_limit = 1
 message_size_limit = 52428800

@@ -285,6 +285,39 @@ impl DeliveryFile {
 }
 
 /// `return_path` must hold `{token}` and be an address once a token is put in.
+/// `[bounces]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct BouncesFile {
+    maildir: Option<PathBuf>,
+    #[serde(default)]
+    wait_seconds: f64,
+}
+
+/// `[bounces]`, checked: where DSNs and complaints arrive, and how long `send` reads them
+/// after each stage before the bounce gate.
+#[derive(Debug, Clone, Default)]
+pub struct Bounces {
+    /// Resolved against the campaign's folder.
+    pub maildir: Option<PathBuf>,
+    pub wait: Duration,
+}
+
+impl BouncesFile {
+    pub(super) fn check(self, base: &Path) -> Result<Bounces, String> {
+        if !(0.0..=86_400.0).contains(&self.wait_seconds) {
+            return Err("wait_seconds must be between 0 and 86400".into());
+        }
+        if self.wait_seconds > 0.0 && self.maildir.is_none() {
+            return Err("wait_seconds needs a maildir to read".into());
+        }
+        Ok(Bounces {
+            maildir: self.maildir.map(|m| base.join(m)),
+            wait: Duration::from_secs_f64(self.wait_seconds),
+        })
+    }
+}
+
 fn check_return_path(written: &str) -> Result<(), String> {
     use super::tokens::TOKEN;
     if !written.contains(TOKEN) {
