@@ -851,6 +851,19 @@ impl Journal {
         tx.commit().map_err(db_error(&path))
     }
 
+    /// Messages of `stage` that went out: sent, bounced, complained or ambiguous.
+    pub fn went_out_in_stage(&self, stage: usize) -> Result<usize, Error> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM recipients WHERE stage = ?1
+                 AND state IN ('sent', 'bounced', 'complained', 'ambiguous')",
+                [stage as i64],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as usize)
+            .map_err(self.err())
+    }
+
     /// Hard bounces, soft bounces and complaints per stage (distinct recipients).
     pub fn bounces_per_stage(&self) -> Result<Vec<StageBounces>, Error> {
         let mut stmt = self

@@ -448,3 +448,101 @@ fn real_postfix_dsns_bounce_the_bad_addresses_and_leave_the_shared_mailbox_alone
         list
     );
 }
+
+/// A postfix campaign whose first stage (4 recipients) has 2 bouncing addresses, with the gate.
+fn gated_campaign(n: u128, tag: &str, max: &str) -> (CampaignDir, PathBuf, Vec<String>) {
+    let emails: Vec<String> = [
+        format!("g{n}{tag}a@isomail.test"),
+        format!("g{n}{tag}b@bounce.isomail.test"),
+        format!("g{n}{tag}c@isomail.test"),
+        format!("g{n}{tag}d@bounce.isomail.test"),
+        format!("g{n}{tag}e@isomail.test"),
+        format!("g{n}{tag}f@isomail.test"),
+    ]
+    .to_vec();
+    let (campaign, path) = postfix_campaign(
+        &emails,
+        &format!(
+            "stages = [4, \"all\"]\nmax_failure_rate = 1.0\nreturn_path = \"bounces+{{token}}@isomail.test\"\n{max}"
+        ),
+        &format!("\n[bounces]\nmaildir = \"{SHARED}\"\nwait_seconds = 6\n"),
+    );
+    (campaign, path, emails)
+}
+
+#[test]
+#[cfg_attr(
+    isomail_missing = "postfix",
+    ignore = "needs the test postfix: run tests/run.sh as root"
+)]
+fn the_bounce_gate_halts_before_the_next_stage_when_a_stage_bounces_too_much() {
+    require_postfix();
+    let n = nonce();
+    let (_c, path, emails) = gated_campaign(n, "h", "");
+    let started = Instant::now();
+    let out = send(&path, &["--yes"]);
+    crate::util::assert_halted(&out, "bounce gate: 2 of 4 messages of stage 1 hard-bounced");
+    assert!(
+        started.elapsed() >= Duration::from_secs(6),
+        "it waited for bounces"
+    );
+    let status = crate::util::status_json(&path);
+    assert_eq!(status["pending"], 2, "the next stage never started");
+    assert_eq!(status["bounced"], 2);
+    assert_eq!(status["stages"][0]["bounced"], 2);
+    assert_eq!(status["stages"][0]["complaints"], 0);
+    assert_eq!(state_of(&path, &emails[1]).0, "bounced");
+    let text = stdout(&isomail_path(&["status"], &path));
+    assert!(
+        text.contains("bounces: 2 hard, 0 soft; 0 complaints"),
+        "{text}"
+    );
+
+    // Control: the same mix under a ceiling of 0.6 (2 of 4 is 0.5) goes on to the end.
+    let (_c, path, _) = gated_campaign(n, "c", "max_bounce_rate = 0.6\n");
+    let out = send(&path, &["--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let status = crate::util::status_json(&path);
+    assert_eq!(status["pending"], 0);
+    assert_eq!(status["stages"][0]["bounced"], 2);
+}
+
+#[test]
+fn bounce_settings_are_checked_when_the_campaign_loads() {
+    for (extra, needle) in [
+        (
+            "[delivery]\nmax_bounce_rate = 1.5\n",
+            "[delivery] max_bounce_rate must be between 0 and 1",
+        ),
+        (
+            "[bounces]\nwait_seconds = 10\n",
+            "[bounces] wait_seconds needs a maildir",
+        ),
+        (
+            "[bounces]\nmaildir = \"b\"\nwait_seconds = -1\n",
+            "[bounces] wait_seconds must be between",
+        ),
+    ] {
+        let mut campaign = CampaignDir::new();
+        campaign.extra = format!("\n{extra}");
+        let path = campaign.write();
+        let out = isomail_path(&["check"], &path);
+        assert_eq!(out.status.code(), Some(2), "{extra}");
+        assert!(stderr(&out).contains(needle), "{}", stderr(&out));
+    }
+    // Control, and the command's own check: no mailbox named anywhere.
+    let mut campaign = CampaignDir::new();
+    campaign.extra = "\n[delivery]\nmax_bounce_rate = 0.1\n".into();
+    let path = campaign.write();
+    assert_eq!(
+        isomail_path(&["send", "--yes"], &path).status.code(),
+        Some(0)
+    );
+    let out = isomail_path(&["bounces"], &path);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("give --maildir or [bounces] maildir"),
+        "{}",
+        stderr(&out)
+    );
+}
