@@ -558,3 +558,56 @@ fn bounce_settings_are_checked_when_the_campaign_loads() {
         stderr(&out)
     );
 }
+
+#[test]
+fn bounces_runs_while_a_send_holds_the_campaign_and_the_send_keeps_what_it_journaled() {
+    let mut campaign = CampaignDir::new();
+    let mut csv = String::from("email,name\n");
+    for who in ["ann", "bob", "carol", "dan"] {
+        csv.push_str(&format!("{who}@example.com,{who}\n"));
+    }
+    for i in 0..20 {
+        csv.push_str(&format!("r{i}@list.test,R{i}\n"));
+    }
+    campaign.csv = csv.into_bytes();
+    campaign.extra = "suppress = [\"suppressed.txt\"]\n\n[delivery]\nstages = [\"all\"]\nrate = 4\nconcurrency = 1\nreturn_path = \"bounces+{token}@example.org\"\n\n[tokens]\nsecret_file = \"secret.txt\"\n".into();
+    let path = campaign.write();
+    std::fs::write(campaign.dir.path().join("secret.txt"), SECRET).expect("secret");
+    std::fs::write(campaign.dir.path().join("suppressed.txt"), "").expect("suppress");
+    let maildir = fixture_maildir(campaign.dir.path());
+    let mut sender = crate::util::isomail_command(&["send", "--yes"])
+        .arg(&path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("send");
+    // Wait until the first four are sent (4 per second) but the send is far from done.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let sent = isomail::journal::Journal::open_existing(&isomail::journal::Journal::path_for(
+            &path, false,
+        ))
+        .and_then(|j| j.counts())
+        .map_or(0, |c| c.sent);
+        if sent >= 5 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let during = bounces(&path, &maildir);
+    // The send was still running: a second one is refused by its lock.
+    let second = isomail_path(&["send", "--yes"], &path);
+    assert!(
+        stderr(&second).contains("another `isomail send` is running"),
+        "{}",
+        stderr(&second)
+    );
+    assert!(during.contains("2 bounced"), "{during}");
+    let status = sender.wait().expect("wait");
+    assert!(status.success());
+    // The send did not overwrite what bounces journaled, nor sent anyone twice.
+    assert_eq!(state_of(&path, "ann@example.com").0, "bounced");
+    assert_eq!(state_of(&path, "carol@example.com").0, "complained");
+    let counts = crate::util::status_json(&path);
+    assert_eq!(counts["sent"].as_u64(), Some(24 - 3));
+}
