@@ -62,6 +62,14 @@ pub enum Command {
     },
     /// Ask a running `send` to stop after its in-flight messages.
     Halt { campaign: PathBuf },
+    /// Read the bounce mailbox once: journal DSNs and complaints, suppress hard bounces and
+    /// complaints. Never changes the mailbox; safe to run often and while `send` runs.
+    Bounces {
+        campaign: PathBuf,
+        /// The Maildir to read (default: `[bounces] maildir`).
+        #[arg(long)]
+        maildir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -39,6 +39,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             dry_run,
         } => crate::status::run(&campaign, json, dry_run),
         Command::Halt { campaign } => crate::send::request_halt(&campaign),
+        Command::Bounces { campaign, maildir } => bounces(&campaign, maildir.as_deref()),
     }
 }
 
@@ -69,6 +70,41 @@ fn send(args: SendArgs) -> Result<(), Error> {
         jobs,
     };
     crate::send::run(&args.campaign, &options)
+}
+
+fn bounces(path: &Path, maildir: Option<&Path>) -> Result<(), Error> {
+    let campaign = Campaign::load(path)?;
+    let maildir = maildir
+        .map(Path::to_path_buf)
+        .or_else(|| campaign.bounces.maildir.clone())
+        .ok_or_else(|| {
+            Error::input(format!(
+                "{}: no bounce mailbox: give --maildir or [bounces] maildir",
+                path.display()
+            ))
+        })?;
+    let mut journal =
+        crate::journal::Journal::open_existing(&crate::journal::Journal::path_for(path, false))?;
+    let t = crate::bounces::process(&campaign, &mut journal, &maildir)?;
+    if t.no_suppress_file {
+        eprintln!(
+            "isomail: {}: [recipients] has no suppress file: bounces and complaints are journaled only",
+            path.display()
+        );
+    }
+    println!(
+        "{}: {} new, {} already read; {} bounced, {} soft bounces, {} complaints, {} added to the suppress file, {} not for this campaign, {} left for later (still sending)",
+        term::inert(&maildir.display().to_string()),
+        t.read,
+        t.known,
+        t.hard,
+        t.soft,
+        t.complaints,
+        t.appended,
+        t.other,
+        t.deferred
+    );
+    Ok(())
 }
 
 fn init(dir: &Path) -> Result<(), Error> {

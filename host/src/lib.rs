@@ -7,6 +7,7 @@
 //! [`transport`]. [`run`] maps a parsed command line onto it; `main` only maps the
 //! result to an exit code.
 
+pub mod bounces;
 pub mod campaign;
 pub mod checks;
 pub mod cli;

@@ -18,6 +18,7 @@ struct Report {
     total: usize,
     stages: Vec<StageReport>,
     failures: Vec<RecipientReport>,
+    bounced_recipients: Vec<RecipientReport>,
     ambiguous_recipients: Vec<RecipientReport>,
     seeds: Vec<SeedRow>,
     halt_requested: bool,
@@ -28,6 +29,11 @@ struct StageReport {
     stage: usize,
     target: usize,
     sent: usize,
+    /// Recipients of this stage a DSN reported hard-bounced (5.x.x) or soft-bounced, and who
+    /// complained, as `isomail bounces` (or the bounce gate) read them.
+    bounced: usize,
+    soft_bounces: usize,
+    complaints: usize,
     outcome: Option<String>,
 }
 
@@ -60,6 +66,7 @@ pub fn run(campaign: &Path, json: bool, dry_run: bool) -> Result<(), Error> {
 fn read(campaign: &Path, journal: &Journal) -> Result<Report, Error> {
     let counts = journal.counts()?;
     let sent_per_stage = journal.sent_per_stage()?;
+    let bounces = journal.bounces_per_stage()?;
     let recipients = |state| -> Result<Vec<RecipientReport>, Error> {
         Ok(journal
             .rows_in(state)?
@@ -82,21 +89,45 @@ fn read(campaign: &Path, journal: &Journal) -> Result<Report, Error> {
         stages: journal
             .stages()?
             .into_iter()
-            .map(|(stage, target, outcome)| StageReport {
-                stage,
-                target,
-                sent: sent_per_stage
-                    .iter()
-                    .find(|(s, _)| *s == stage)
-                    .map_or(0, |(_, n)| *n),
-                outcome,
+            .map(|(stage, target, outcome)| {
+                let b = bounces.iter().find(|b| b.stage == stage);
+                StageReport {
+                    stage,
+                    target,
+                    sent: sent_per_stage
+                        .iter()
+                        .find(|(s, _)| *s == stage)
+                        .map_or(0, |(_, n)| *n),
+                    bounced: b.map_or(0, |b| b.hard),
+                    soft_bounces: b.map_or(0, |b| b.soft),
+                    complaints: b.map_or(0, |b| b.complaints),
+                    outcome,
+                }
             })
             .collect(),
         failures: recipients(State::Failed)?,
+        bounced_recipients: recipients(State::Bounced)?,
         ambiguous_recipients: recipients(State::Ambiguous)?,
         seeds: journal.seeds()?,
         halt_requested: journal.halt_request()?.is_some(),
     })
+}
+
+/// Every bounced recipient with the DSN's status and diagnostic (foreign text: shown inert).
+fn print_bounced(report: &Report) {
+    if report.bounced_recipients.is_empty() {
+        return;
+    }
+    println!("bounced:");
+    for r in &report.bounced_recipients {
+        println!(
+            "  #{} {}: {} {}",
+            r.index,
+            inert(&r.email),
+            shown(r.reply_status.as_deref().unwrap_or("-")),
+            shown(r.reply.as_deref().unwrap_or("-"))
+        );
+    }
 }
 
 /// The report for a person: counts, stages, then every failed and ambiguous recipient.
@@ -116,6 +147,12 @@ fn print_text(report: &Report) {
             n => format!(", {n} suppressed"),
         }
     );
+    if c.bounced + c.complained > 0 {
+        println!(
+            "after sending: {} bounced, {} complained",
+            c.bounced, c.complained
+        );
+    }
     for s in &report.stages {
         println!(
             "  stage {} (to {}): {} sent in this stage — {}",
@@ -124,6 +161,12 @@ fn print_text(report: &Report) {
             s.sent,
             shown(s.outcome.as_deref().unwrap_or("running or interrupted"))
         );
+        if s.bounced + s.soft_bounces + s.complaints > 0 {
+            println!(
+                "    bounces: {} hard, {} soft; {} complaints",
+                s.bounced, s.soft_bounces, s.complaints
+            );
+        }
     }
     if !report.failures.is_empty() {
         println!("failed:");
@@ -137,6 +180,7 @@ fn print_text(report: &Report) {
             );
         }
     }
+    print_bounced(report);
     if !report.ambiguous_recipients.is_empty() {
         println!(
             "ambiguous (may or may not have arrived; re-sent only with `isomail send --resend-ambiguous`):"

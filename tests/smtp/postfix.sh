@@ -16,6 +16,9 @@
 #     AUTH PLAIN/LOGIN as isomail / isomail-test-password; without AUTH every RCPT gets 554;
 #   - every address @isomail.test is delivered into ONE Maildir,
 #     /var/tmp/isomail-postfix/Maildir/new/ (files owned by nobody, mode 0600: read as root);
+#   - every address @bounce.isomail.test is accepted, then refused by a pipe transport that exits
+#     67 (EX_NOUSER): postfix sends a real 5.1.1 DSN to the envelope sender, which lands in the
+#     Maildir above when that sender is @isomail.test (e.g. bounces+TOKEN@isomail.test);
 #   - nothing can ever leave the machine: every non-local transport is error:, no DNS;
 #   - its log is /var/tmp/isomail-postfix/maillog (no syslog needed).
 # Re-running rewrites the config and restarts the instance; it keeps delivered mail and the
@@ -31,6 +34,7 @@ set -euo pipefail
 BASE=/var/tmp/isomail-postfix
 CONF=$BASE/etc               # this instance's config_directory (main.cf, master.cf, sasl/)
 DOMAIN=isomail.test          # the virtual mailbox domain tests send to
+BOUNCE_DOMAIN=bounce.isomail.test  # accepted, then bounced with a DSN (exit 67: user unknown)
 HOSTNAME=postfix.isomail-local.test  # also in the 220 greeting: how we recognise our instance
 SASL_REALM=isomail.test      # = smtpd_sasl_local_domain: the realm "isomail" is looked up in
 SASL_USER=isomail
@@ -114,6 +118,12 @@ mkdir -p "$BASE"/Maildir/{new,cur,tmp}
 chown nobody:nogroup "$BASE/Maildir" "$BASE"/Maildir/{new,cur,tmp}
 touch "$BASE/maillog"
 
+# The bouncing domain's "delivery": a command that says the user does not exist.
+printf '#!/bin/sh\n# tests/smtp/postfix.sh: every @%s recipient is unknown\nexit 67\n' \
+  "$BOUNCE_DOMAIN" > "$BASE/bounce.sh.new"
+chmod 755 "$BASE/bounce.sh.new"
+mv "$BASE/bounce.sh.new" "$BASE/bounce.sh"
+
 # --- main.cf: written whole, so re-runs converge ----------------------------------------------
 cat > "$NEW/main.cf" <<EOF
 # Written by isomail tests/smtp/postfix.sh; re-running it overwrites this file.
@@ -149,6 +159,12 @@ virtual_mailbox_maps = static:Maildir/
 virtual_uid_maps = static:$(id -u nobody)
 virtual_gid_maps = static:$(getent group nogroup | cut -d: -f3)
 virtual_mailbox_limit = 0
+
+# The bouncing domain: a relay domain (smtpd refuses the default class outright, since its
+# transport is error:) whose transport is a pipe that exits 67.
+relay_domains = $BOUNCE_DOMAIN
+transport_maps = inline:{ $BOUNCE_DOMAIN=isomail-bounce: }
+isomail-bounce_destination_recipient_limit = 1
 message_size_limit = 52428800
 
 smtpd_tls_cert_file = $BASE/tls.crt
@@ -167,6 +183,7 @@ postconf -c "$NEW" -MX smtp/inet   # no listener on port 25: the machine's own M
 # No chroot anywhere: a chroot would need copies of resolv.conf, the sasldb, etc.
 postconf -c "$NEW" -F '*/*/chroot = n'
 postconf -c "$NEW" -M "$PORT/inet=$PORT inet n - n - - smtpd"
+postconf -c "$NEW" -M "isomail-bounce/unix=isomail-bounce unix - n n - - pipe flags=q user=nobody argv=$BASE/bounce.sh"
 postconf -c "$NEW" -P "$PORT/inet/syslog_name=postfix-isomail-test/submission-$PORT" \
   "$PORT/inet/smtpd_tls_security_level=encrypt" \
   "$PORT/inet/smtpd_tls_auth_only=yes" \

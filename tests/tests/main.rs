@@ -3,6 +3,7 @@
 
 mod util;
 
+mod bounces;
 mod capabilities;
 mod checks;
 mod cli;

@@ -39,6 +39,8 @@ pub(super) struct DeliveryFile {
     timeout: f64,
     #[serde(default = "defaults::tcp_nodelay")]
     tcp_nodelay: bool,
+    return_path: Option<String>,
+    max_bounce_rate: Option<f64>,
 }
 
 impl Default for DeliveryFile {
@@ -58,6 +60,8 @@ impl Default for DeliveryFile {
             retry_delay: defaults::retry_delay(),
             timeout: defaults::timeout(),
             tcp_nodelay: defaults::tcp_nodelay(),
+            return_path: None,
+            max_bounce_rate: None,
         }
     }
 }
@@ -125,6 +129,11 @@ pub struct Delivery {
     pub timeout: Duration,
     /// TCP_NODELAY on SMTP connections; off only to measure what Nagle's algorithm costs.
     pub tcp_nodelay: bool,
+    /// The envelope sender per recipient (VERP), `{token}` in it; the From address without it.
+    pub return_path: Option<String>,
+    /// The bounce gate: a stage whose hard bounces exceed this share halts the campaign before
+    /// the next one (read during `[bounces] wait_seconds`). Off unless set.
+    pub max_bounce_rate: Option<f64>,
 }
 
 /// One stage: a cumulative count of recipients, or everyone.
@@ -199,6 +208,14 @@ impl DeliveryFile {
             seed.parse::<lettre::Address>()
                 .map_err(|e| format!("seed[{i}] = \"{seed}\" is not an email address: {e}"))?;
         }
+        if let Some(rate) = self.max_bounce_rate
+            && !(0.0..=1.0).contains(&rate)
+        {
+            return Err("max_bounce_rate must be between 0 and 1".into());
+        }
+        if let Some(written) = &self.return_path {
+            check_return_path(written)?;
+        }
         let stages = check_stages(&self.stages)?;
         let target = self.target(base)?;
         Ok(Delivery {
@@ -211,6 +228,8 @@ impl DeliveryFile {
             retry_delay: Duration::from_secs_f64(self.retry_delay),
             timeout: Duration::from_secs_f64(self.timeout),
             tcp_nodelay: self.tcp_nodelay,
+            return_path: self.return_path,
+            max_bounce_rate: self.max_bounce_rate,
         })
     }
 
@@ -263,6 +282,52 @@ impl DeliveryFile {
             ca_file,
         }))
     }
+}
+
+/// `return_path` must hold `{token}` and be an address once a token is put in.
+/// `[bounces]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct BouncesFile {
+    maildir: Option<PathBuf>,
+    #[serde(default)]
+    wait_seconds: f64,
+}
+
+/// `[bounces]`, checked: where DSNs and complaints arrive, and how long `send` reads them
+/// after each stage before the bounce gate.
+#[derive(Debug, Clone, Default)]
+pub struct Bounces {
+    /// Resolved against the campaign's folder.
+    pub maildir: Option<PathBuf>,
+    pub wait: Duration,
+}
+
+impl BouncesFile {
+    pub(super) fn check(self, base: &Path) -> Result<Bounces, String> {
+        if !(0.0..=86_400.0).contains(&self.wait_seconds) {
+            return Err("wait_seconds must be between 0 and 86400".into());
+        }
+        if self.wait_seconds > 0.0 && self.maildir.is_none() {
+            return Err("wait_seconds needs a maildir to read".into());
+        }
+        Ok(Bounces {
+            maildir: self.maildir.map(|m| base.join(m)),
+            wait: Duration::from_secs_f64(self.wait_seconds),
+        })
+    }
+}
+
+fn check_return_path(written: &str) -> Result<(), String> {
+    use super::tokens::TOKEN;
+    if !written.contains(TOKEN) {
+        return Err(format!("return_path = \"{written}\" has no {TOKEN}"));
+    }
+    written
+        .replace(TOKEN, "AAAAAAAAAAAAAAAAAAAAAA")
+        .parse::<lettre::Address>()
+        .map(|_| ())
+        .map_err(|e| format!("return_path = \"{written}\": not an email address: {e}"))
 }
 
 fn check_stages(stages: &[StageFile]) -> Result<Vec<Stage>, String> {

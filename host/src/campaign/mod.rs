@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::Error;
 use crate::sandbox::{Limits, MAX_RENDERER_BYTES, Templates};
 use delivery::DeliveryFile;
-pub use delivery::{Delivery, Relay, Secret, Stage, Target, Tls};
+pub use delivery::{Bounces, Delivery, Relay, Secret, Stage, Target, Tls};
 pub use recipients::{Recipient, RecipientList};
 pub use suppress::Suppression;
 pub use tokens::{Tokens, Unsubscribe};
@@ -39,6 +39,7 @@ struct CampaignFile {
     dkim: Vec<DkimSection>,
     #[serde(default)]
     sandbox: Limits,
+    bounces: Option<delivery::BouncesFile>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -101,6 +102,8 @@ pub struct Campaign {
     pub suppression: Suppression,
     /// `[[dkim]]`: every message is signed by each, in order, after it is built.
     pub dkim: Vec<crate::dkim::Signer>,
+    /// `[bounces]`: the bounce mailbox and the gate's wait (defaults: none, 0 s).
+    pub bounces: Bounces,
     /// SHA-256 over templates, renderer and recipient list: what a journal pins.
     pub fingerprint: String,
 }
@@ -119,6 +122,12 @@ impl Campaign {
             .delivery
             .check(base)
             .map_err(|why| Error::input(format!("{shown}: [delivery] {why}")))?;
+        let bounces = match file.bounces {
+            None => Bounces::default(),
+            Some(b) => b
+                .check(base)
+                .map_err(|why| Error::input(format!("{shown}: [bounces] {why}")))?,
+        };
         file.sandbox
             .validate()
             .map_err(|why| Error::input(format!("{shown}: [sandbox] {why}")))?;
@@ -140,6 +149,12 @@ impl Campaign {
                 "{}: line 1: the column `{}` is what [unsubscribe] gives the renderer; rename it",
                 recipients.path().display(),
                 tokens::UNSUBSCRIBE_FIELD
+            )));
+        }
+        if delivery.return_path.is_some() && tokens.is_none() {
+            return Err(Error::input(format!(
+                "{shown}: [delivery] return_path needs a [tokens] section for its {}",
+                tokens::TOKEN
             )));
         }
         let suppression = Suppression::load(suppress::files(base, &file.recipients.suppress))?;
@@ -164,6 +179,7 @@ impl Campaign {
             unsubscribe,
             suppression,
             dkim,
+            bounces,
             fingerprint,
         })
     }
@@ -210,6 +226,17 @@ fn signed_fingerprint(
         "{fingerprint}\0{}",
         extra.join("\0")
     )))
+}
+
+impl Campaign {
+    /// The envelope sender (MAIL FROM) for `email`: the `return_path` with its token (VERP),
+    /// or the From address.
+    pub fn envelope_sender(&self, email: &str) -> String {
+        match (&self.delivery.return_path, &self.tokens) {
+            (Some(path), Some(tokens)) => path.replace(tokens::TOKEN, &tokens.token(email)),
+            _ => self.from.email.to_string(),
+        }
+    }
 }
 
 /// Each `[[dkim]]` block's key, read and checked (private, RSA of 2048 bits or more, or

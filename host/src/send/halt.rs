@@ -37,6 +37,14 @@ pub enum HaltReason {
         max: f64,
         certain: bool,
     },
+    /// After `[bounces] wait_seconds`, more of a stage's messages hard-bounced than
+    /// `max_bounce_rate` allows: halted before the next stage.
+    BounceRate {
+        stage: usize,
+        bounced: usize,
+        of: usize,
+        max: f64,
+    },
     /// The relay or outbox cannot be used at all (unreachable, credentials refused).
     RelayUnusable { relay: String, reply: Reply },
     /// A message failed to render or failed a safety check when rendered again to be sent.
@@ -75,6 +83,15 @@ impl std::fmt::Display for HaltReason {
             } => write!(
                 f,
                 "failure-rate gate: {permanent} permanent failures already in a stage of {of}, above max_failure_rate = {max}"
+            ),
+            HaltReason::BounceRate {
+                stage,
+                bounced,
+                of,
+                max,
+            } => write!(
+                f,
+                "bounce gate: {bounced} of {of} messages of stage {stage} hard-bounced, above max_bounce_rate = {max}"
             ),
             HaltReason::RelayUnusable { relay, reply } => {
                 write!(f, "cannot deliver through {relay}: {reply}")

@@ -9,6 +9,7 @@
 //! finish and are journaled. Nothing in this folder prints: it emits events to the
 //! [`Reporter`].
 
+mod bounce_gate;
 mod halt;
 mod pass;
 mod preflight;

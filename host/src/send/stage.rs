@@ -82,9 +82,17 @@ pub(super) fn run(ctx: &Ctx<'_>, runtime: &tokio::runtime::Runtime) -> Result<()
         ran_one = true;
         run_one(ctx, runtime, stage, target, processed, resend_ambiguous)?;
         resend_ambiguous = false;
+        if target < total {
+            super::bounce_gate::wait_and_judge(ctx, stage)?;
+        }
         if let Some(reason) = ctx.halt.reason() {
             return Err(Error::halted(format!(
-                "halted during stage {stage}: {reason}; the journal is consistent; `isomail status {}` shows where it stands",
+                "halted {} stage {stage}: {reason}; the journal is consistent; `isomail status {}` shows where it stands",
+                if matches!(reason, HaltReason::BounceRate { .. }) {
+                    "after"
+                } else {
+                    "during"
+                },
                 campaign.path.display()
             )));
         }

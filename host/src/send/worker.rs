@@ -115,9 +115,8 @@ impl<'a> Workers<'a> {
         };
         let key = delivery_key(self.ctx.fingerprint, job.index);
         let transport = self.ctx.transport;
-        let outcome = transport
-            .send(&self.from, &job.email, &key, &job.bytes)
-            .await;
+        let from = self.ctx.campaign().envelope_sender(&job.email);
+        let outcome = transport.send(&from, &job.email, &key, &job.bytes).await;
         let state = self.state_for(&outcome, attempts);
         let recorded = self.committer.write(Write::SetState {
             index: job.index,
