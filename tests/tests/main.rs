@@ -16,4 +16,5 @@ mod isolation;
 mod journal;
 mod messages;
 mod postfix;
+mod relays;
 mod sender;

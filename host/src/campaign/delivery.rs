@@ -16,7 +16,7 @@ use crate::transport::smtp::{RelayUrl, read_ca_file};
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct DeliveryFile {
-    smtp: Option<String>,
+    smtp: Option<SmtpFile>,
     tls: Option<String>,
     password_env: Option<String>,
     password_file: Option<PathBuf>,
@@ -60,6 +60,14 @@ impl Default for DeliveryFile {
             tcp_nodelay: defaults::tcp_nodelay(),
         }
     }
+}
+
+/// `smtp` as written: one relay URL, or a list of them (failover and shared load).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+enum SmtpFile {
+    One(String),
+    Many(Vec<String>),
 }
 
 /// One entry of `stages` as written: a cumulative count, or `"all"`.
@@ -138,11 +146,10 @@ pub enum Stage {
 #[derive(Debug, Clone)]
 pub enum Target {
     /// The embedded default: a Maildir, `written` as the campaign file says, at `dir`.
-    Outbox {
-        dir: PathBuf,
-        written: PathBuf,
-    },
-    Smtp(Relay),
+    Outbox { dir: PathBuf, written: PathBuf },
+    /// One relay or several, in the file's order; they share `tls`, the password and
+    /// `ca_file`.
+    Smtp(Vec<Relay>),
 }
 
 /// An SMTP relay and how to talk to it.
@@ -239,29 +246,47 @@ impl DeliveryFile {
         if let Some(ca) = &ca_file {
             read_ca_file(ca)?;
         }
-        let Some(written) = &self.smtp else {
-            return Ok(Target::Outbox {
-                dir: base.join(&self.outbox),
-                written: self.outbox.clone(),
-            });
+        let written: Vec<(String, &String)> = match &self.smtp {
+            None => {
+                return Ok(Target::Outbox {
+                    dir: base.join(&self.outbox),
+                    written: self.outbox.clone(),
+                });
+            }
+            Some(SmtpFile::One(url)) => vec![("smtp".to_owned(), url)],
+            Some(SmtpFile::Many(urls)) if urls.is_empty() => {
+                return Err("smtp = []: name at least one relay".into());
+            }
+            Some(SmtpFile::Many(urls)) => urls
+                .iter()
+                .enumerate()
+                .map(|(i, url)| (format!("smtp[{i}]"), url))
+                .collect(),
         };
-        let bad = |why: &str| format!("smtp = \"{written}\": {why}");
-        let url = RelayUrl::parse(written).map_err(|why| bad(&why))?;
-        if url.implicit_tls && tls == Tls::None {
-            return Err(bad(
-                "smtps:// is TLS by definition; tls = \"none\" contradicts it",
-            ));
+        let mut relays = Vec::with_capacity(written.len());
+        for (key, url) in written {
+            let bad = |why: &str| format!("{key} = \"{url}\": {why}");
+            let parsed = RelayUrl::parse(url).map_err(|why| bad(&why))?;
+            if parsed.implicit_tls && tls == Tls::None {
+                return Err(bad(
+                    "smtps:// is TLS by definition; tls = \"none\" contradicts it",
+                ));
+            }
+            if parsed.user.is_some() && password.is_none() {
+                return Err(bad("a user is given but no password_env or password_file"));
+            }
+            if relays.iter().any(|r: &Relay| r.url == parsed) {
+                return Err(bad("this relay is named twice"));
+            }
+            relays.push(Relay {
+                url: parsed,
+                written: url.clone(),
+                tls,
+                password: password.clone(),
+                ca_file: ca_file.clone(),
+            });
         }
-        if url.user.is_some() && password.is_none() {
-            return Err(bad("a user is given but no password_env or password_file"));
-        }
-        Ok(Target::Smtp(Relay {
-            url,
-            written: written.clone(),
-            tls,
-            password,
-            ca_file,
-        }))
+        Ok(Target::Smtp(relays))
     }
 }
 

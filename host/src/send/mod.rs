@@ -30,7 +30,7 @@ use crate::report::{Event, Reporter};
 use crate::sandbox::Sandbox;
 use crate::transport::maildir::Maildir;
 use crate::transport::smtp::{Smtp, SmtpConfig};
-use crate::transport::{DryRun, Transport};
+use crate::transport::{self, DryRun, Transport};
 pub use halt::{Halt, HaltReason, request_halt};
 
 /// How far `send` goes in one invocation.
@@ -246,10 +246,30 @@ fn transport(campaign: &Campaign, dry_run: bool) -> Result<Box<dyn Transport>, E
                 written.display()
             ))),
         },
-        Target::Smtp(relay) => match Smtp::new(smtp_config(campaign, relay)?) {
-            Ok(smtp) => Ok(Box::new(smtp)),
-            Err(why) => Err(Error::input(format!("{shown}: [delivery] {why}"))),
-        },
+        Target::Smtp(relays) => {
+            let mut each = Vec::with_capacity(relays.len());
+            for relay in relays {
+                match Smtp::new(smtp_config(campaign, relay)?) {
+                    Ok(smtp) => each.push(smtp),
+                    Err(why) => return Err(Error::input(format!("{shown}: [delivery] {why}"))),
+                }
+            }
+            // One relay is used as itself: its description (and so the journal fingerprint)
+            // stays what it was before lists of relays existed.
+            if each.len() == 1
+                && let Some(smtp) = each.pop()
+            {
+                return Ok(Box::new(smtp));
+            }
+            let relays = each
+                .into_iter()
+                .map(|smtp| transport::relays::Relay {
+                    name: smtp.name(),
+                    transport: Box::new(smtp),
+                })
+                .collect();
+            Ok(Box::new(transport::relays::Relays::new(relays)))
+        }
     }
 }
 

@@ -115,14 +115,15 @@ impl<'a> Workers<'a> {
         };
         let key = delivery_key(self.ctx.fingerprint, job.index);
         let transport = self.ctx.transport;
-        let outcome = transport
-            .send(&self.from, &job.email, &key, &job.bytes)
+        let (outcome, relay) = transport
+            .send_via(&self.from, &job.email, &key, &job.bytes)
             .await;
         let state = self.state_for(&outcome, attempts);
         let recorded = self.committer.write(Write::SetState {
             index: job.index,
             state,
             reply: Some(outcome.reply().clone()),
+            relay,
         });
         if let Err(e) = recorded {
             return self.journal_failed(e);
