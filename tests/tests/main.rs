@@ -9,6 +9,7 @@ mod cli;
 mod deliverability;
 mod delivery;
 mod dkim;
+mod domains;
 mod halt_and_crash;
 mod hostile;
 mod input;

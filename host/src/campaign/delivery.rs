@@ -5,6 +5,7 @@
 //! and a real `send` accept exactly the same campaigns. Only the secrets themselves (the
 //! password's environment variable or file) are read later, by a real send.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -39,6 +40,16 @@ pub(super) struct DeliveryFile {
     timeout: f64,
     #[serde(default = "defaults::tcp_nodelay")]
     tcp_nodelay: bool,
+    #[serde(default)]
+    domains: BTreeMap<String, DomainFile>,
+}
+
+/// `[delivery.domains."gmail.com"]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DomainFile {
+    rate: Option<f64>,
+    concurrency: Option<usize>,
 }
 
 impl Default for DeliveryFile {
@@ -58,6 +69,7 @@ impl Default for DeliveryFile {
             retry_delay: defaults::retry_delay(),
             timeout: defaults::timeout(),
             tcp_nodelay: defaults::tcp_nodelay(),
+            domains: BTreeMap::new(),
         }
     }
 }
@@ -133,6 +145,18 @@ pub struct Delivery {
     pub timeout: Duration,
     /// TCP_NODELAY on SMTP connections; off only to measure what Nagle's algorithm costs.
     pub tcp_nodelay: bool,
+    /// Ceilings per recipient domain (lower-case, exact match), which also back off when the
+    /// domain says to slow down. Unlisted domains have none.
+    pub domains: BTreeMap<String, DomainLimit>,
+}
+
+/// `[delivery.domains."…"]`, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DomainLimit {
+    /// Messages per second to this domain; `None`: only the global `rate`.
+    pub rate: Option<f64>,
+    /// Messages to this domain in flight at once (default: half of `concurrency`, rounded up).
+    pub concurrency: usize,
 }
 
 /// One stage: a cumulative count of recipients, or everyone.
@@ -207,6 +231,7 @@ impl DeliveryFile {
                 .map_err(|e| format!("seed[{i}] = \"{seed}\" is not an email address: {e}"))?;
         }
         let stages = check_stages(&self.stages)?;
+        let domains = check_domains(&self.domains, self.concurrency)?;
         let target = self.target(base)?;
         Ok(Delivery {
             target,
@@ -218,6 +243,7 @@ impl DeliveryFile {
             retry_delay: Duration::from_secs_f64(self.retry_delay),
             timeout: Duration::from_secs_f64(self.timeout),
             tcp_nodelay: self.tcp_nodelay,
+            domains,
         })
     }
 
@@ -288,6 +314,48 @@ impl DeliveryFile {
         }
         Ok(Target::Smtp(relays))
     }
+}
+
+fn check_domains(
+    domains: &BTreeMap<String, DomainFile>,
+    concurrency: usize,
+) -> Result<BTreeMap<String, DomainLimit>, String> {
+    let mut out = BTreeMap::new();
+    for (name, d) in domains {
+        let key = format!("domains.\"{name}\"");
+        let lower = name.to_ascii_lowercase();
+        let valid = !lower.is_empty()
+            && lower.split('.').all(|label| {
+                !label.is_empty()
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        if !valid {
+            return Err(format!(
+                "{key}: not a domain name (write the part after the @, e.g. \"gmail.com\")"
+            ));
+        }
+        if let Some(rate) = d.rate
+            && !(rate > 0.0 && rate.is_finite())
+        {
+            return Err(format!(
+                "{key}: rate must be a positive number of messages per second"
+            ));
+        }
+        let lanes = d.concurrency.unwrap_or(concurrency.div_ceil(2));
+        if lanes == 0 || lanes > 256 {
+            return Err(format!("{key}: concurrency must be between 1 and 256"));
+        }
+        let limit = DomainLimit {
+            rate: d.rate,
+            concurrency: lanes,
+        };
+        if out.insert(lower, limit).is_some() {
+            return Err(format!("{key}: this domain is listed twice"));
+        }
+    }
+    Ok(out)
 }
 
 fn check_stages(stages: &[StageFile]) -> Result<Vec<Stage>, String> {

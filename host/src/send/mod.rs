@@ -9,6 +9,7 @@
 //! finish and are journaled. Nothing in this folder prints: it emits events to the
 //! [`Reporter`].
 
+mod domains;
 mod halt;
 mod pass;
 mod preflight;
@@ -121,6 +122,7 @@ pub fn run_with(campaign: &Campaign, options: &SendOptions, wiring: Wiring) -> R
         transport: &transport.describe(),
     });
     let journal = Mutex::new(journal);
+    let domains = domains::Domains::new(&campaign.delivery);
     let ctx = Ctx {
         making: Making {
             campaign,
@@ -131,6 +133,7 @@ pub fn run_with(campaign: &Campaign, options: &SendOptions, wiring: Wiring) -> R
         journal: &journal,
         transport,
         halt: &wiring.halt,
+        domains: &domains,
         reporter: &wiring.reporter,
         fingerprint: &fingerprint,
         options,
@@ -191,6 +194,7 @@ pub(super) struct Ctx<'a> {
     pub journal: &'a Mutex<Journal>,
     pub transport: &'a dyn Transport,
     pub halt: &'a Halt,
+    pub domains: &'a domains::Domains,
     pub reporter: &'a Reporter,
     pub fingerprint: &'a str,
     pub options: &'a SendOptions,
