@@ -77,6 +77,8 @@ pub struct Row {
     /// Its SMTP code and RFC 3463 enhanced status, when a server gave them.
     pub reply_code: Option<u16>,
     pub reply_status: Option<String>,
+    /// The relay that took the message (its URL without user name), when it went by SMTP.
+    pub relay: Option<String>,
     pub stage: Option<usize>,
 }
 
@@ -165,6 +167,7 @@ CREATE TABLE IF NOT EXISTS recipients (
     reply TEXT,
     reply_code INTEGER,
     reply_status TEXT,
+    relay TEXT,
     stage INTEGER,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
@@ -531,6 +534,15 @@ impl Journal {
             .map_err(self.err())
     }
 
+    /// Records which relay took (or was last dealt) the message.
+    pub fn set_relay(&self, index: usize, relay: &str) -> Result<(), Error> {
+        self.conn
+            .prepare_cached("UPDATE recipients SET relay = ?2 WHERE idx = ?1")
+            .and_then(|mut stmt| stmt.execute(params![index as i64, relay]))
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
     /// Applies `writes` in ONE transaction (one fsync), each write's result in order. A write
     /// that is refused (a row not pending) changes nothing and does not stop the others; if the
     /// commit fails, every write fails with it.
@@ -557,7 +569,14 @@ impl Journal {
                     index,
                     state,
                     reply,
-                } => self.set_state(*index, *state, reply.as_ref()).map(|()| 0),
+                    relay,
+                } => self
+                    .set_state(*index, *state, reply.as_ref())
+                    .and_then(|()| match relay {
+                        Some(relay) => self.set_relay(*index, relay),
+                        None => Ok(()),
+                    })
+                    .map(|()| 0),
             })
             .collect();
         match self.conn.execute_batch("COMMIT") {
@@ -612,7 +631,7 @@ impl Journal {
 
     fn rows_where(&self, condition: &str, value: &str, limit: usize) -> Result<Vec<Row>, Error> {
         let sql = format!(
-            "SELECT idx, email, state, hash, message_id, attempts, reply, stage, reply_code, reply_status
+            "SELECT idx, email, state, hash, message_id, attempts, reply, stage, reply_code, reply_status, relay
              FROM recipients WHERE {condition} ORDER BY idx LIMIT ?2"
         );
         let mut stmt = self.conn.prepare(&sql).map_err(self.err())?;
@@ -633,6 +652,7 @@ impl Journal {
                         .get::<_, Option<i64>>(8)?
                         .and_then(|c| u16::try_from(c).ok()),
                     reply_status: r.get(9)?,
+                    relay: r.get(10)?,
                 })
             })
             .map_err(self.err())?;
@@ -919,14 +939,20 @@ pub enum Write {
         index: usize,
         state: State,
         reply: Option<Reply>,
+        /// The relay the transport dealt the message to, if it says.
+        relay: Option<String>,
     },
 }
 
-/// Journals made before replies were kept with their codes get the two columns (NULL for the
-/// rows already there).
+/// Journals made before replies were kept with their codes (or before several relays) get the
+/// columns (NULL for the rows already there).
 fn add_reply_columns(conn: &Connection) -> rusqlite::Result<()> {
     let mut has = conn.prepare("SELECT 1 FROM pragma_table_info('recipients') WHERE name = ?1")?;
-    for (column, kind) in [("reply_code", "INTEGER"), ("reply_status", "TEXT")] {
+    for (column, kind) in [
+        ("reply_code", "INTEGER"),
+        ("reply_status", "TEXT"),
+        ("relay", "TEXT"),
+    ] {
         if !has.exists([column])? {
             conn.execute_batch(&format!(
                 "ALTER TABLE recipients ADD COLUMN {column} {kind}"
@@ -1104,7 +1130,8 @@ mod tests {
         conn.execute_batch(
             &SCHEMA
                 .replace("reply_code INTEGER,", "")
-                .replace("reply_status TEXT,", ""),
+                .replace("reply_status TEXT,", "")
+                .replace("relay TEXT,", ""),
         )
         .expect("old schema");
         conn.execute(
@@ -1117,5 +1144,11 @@ mod tests {
         let reopened = Journal::open(&old).expect("migrated");
         let row = reopened.row(1).expect("row").expect("exists");
         assert_eq!((row.state, row.reply_code), (State::Sent, None));
+        assert_eq!(row.relay, None);
+        reopened
+            .set_relay(1, "smtp://127.0.0.1:2525")
+            .expect("relay");
+        let row = reopened.row(1).expect("row").expect("exists");
+        assert_eq!(row.relay.as_deref(), Some("smtp://127.0.0.1:2525"));
     }
 }

@@ -46,6 +46,8 @@ struct RecipientReport {
     /// The SMTP code and RFC 3463 status of that reply, when a server gave them.
     reply_code: Option<u16>,
     reply_status: Option<String>,
+    /// The relay the message was last dealt to, when it went by SMTP.
+    relay: Option<String>,
 }
 
 pub fn run(campaign: &Path, json: bool, dry_run: bool) -> Result<(), Error> {
@@ -78,6 +80,7 @@ fn read(campaign: &Path, journal: &Journal) -> Result<Report, Error> {
                 reply: r.reply,
                 reply_code: r.reply_code,
                 reply_status: r.reply_status,
+                relay: r.relay,
             })
             .collect())
     };

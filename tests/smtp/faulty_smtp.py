@@ -25,7 +25,8 @@ Every stored message is appended to LOGFILE as one JSON line per recipient, writ
 and fsynced BEFORE the client can see a 250 (or the reset), so a test may treat the log as the
 ground truth of what the server holds:
     {"rcpt", "mail_from", "sha256" (of envelope.content, the exact DATA bytes after
-     dot-unstuffing), "message_id" (Message-ID header or null), "state": "accepted"|"no-reply"}
+     dot-unstuffing), "message_id" (Message-ID header or null), "state": "accepted"|"no-reply",
+     "ts" (Unix time in seconds, a float, when it was stored)}
 """
 
 import argparse
@@ -39,6 +40,7 @@ import signal
 import socket
 import struct
 import sys
+import time
 
 from aiosmtpd.smtp import SMTP
 
@@ -89,9 +91,10 @@ class FaultyHandler:
         content = envelope.content
         digest = hashlib.sha256(content).hexdigest()
         mid = message_id(content)
+        stored_at = time.time()  # when the server stored it: for tests of pacing
         lines = b"".join(
             json.dumps({"rcpt": rcpt, "mail_from": envelope.mail_from, "sha256": digest,
-                        "message_id": mid, "state": state}).encode() + b"\n"
+                        "message_id": mid, "state": state, "ts": stored_at}).encode() + b"\n"
             for rcpt in envelope.rcpt_tos)
         self.log.write(lines)
         os.fsync(self.log.fileno())

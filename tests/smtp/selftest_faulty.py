@@ -67,6 +67,7 @@ def read_log(path):
 def main():
     tmp = tempfile.mkdtemp(prefix="faulty-smtp-")
     log = os.path.join(tmp, "log.jsonl")
+    started = time.time()
     proc, port = start(log)
     try:
         cases = {
@@ -111,6 +112,8 @@ def main():
         by_rcpt = {e["rcpt"]: e for e in entries}
         # ok1, anything, greylist1, slow1, ok200, ok201, resetdata1 and the 500-message burst.
         assert len(entries) == len(by_rcpt) == 7 + 500, len(entries)
+        # Each line has the time it was stored, within this run's span.
+        assert all(started <= e.pop("ts") <= time.time() for e in entries), entries[:3]
         assert by_rcpt["ok1@x.test"] == {
             "rcpt": "ok1@x.test", "mail_from": SENDER, "sha256": sha(message(0)),
             "message_id": "<m0@isomail.test>", "state": "accepted"}

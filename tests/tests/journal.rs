@@ -50,6 +50,7 @@ fn every_write_is_committed_when_it_returns_and_writes_share_commits() {
                             index,
                             state: State::Sent,
                             reply: Some(Reply::smtp(250, "250 ok")),
+                            relay: None,
                         })
                         .expect("outcome");
                     let seen = observer.row(index).expect("read").expect("row");

@@ -5,6 +5,7 @@
 //! and a real `send` accept exactly the same campaigns. Only the secrets themselves (the
 //! password's environment variable or file) are read later, by a real send.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use crate::transport::smtp::{RelayUrl, read_ca_file};
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct DeliveryFile {
-    smtp: Option<String>,
+    smtp: Option<SmtpFile>,
     tls: Option<String>,
     password_env: Option<String>,
     password_file: Option<PathBuf>,
@@ -41,6 +42,16 @@ pub(super) struct DeliveryFile {
     tcp_nodelay: bool,
     return_path: Option<String>,
     max_bounce_rate: Option<f64>,
+    #[serde(default)]
+    domains: BTreeMap<String, DomainFile>,
+}
+
+/// `[delivery.domains."gmail.com"]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DomainFile {
+    rate: Option<f64>,
+    concurrency: Option<usize>,
 }
 
 impl Default for DeliveryFile {
@@ -62,8 +73,17 @@ impl Default for DeliveryFile {
             tcp_nodelay: defaults::tcp_nodelay(),
             return_path: None,
             max_bounce_rate: None,
+            domains: BTreeMap::new(),
         }
     }
+}
+
+/// `smtp` as written: one relay URL, or a list of them (failover and shared load).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+enum SmtpFile {
+    One(String),
+    Many(Vec<String>),
 }
 
 /// One entry of `stages` as written: a cumulative count, or `"all"`.
@@ -134,6 +154,18 @@ pub struct Delivery {
     /// The bounce gate: a stage whose hard bounces exceed this share halts the campaign before
     /// the next one (read during `[bounces] wait_seconds`). Off unless set.
     pub max_bounce_rate: Option<f64>,
+    /// Ceilings per recipient domain (lower-case, exact match), which also back off when the
+    /// domain says to slow down. Unlisted domains have none.
+    pub domains: BTreeMap<String, DomainLimit>,
+}
+
+/// `[delivery.domains."…"]`, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DomainLimit {
+    /// Messages per second to this domain; `None`: only the global `rate`.
+    pub rate: Option<f64>,
+    /// Messages to this domain in flight at once (default: half of `concurrency`, rounded up).
+    pub concurrency: usize,
 }
 
 /// One stage: a cumulative count of recipients, or everyone.
@@ -147,11 +179,10 @@ pub enum Stage {
 #[derive(Debug, Clone)]
 pub enum Target {
     /// The embedded default: a Maildir, `written` as the campaign file says, at `dir`.
-    Outbox {
-        dir: PathBuf,
-        written: PathBuf,
-    },
-    Smtp(Relay),
+    Outbox { dir: PathBuf, written: PathBuf },
+    /// One relay or several, in the file's order; they share `tls`, the password and
+    /// `ca_file`.
+    Smtp(Vec<Relay>),
 }
 
 /// An SMTP relay and how to talk to it.
@@ -217,6 +248,7 @@ impl DeliveryFile {
             check_return_path(written)?;
         }
         let stages = check_stages(&self.stages)?;
+        let domains = check_domains(&self.domains, self.concurrency)?;
         let target = self.target(base)?;
         Ok(Delivery {
             target,
@@ -230,6 +262,7 @@ impl DeliveryFile {
             tcp_nodelay: self.tcp_nodelay,
             return_path: self.return_path,
             max_bounce_rate: self.max_bounce_rate,
+            domains,
         })
     }
 
@@ -258,30 +291,90 @@ impl DeliveryFile {
         if let Some(ca) = &ca_file {
             read_ca_file(ca)?;
         }
-        let Some(written) = &self.smtp else {
-            return Ok(Target::Outbox {
-                dir: base.join(&self.outbox),
-                written: self.outbox.clone(),
-            });
+        let written: Vec<(String, &String)> = match &self.smtp {
+            None => {
+                return Ok(Target::Outbox {
+                    dir: base.join(&self.outbox),
+                    written: self.outbox.clone(),
+                });
+            }
+            Some(SmtpFile::One(url)) => vec![("smtp".to_owned(), url)],
+            Some(SmtpFile::Many(urls)) if urls.is_empty() => {
+                return Err("smtp = []: name at least one relay".into());
+            }
+            Some(SmtpFile::Many(urls)) => urls
+                .iter()
+                .enumerate()
+                .map(|(i, url)| (format!("smtp[{i}]"), url))
+                .collect(),
         };
-        let bad = |why: &str| format!("smtp = \"{written}\": {why}");
-        let url = RelayUrl::parse(written).map_err(|why| bad(&why))?;
-        if url.implicit_tls && tls == Tls::None {
-            return Err(bad(
-                "smtps:// is TLS by definition; tls = \"none\" contradicts it",
+        let mut relays = Vec::with_capacity(written.len());
+        for (key, url) in written {
+            let bad = |why: &str| format!("{key} = \"{url}\": {why}");
+            let parsed = RelayUrl::parse(url).map_err(|why| bad(&why))?;
+            if parsed.implicit_tls && tls == Tls::None {
+                return Err(bad(
+                    "smtps:// is TLS by definition; tls = \"none\" contradicts it",
+                ));
+            }
+            if parsed.user.is_some() && password.is_none() {
+                return Err(bad("a user is given but no password_env or password_file"));
+            }
+            if relays.iter().any(|r: &Relay| r.url == parsed) {
+                return Err(bad("this relay is named twice"));
+            }
+            relays.push(Relay {
+                url: parsed,
+                written: url.clone(),
+                tls,
+                password: password.clone(),
+                ca_file: ca_file.clone(),
+            });
+        }
+        Ok(Target::Smtp(relays))
+    }
+}
+
+fn check_domains(
+    domains: &BTreeMap<String, DomainFile>,
+    concurrency: usize,
+) -> Result<BTreeMap<String, DomainLimit>, String> {
+    let mut out = BTreeMap::new();
+    for (name, d) in domains {
+        let key = format!("domains.\"{name}\"");
+        let lower = name.to_ascii_lowercase();
+        let valid = !lower.is_empty()
+            && lower.split('.').all(|label| {
+                !label.is_empty()
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        if !valid {
+            return Err(format!(
+                "{key}: not a domain name (write the part after the @, e.g. \"gmail.com\")"
             ));
         }
-        if url.user.is_some() && password.is_none() {
-            return Err(bad("a user is given but no password_env or password_file"));
+        if let Some(rate) = d.rate
+            && !(rate > 0.0 && rate.is_finite())
+        {
+            return Err(format!(
+                "{key}: rate must be a positive number of messages per second"
+            ));
         }
-        Ok(Target::Smtp(Relay {
-            url,
-            written: written.clone(),
-            tls,
-            password,
-            ca_file,
-        }))
+        let lanes = d.concurrency.unwrap_or(concurrency.div_ceil(2));
+        if lanes == 0 || lanes > 256 {
+            return Err(format!("{key}: concurrency must be between 1 and 256"));
+        }
+        let limit = DomainLimit {
+            rate: d.rate,
+            concurrency: lanes,
+        };
+        if out.insert(lower, limit).is_some() {
+            return Err(format!("{key}: this domain is listed twice"));
+        }
     }
+    Ok(out)
 }
 
 /// `return_path` must hold `{token}` and be an address once a token is put in.

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::Error;
 use crate::sandbox::{Limits, MAX_RENDERER_BYTES, Templates};
 use delivery::DeliveryFile;
-pub use delivery::{Bounces, Delivery, Relay, Secret, Stage, Target, Tls};
+pub use delivery::{Bounces, Delivery, DomainLimit, Relay, Secret, Stage, Target, Tls};
 pub use recipients::{Recipient, RecipientList};
 pub use suppress::Suppression;
 pub use tokens::{Tokens, Unsubscribe};

@@ -10,6 +10,7 @@
 //! [`Reporter`].
 
 mod bounce_gate;
+mod domains;
 mod halt;
 mod pass;
 mod preflight;
@@ -31,7 +32,7 @@ use crate::report::{Event, Reporter};
 use crate::sandbox::Sandbox;
 use crate::transport::maildir::Maildir;
 use crate::transport::smtp::{Smtp, SmtpConfig};
-use crate::transport::{DryRun, Transport};
+use crate::transport::{self, DryRun, Transport};
 pub use halt::{Halt, HaltReason, request_halt};
 
 /// How far `send` goes in one invocation.
@@ -122,6 +123,7 @@ pub fn run_with(campaign: &Campaign, options: &SendOptions, wiring: Wiring) -> R
         transport: &transport.describe(),
     });
     let journal = Mutex::new(journal);
+    let domains = domains::Domains::new(&campaign.delivery);
     let ctx = Ctx {
         making: Making {
             campaign,
@@ -132,6 +134,7 @@ pub fn run_with(campaign: &Campaign, options: &SendOptions, wiring: Wiring) -> R
         journal: &journal,
         transport,
         halt: &wiring.halt,
+        domains: &domains,
         reporter: &wiring.reporter,
         fingerprint: &fingerprint,
         options,
@@ -192,6 +195,7 @@ pub(super) struct Ctx<'a> {
     pub journal: &'a Mutex<Journal>,
     pub transport: &'a dyn Transport,
     pub halt: &'a Halt,
+    pub domains: &'a domains::Domains,
     pub reporter: &'a Reporter,
     pub fingerprint: &'a str,
     pub options: &'a SendOptions,
@@ -247,10 +251,30 @@ fn transport(campaign: &Campaign, dry_run: bool) -> Result<Box<dyn Transport>, E
                 written.display()
             ))),
         },
-        Target::Smtp(relay) => match Smtp::new(smtp_config(campaign, relay)?) {
-            Ok(smtp) => Ok(Box::new(smtp)),
-            Err(why) => Err(Error::input(format!("{shown}: [delivery] {why}"))),
-        },
+        Target::Smtp(relays) => {
+            let mut each = Vec::with_capacity(relays.len());
+            for relay in relays {
+                match Smtp::new(smtp_config(campaign, relay)?) {
+                    Ok(smtp) => each.push(smtp),
+                    Err(why) => return Err(Error::input(format!("{shown}: [delivery] {why}"))),
+                }
+            }
+            // One relay is used as itself: its description (and so the journal fingerprint)
+            // stays what it was before lists of relays existed.
+            if each.len() == 1
+                && let Some(smtp) = each.pop()
+            {
+                return Ok(Box::new(smtp));
+            }
+            let relays = each
+                .into_iter()
+                .map(|smtp| transport::relays::Relay {
+                    name: smtp.name(),
+                    transport: Box::new(smtp),
+                })
+                .collect();
+            Ok(Box::new(transport::relays::Relays::new(relays)))
+        }
     }
 }
 

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+use super::domains::{Lease, Route, domain_of, is_slow_down};
 use super::halt::HaltReason;
 use super::pass::{Pass, PassResult};
 use super::stage::{MAX_ATTEMPTS, Tally};
@@ -23,7 +24,7 @@ use crate::stages;
 use crate::transport::{Delivery, Reply};
 
 /// One message ready for the transport.
-pub(super) struct Job {
+pub struct Job {
     pub index: usize,
     pub email: String,
     pub bytes: Vec<u8>,
@@ -76,14 +77,55 @@ impl<'a> Workers<'a> {
             if self.ctx.halt.is_halted() {
                 break;
             }
-            let carry_on = tokio::select! {
-                biased;
-                () = self.ctx.halt.stopped_now() => false,
-                carry_on = self.deliver(job) => carry_on,
+            let carry_on = match self.ctx.domains.route(job) {
+                Route::Free(job) => self.deliver_or_stop(job, None).await,
+                Route::Lease(job, lease) => self.serve(job, lease).await,
+                Route::Queued => true,
+                Route::Deferred(index) => {
+                    self.defer(index);
+                    true
+                }
             };
             if !carry_on {
                 break;
             }
+        }
+    }
+
+    /// Sends `job` (after its domain's pace, if it has a lane) unless the operator stops the
+    /// send at once; `false` to stop this worker.
+    async fn deliver_or_stop(&self, job: Job, lease: Option<&Lease<'_>>) -> bool {
+        tokio::select! {
+            biased;
+            () = self.ctx.halt.stopped_now() => false,
+            carry_on = async {
+                if let Some(lease) = lease {
+                    lease.pace().await;
+                }
+                self.deliver(job).await
+            } => carry_on,
+        }
+    }
+
+    /// Holding one of a domain's slots: sends `job`, then the lane's queue until it is empty.
+    async fn serve(&self, mut job: Job, mut lease: Lease<'_>) -> bool {
+        loop {
+            if !self.deliver_or_stop(job, Some(&lease)).await {
+                return false;
+            }
+            if self.ctx.halt.is_halted() {
+                return true;
+            }
+            match lease.next() {
+                Some(next) => job = next,
+                None => return true,
+            }
+        }
+    }
+
+    fn defer(&self, index: usize) {
+        if let Ok(mut d) = self.deferred.lock() {
+            d.insert(index);
         }
     }
 
@@ -116,12 +158,21 @@ impl<'a> Workers<'a> {
         let key = delivery_key(self.ctx.fingerprint, job.index);
         let transport = self.ctx.transport;
         let from = self.ctx.campaign().envelope_sender(&job.email);
-        let outcome = transport.send(&from, &job.email, &key, &job.bytes).await;
+        let (outcome, relay) = transport
+            .send_via(&from, &job.email, &key, &job.bytes)
+            .await;
+        if let Delivery::Transient(reply) = &outcome
+            && is_slow_down(reply)
+        {
+            let rate = self.ctx.campaign().delivery.rate;
+            self.ctx.domains.slow_down(&domain_of(&job.email), rate);
+        }
         let state = self.state_for(&outcome, attempts);
         let recorded = self.committer.write(Write::SetState {
             index: job.index,
             state,
             reply: Some(outcome.reply().clone()),
+            relay,
         });
         if let Err(e) = recorded {
             return self.journal_failed(e);

@@ -5,6 +5,7 @@
 //! itself: the caller journals every attempt and decides.
 
 pub mod maildir;
+pub mod relays;
 pub mod smtp;
 pub mod stub;
 
@@ -118,6 +119,23 @@ pub trait Transport: Send + Sync {
         bytes: &'a [u8],
     ) -> BoxFuture<'a, Delivery>;
 
+    /// As [`Transport::send`], with the relay that was dealt the message when the transport
+    /// has relays (its URL, no user name or secret), for the journal.
+    fn send_via<'a>(
+        &'a self,
+        from: &'a str,
+        to: &'a str,
+        key: &'a str,
+        bytes: &'a [u8],
+    ) -> BoxFuture<'a, (Delivery, Option<String>)> {
+        Box::pin(async move { (self.send(from, to, key, bytes).await, None) })
+    }
+
+    /// Stops using this destination for the rest of the run (a caller with other relays gave
+    /// up on it): later sends fail at once as unreachable, and sends waiting to reconnect stop
+    /// waiting. Nothing for a transport with no such wait.
+    fn take_out(&self, _why: &str) {}
+
     /// After a crash, whether the message with this key is known to have arrived. `None`:
     /// this transport cannot tell (SMTP), so the recipient is reported ambiguous.
     fn already_delivered(&self, _key: &str) -> Option<bool> {
@@ -138,6 +156,20 @@ impl<T: Transport + ?Sized> Transport for std::sync::Arc<T> {
         bytes: &'a [u8],
     ) -> BoxFuture<'a, Delivery> {
         (**self).send(from, to, key, bytes)
+    }
+
+    fn send_via<'a>(
+        &'a self,
+        from: &'a str,
+        to: &'a str,
+        key: &'a str,
+        bytes: &'a [u8],
+    ) -> BoxFuture<'a, (Delivery, Option<String>)> {
+        (**self).send_via(from, to, key, bytes)
+    }
+
+    fn take_out(&self, why: &str) {
+        (**self).take_out(why);
     }
 
     fn already_delivered(&self, key: &str) -> Option<bool> {

@@ -142,6 +142,8 @@ pub struct Smtp {
     failures: AtomicU32,
     /// Set when the relay refused us for good (credentials, no STARTTLS): no reconnecting.
     refused: Mutex<Option<String>>,
+    /// Wakes the connections waiting out a backoff when the relay is refused.
+    refusal: tokio::sync::Notify,
 }
 
 /// What a failed step means for the connection and the message.
@@ -169,6 +171,7 @@ impl Smtp {
             idle: Mutex::new(Vec::new()),
             failures: AtomicU32::new(0),
             refused: Mutex::new(None),
+            refusal: tokio::sync::Notify::new(),
         })
     }
 
@@ -238,6 +241,18 @@ impl Smtp {
         Ok(conn)
     }
 
+    /// The relay's URL without user name: what the journal records as the relay that took a
+    /// message.
+    pub fn name(&self) -> String {
+        let c = &self.config;
+        let scheme = if c.implicit_tls { "smtps" } else { "smtp" };
+        if c.host.contains(':') {
+            format!("{scheme}://[{}]:{}", c.host, c.port)
+        } else {
+            format!("{scheme}://{}:{}", c.host, c.port)
+        }
+    }
+
     /// Marks the relay unusable for this run: every later send fails at once with `why`.
     fn refuse(&self, why: &str) {
         if let Ok(mut refused) = self.refused.lock()
@@ -245,6 +260,7 @@ impl Smtp {
         {
             *refused = Some(why.to_owned());
         }
+        self.refusal.notify_waiters();
     }
 
     /// Why the relay was given up on for good, if it was.
@@ -288,7 +304,15 @@ impl Smtp {
             .saturating_mul(1u32 << n.min(16))
             .min(BACKOFF_CAP);
         let jitter = jitter_fraction();
-        tokio::time::sleep(base.mul_f64(0.5 + 0.5 * jitter)).await;
+        // Registered before the check, so a refusal in between still wakes this wait.
+        let refusal = self.refusal.notified();
+        if self.refused().is_some() {
+            return;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(base.mul_f64(0.5 + 0.5 * jitter)) => {}
+            () = refusal => {}
+        }
     }
 
     async fn step<F>(&self, timeout: Duration, fut: F) -> Result<Response, Step>
@@ -433,12 +457,21 @@ impl Transport for Smtp {
         })
     }
 
+    fn send_via<'a>(
+        &'a self,
+        from: &'a str,
+        to: &'a str,
+        key: &'a str,
+        bytes: &'a [u8],
+    ) -> BoxFuture<'a, (Delivery, Option<String>)> {
+        Box::pin(async move { (self.send(from, to, key, bytes).await, Some(self.name())) })
+    }
+
+    fn take_out(&self, why: &str) {
+        self.refuse(why);
+    }
+
     fn describe(&self) -> String {
-        let scheme = if self.config.implicit_tls {
-            "smtps"
-        } else {
-            "smtp"
-        };
         let tls = if self.config.implicit_tls {
             "implicit TLS"
         } else if self.config.starttls {
@@ -446,12 +479,7 @@ impl Transport for Smtp {
         } else {
             "no TLS"
         };
-        let host = &self.config.host;
-        if host.contains(':') {
-            format!("{scheme}://[{host}]:{} ({tls})", self.config.port)
-        } else {
-            format!("{scheme}://{host}:{} ({tls})", self.config.port)
-        }
+        format!("{} ({tls})", self.name())
     }
 }
 

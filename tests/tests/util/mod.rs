@@ -334,10 +334,23 @@ impl FaultySmtp {
     }
 }
 
+impl FaultySmtp {
+    /// `kill -9` of the server (its whole process group): connections die mid-dialogue with
+    /// no reply, and the port refuses new ones.
+    pub fn kill_hard(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for FaultySmtp {
     fn drop(&mut self) {
         let _ = Command::new("kill")
             .args(["-TERM", "--", &format!("-{}", self.child.id())])
+            // Quiet when the group is gone already (after kill_hard).
+            .stderr(std::process::Stdio::null())
             .status();
         let _ = self.child.wait();
     }
