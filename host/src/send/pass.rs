@@ -48,10 +48,15 @@ pub(super) fn run(
         stage: pass.stage,
         messages: pass.rows.len(),
     });
+    // Only the workers hold the receiver: once they have all stopped (done, halted, or stopped
+    // at once with messages still queued), the producer's next send fails instead of waiting
+    // for room that nobody will make.
+    let receivers: Vec<_> = (0..concurrency).map(|_| Arc::clone(&rx)).collect();
+    drop(rx);
     std::thread::scope(|scope| -> Result<(), Error> {
-        let running: Vec<_> = (0..concurrency)
-            .map(|_| {
-                let rx = Arc::clone(&rx);
+        let running: Vec<_> = receivers
+            .into_iter()
+            .map(|rx| {
                 let workers = &workers;
                 scope.spawn(move || runtime.block_on(workers.run(rx)))
             })
