@@ -68,7 +68,8 @@ impl Suppression {
     }
 }
 
-/// How addresses are compared: the recipient list's rule (trimmed, lower-cased).
+/// How addresses are compared (and tokens made): the recipient list's rule, trimmed and
+/// lower-cased.
 pub fn normalise(email: &str) -> String {
     email.trim().to_lowercase()
 }

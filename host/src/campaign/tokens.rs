@@ -56,7 +56,7 @@ impl Tokens {
 
     /// `email`'s token: HMAC-SHA256 over its lower-cased form, 16 bytes, base64url unpadded.
     pub fn token(&self, email: &str) -> String {
-        let tag = ring::hmac::sign(&self.key, email.trim().to_lowercase().as_bytes());
+        let tag = ring::hmac::sign(&self.key, super::suppress::normalise(email).as_bytes());
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&tag.as_ref()[..16])
     }
 }

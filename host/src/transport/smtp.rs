@@ -245,12 +245,13 @@ impl Smtp {
     /// message.
     pub fn name(&self) -> String {
         let c = &self.config;
-        let scheme = if c.implicit_tls { "smtps" } else { "smtp" };
-        if c.host.contains(':') {
-            format!("{scheme}://[{}]:{}", c.host, c.port)
-        } else {
-            format!("{scheme}://{}:{}", c.host, c.port)
+        RelayUrl {
+            host: c.host.clone(),
+            port: c.port,
+            implicit_tls: c.implicit_tls,
+            user: None,
         }
+        .to_string()
     }
 
     /// Marks the relay unusable for this run: every later send fails at once with `why`.
