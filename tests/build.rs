@@ -19,6 +19,7 @@ fn main() {
     for name in [
         "accumulator",
         "counter",
+        "legacy-v010",
         "misbehave",
         "prepared-counter",
         "probe",
