@@ -5,7 +5,8 @@
 // Templates use `{{ name }}` for a recipient's column (`{{ email }}` for the address). Values go
 // into the text and subject as they are, and into the HTML part escaped, so a value can never
 // add markup. A name the recipient lacks is an `undefined` error naming it; a `{{` without its
-// `}}`, or anything but a column name between them, is a `syntax` error.
+// `}}`, or anything but a column name between them, is a `syntax` error. It renders `plain`
+// templates only: a Markdown or MJML campaign is refused with an `other` error that says so.
 
 /// A placeholder: `{{`, optional spaces, a column name, optional spaces, `}}`.
 const PLACEHOLDER = /\{\{\s*([^{}]*?)\s*\}\}/g;
@@ -55,6 +56,13 @@ function fill(template, values, escape, part) {
 }
 
 export function render(templates, recipient) {
+  // `format` is the WIT enum, as its case name.
+  if (templates.format !== "plain") {
+    throw {
+      tag: "other",
+      val: `this renderer renders plain templates only, not ${templates.format} (use the built-in renderer for it)`,
+    };
+  }
   const values = new Map(recipient.fields);
   values.set("email", recipient.email);
   const same = (value) => value;

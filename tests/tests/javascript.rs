@@ -13,7 +13,9 @@ use crate::util::{
     CampaignDir, addresses_in, guest, isomail_command, isomail_path, render_campaign, stderr,
 };
 use isomail::checks::Checks;
-use isomail::sandbox::{self, Content, Limits, RenderError, RenderFailure, Sandbox, Source};
+use isomail::sandbox::{
+    self, Content, Contract, Format, Limits, RenderError, RenderFailure, Sandbox, Source,
+};
 
 fn list(n: usize) -> Vec<String> {
     (1..=n).map(|i| format!("r{i}@list.test")).collect()
@@ -37,6 +39,7 @@ fn templates(subject: &str) -> sandbox::Templates {
         subject: subject.into(),
         text: "body\n".into(),
         html: None,
+        format: sandbox::Format::Plain,
     }
 }
 
@@ -408,6 +411,7 @@ fn javascript_example_refuses_a_missing_value_and_a_broken_placeholder() {
         subject: "Hi".into(),
         text: text.into(),
         html: None,
+        format: sandbox::Format::Plain,
     };
     assert_eq!(
         sandbox.render(&with_text("Dear {{ nickname }}\n"), ann),
@@ -436,6 +440,49 @@ fn javascript_example_refuses_a_missing_value_and_a_broken_placeholder() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("templates/body.txt: unknown column"), "{err}");
     assert!(err.contains("`nickname`"), "{err}");
+}
+
+#[test]
+#[cfg_attr(
+    isomail_missing = "componentize-qjs",
+    ignore = "componentize-qjs is not installed (tests/run.sh)"
+)]
+fn javascript_example_implements_0_2_0_and_refuses_markdown_and_mjml() {
+    let sandbox = load("js-example");
+    assert_eq!(sandbox.contract(), Contract::V0_2);
+    let ann = &recipients(&["ann@example.com".into()], &[("name", "Ann")])[0];
+    for (format, name) in [(Format::Markdown, "markdown"), (Format::Mjml, "mjml")] {
+        let templates = sandbox::Templates {
+            format,
+            ..templates("Hi {{ name }}")
+        };
+        assert_eq!(
+            sandbox.render(&templates, ann),
+            Err(RenderFailure::Renderer(RenderError::Other(format!(
+                "this renderer renders plain templates only, not {name} (use the built-in \
+                 renderer for it)"
+            ))))
+        );
+    }
+    // Control: the same templates, plain, render.
+    assert_eq!(
+        sandbox
+            .render(&templates("Hi {{ name }}"), ann)
+            .map(|c| c.subject),
+        Ok("Hi Ann".into())
+    );
+
+    // `check` of a Markdown campaign stops before any recipient, with the renderer's reason.
+    let mut campaign = example_campaign("unused");
+    campaign.html = None;
+    campaign.markdown = Some("Dear **{{ name }}**\n".into());
+    let out = isomail_path(&["check"], &campaign.write());
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("this renderer renders plain templates only, not markdown"),
+        "{err}"
+    );
 }
 
 /// The compile cache's entries: (name, inode, modification time).
