@@ -290,6 +290,16 @@ fn javascript_probe_sees_nothing_and_the_same_every_time() {
             other => panic!("unexpected probe {other}"),
         }
     }
+    // Identical input, identical output: one recipient rendered twice, subject, text and HTML.
+    let sandbox = load("js-hostile");
+    for probe in PROBES {
+        let one = &recipients(&["same@probe.test".into()], &[("probe", probe)])[0];
+        assert_eq!(
+            sandbox.render(&templates("probe"), one),
+            sandbox.render(&templates("probe"), one),
+            "{probe}"
+        );
+    }
 }
 
 #[test]
