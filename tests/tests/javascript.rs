@@ -39,7 +39,7 @@ fn templates(subject: &str) -> sandbox::Templates {
         subject: subject.into(),
         text: "body\n".into(),
         html: None,
-        format: sandbox::Format::Plain,
+        format: Format::Plain,
     }
 }
 
@@ -421,7 +421,7 @@ fn javascript_example_refuses_a_missing_value_and_a_broken_placeholder() {
         subject: "Hi".into(),
         text: text.into(),
         html: None,
-        format: sandbox::Format::Plain,
+        format: Format::Plain,
     };
     assert_eq!(
         sandbox.render(&with_text("Dear {{ nickname }}\n"), ann),
