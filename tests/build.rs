@@ -47,11 +47,18 @@ fn build_javascript_guests(here: &Path) {
     let root = here.join("..");
     let example = root.join("guest").join("javascript").join("renderer.js");
     let hostile = here.join("guests").join("javascript").join("hostile.js");
-    println!("cargo:rerun-if-changed={}", example.display());
-    println!("cargo:rerun-if-changed={}", hostile.display());
+    // The lock file pins the tool: a new version makes new components.
+    let lock = root
+        .join("guest")
+        .join("javascript")
+        .join("package-lock.json");
+    for source in [&example, &hostile, &lock] {
+        println!("cargo:rerun-if-changed={}", source.display());
+    }
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     // `--stub-wasi` replaces every WASI import by a trap: the component imports nothing. The
-    // `-wasi` build keeps them (all answered inertly by isomail), for the probe's control.
+    // hostile guest is also built with them kept (each answered inertly by isomail), for the
+    // probe's control. `--sync`: isomail's engine does not enable the component-model async ABI.
     for (var, js, stub_wasi) in [
         ("GUEST_JS_EXAMPLE", &example, true),
         ("GUEST_JS_HOSTILE", &hostile, true),
