@@ -1,7 +1,8 @@
 //! Renderers written in JavaScript (made components by componentize-qjs, see tests/build.rs) get
 //! the same isolation as any other: the 2016 bug written in JavaScript leaks nothing through
 //! isomail and does leak in one reused instance; the capability probe sees nothing, the same for
-//! every recipient, while its controls show what it would report; the example renderer of
+//! every recipient, while its controls show what it would report; a loop or a memory hoard
+//! stops at its limit, that message alone; the example renderer of
 //! guest/javascript renders and refuses as its README says; a second `check` reuses the compiled
 //! component from the cache.
 
@@ -14,7 +15,7 @@ use crate::util::{
 };
 use isomail::checks::Checks;
 use isomail::sandbox::{
-    self, Content, Contract, Format, Limits, RenderError, RenderFailure, Sandbox, Source,
+    self, Content, Contract, Format, Limit, Limits, RenderError, RenderFailure, Sandbox, Source,
 };
 
 fn list(n: usize) -> Vec<String> {
@@ -363,6 +364,74 @@ fn javascript_probe_controls_show_what_it_would_report() {
             _ => {}
         }
     }
+}
+
+/// The hostile guest's "work" mode through isomail's pipeline, one message per `(loops, mib)`,
+/// under `sandbox` (lines of a `[sandbox]` section).
+fn work(rows: &[(u64, u64)], sandbox: &str) -> Vec<Result<String, RenderFailure>> {
+    let mut campaign = CampaignDir::new();
+    campaign.renderer = Some(guest("js-hostile"));
+    campaign.subject = "work".into();
+    let mut csv = String::from("email,loops,mib\n");
+    for (i, (loops, mib)) in rows.iter().enumerate() {
+        csv.push_str(&format!("w{i}@list.test,{loops},{mib}\n"));
+    }
+    campaign.csv = csv.into_bytes();
+    campaign.extra = format!("\n[sandbox]\n{sandbox}\n");
+    let (ok, failed) = render_campaign(&campaign.write(), 2);
+    let mut out: Vec<(usize, Result<String, RenderFailure>)> = ok
+        .into_iter()
+        .map(|m| (m.index, Ok(m.content.text)))
+        .chain(failed.into_iter().map(|f| (f.index, Err(f.failure))))
+        .collect();
+    out.sort_by_key(|(i, _)| *i);
+    assert_eq!(out.len(), rows.len());
+    out.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Ten million turns of the loop (several times the default fuel in QuickJS), and 64 MiB of
+/// strings held.
+const SPIN: (u64, u64) = (10_000_000, 0);
+const BOMB: (u64, u64) = (0, 64);
+
+#[test]
+#[cfg_attr(
+    isomail_missing = "componentize-qjs",
+    ignore = "componentize-qjs is not installed (tests/run.sh)"
+)]
+fn javascript_limits_stop_the_message_that_breaks_them_and_no_other() {
+    let rows = [(1000, 1), SPIN, (1000, 1), BOMB, (1000, 1)];
+    // The default fuel; wall_ms raised so that a loaded machine still stops the loop by fuel.
+    let results = work(&rows, "memory_bytes = 16_777_216\nwall_ms = 30_000");
+    let fine = Ok("sum=499500 held=32\n".to_owned());
+    assert_eq!(
+        results,
+        [
+            fine.clone(),
+            Err(RenderFailure::Limit(Limit::Fuel)),
+            fine.clone(),
+            Err(RenderFailure::Limit(Limit::Memory)),
+            fine,
+        ]
+    );
+}
+
+#[test]
+#[cfg_attr(
+    isomail_missing = "componentize-qjs",
+    ignore = "componentize-qjs is not installed (tests/run.sh)"
+)]
+fn javascript_limits_are_what_fail_those_messages() {
+    // Control for the test above: with room to spare, the same work renders.
+    let results = work(
+        &[SPIN, BOMB],
+        "fuel = 20_000_000_000\nmemory_bytes = 268_435_456",
+    );
+    assert!(
+        matches!(&results[0], Ok(text) if text.starts_with("sum=") && text.ends_with(" held=0\n")),
+        "{results:?}"
+    );
+    assert_eq!(results[1], Ok("sum=0 held=2048\n".to_owned()));
 }
 
 /// The example renderer's campaign: names that look like markup, in text, subject and HTML.

@@ -6,6 +6,8 @@
 // - "probe": tries what a JavaScript program might reach for, as the recipient's `probe` column
 //   says, and writes what it saw into the text. Some of these (the clocks) trap when the
 //   component was built with its WASI imports stubbed: the test pins that too.
+// - "work": loops `loops` times and holds `mib` MiB of strings (the recipient's columns): with
+//   enough of either, a sandbox limit must stop the message, and only it.
 // - "plant": the probe's control. It first gives itself what a capable runtime would have
 //   (fetch, process.env, crypto.getRandomValues, console) and then probes, so the test sees what
 //   the report looks like when there is something to find.
@@ -79,6 +81,21 @@ export function render(templates, recipient) {
     case "accumulate":
       text = `recipients so far:\n${seen.join("\n")}\n`;
       break;
+    case "work": {
+      const loops = Number(fields.get("loops") ?? 0);
+      const strings = Number(fields.get("mib") ?? 0) * 32;
+      let sum = 0;
+      for (let i = 0; i < loops; i++) {
+        sum = (sum + i) % 1000003;
+      }
+      // Distinct strings of 32 KiB each, all kept alive until the message is done.
+      const held = [];
+      for (let i = 0; i < strings; i++) {
+        held.push(String(i).padStart(32 * 1024, "x"));
+      }
+      text = `sum=${sum} held=${held.length}\n`;
+      break;
+    }
     case "plant":
       plant();
     // falls through: probe with what was planted
