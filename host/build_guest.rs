@@ -114,7 +114,15 @@ fn rerun_if_tree_changed(dir: &Path) {
 
 /// The parts of the test setup a test may need, as tests/run.sh names them in
 /// `ISOMAIL_TEST_MISSING` (space-separated) when it cannot prepare them on this machine.
-const PARTS: [&str; 6] = ["postfix", "aiosmtpd", "dkimpy", "openssl", "script", "root"];
+const PARTS: [&str; 7] = [
+    "postfix",
+    "aiosmtpd",
+    "dkimpy",
+    "openssl",
+    "script",
+    "root",
+    "componentize-py",
+];
 
 /// `cfg(isomail_missing = "postfix")` etc. for each part tests/run.sh could not prepare: the
 /// tests that need it carry `cfg_attr(isomail_missing = ..., ignore = ...)`. Without the variable
