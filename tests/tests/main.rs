@@ -18,5 +18,6 @@ mod isolation;
 mod journal;
 mod messages;
 mod postfix;
+mod python;
 mod relays;
 mod sender;
