@@ -20,6 +20,7 @@ fn main() {
     for name in [
         "accumulator",
         "counter",
+        "legacy-v010",
         "misbehave",
         "prepared-counter",
         "probe",

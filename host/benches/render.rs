@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use isomail::sandbox::{Limits, Recipient, Sandbox, Source, Templates};
+use isomail::sandbox::{Format, Limits, Recipient, Sandbox, Source, Templates};
 use minijinja::{Environment, UndefinedBehavior, Value};
 
 const TEXT: &str = "Hello {{ name }},\n\n\
@@ -31,6 +31,7 @@ fn templates() -> Templates {
         subject: SUBJECT.into(),
         text: TEXT.into(),
         html: Some(HTML.into()),
+        format: Format::Plain,
     }
 }
 

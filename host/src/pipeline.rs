@@ -127,8 +127,16 @@ fn describe_template_error(campaign: &Campaign, err: &RenderError) -> String {
         RenderError::Undefined(m) => ("unknown column", m),
         RenderError::Other(m) => ("the renderer refused the templates", m),
     };
-    let labels = ["subject template", "text template", "html template"];
-    for (label, source) in labels.iter().zip(&campaign.template_sources) {
+    // The built-in renderer names each template so; a Markdown or MJML template is the text or
+    // HTML one.
+    let labels = [
+        ("subject template", 0),
+        ("text template", 1),
+        ("markdown template", 1),
+        ("html template", 2),
+        ("mjml template", 2),
+    ];
+    for (label, source) in labels.map(|(label, i)| (label, &campaign.template_sources[i])) {
         if let Some(rest) = detail.strip_prefix(label) {
             let rest = rest.trim_start_matches([',', ':', ' ']);
             return format!("{source}: {kind}: {}", shown(rest));

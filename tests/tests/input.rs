@@ -5,7 +5,7 @@ use crate::util::{CampaignDir, guest, isomail_path, stderr, stdout};
 
 /// Runs `render --out` and asserts: exit 2, one error line containing every `needle`, and no
 /// output directory.
-fn refused(campaign: &CampaignDir, needles: &[&str]) -> String {
+pub(crate) fn refused(campaign: &CampaignDir, needles: &[&str]) -> String {
     let path = campaign.write();
     let out_dir = campaign.dir.path().join("out");
     let out = isomail_path(

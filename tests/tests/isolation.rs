@@ -44,6 +44,7 @@ fn reused_from(guest_name: &str, n: usize, prepared: bool) -> Vec<Content> {
         subject: "s".into(),
         text: "body\n".into(),
         html: None,
+        format: sandbox::Format::Plain,
     };
     let sandbox = if prepared {
         Sandbox::load_for(source, Limits::default(), 1, &templates)
@@ -199,6 +200,7 @@ fn a_prepare_that_fails_leaves_the_renderer_unprepared_and_working() {
             subject: subject.into(),
             text: "body\n".into(),
             html: None,
+            format: sandbox::Format::Plain,
         };
         let limits = Limits {
             fuel: 50_000_000,
@@ -257,6 +259,7 @@ fn campaign_snapshot_holds_the_templates_and_no_recipient_data() {
         subject: "Notice for {{ name }}".into(),
         text: "Dear {{ name }}, your code is {{ code }}. TEMPLATE-MARKER-3141\n".into(),
         html: Some("<p>{{ name }} / {{ email }}</p>".into()),
+        format: sandbox::Format::Plain,
     };
     let people: Vec<sandbox::Recipient> = (1..=20)
         .map(|i| sandbox::Recipient {

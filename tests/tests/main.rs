@@ -7,6 +7,7 @@ mod bounces;
 mod capabilities;
 mod checks;
 mod cli;
+mod contract;
 mod deliverability;
 mod delivery;
 mod dkim;

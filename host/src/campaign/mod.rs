@@ -17,7 +17,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::Error;
-use crate::sandbox::{Limits, MAX_RENDERER_BYTES, Templates};
+use crate::sandbox::{Format, Limits, MAX_RENDERER_BYTES, Templates};
 use delivery::DeliveryFile;
 pub use delivery::{Bounces, Delivery, DomainLimit, Relay, Secret, Stage, Target, Tls};
 pub use recipients::{Recipient, RecipientList};
@@ -47,8 +47,13 @@ struct CampaignFile {
 struct MessageSection {
     from: String,
     subject: String,
-    text: PathBuf,
+    text: Option<PathBuf>,
     html: Option<PathBuf>,
+    /// Instead of `text` and `html`: the text part is this rendered Markdown, the HTML part is
+    /// made from it.
+    markdown: Option<PathBuf>,
+    /// Instead of `html`: MJML, rendered and then turned into responsive HTML.
+    mjml: Option<PathBuf>,
     renderer: Option<PathBuf>,
 }
 
@@ -322,15 +327,18 @@ impl Message {
                 "{shown}: [message] subject must be one line"
             )));
         }
-        let text_path = resolve(base, &section.text);
-        let html_path = section.html.as_deref().map(|p| resolve(base, p));
+        let (format, text_key, text_path, html_key, html_path) = body_templates(section, shown)?;
+        let text_path = resolve(base, text_path);
+        let html_path = html_path.map(|p| resolve(base, p));
         let templates = Templates {
             subject: section.subject.clone(),
-            text: read_template(&text_path, "[message] text", shown)?,
-            html: html_path
-                .as_deref()
-                .map(|p| read_template(p, "[message] html", shown))
-                .transpose()?,
+            text: read_template(&text_path, text_key, shown)?,
+            html: match (format, &html_path) {
+                // The HTML part is made from the Markdown: no template of its own.
+                (Format::Markdown, _) | (_, None) => None,
+                (_, Some(p)) => Some(read_template(p, html_key, shown)?),
+            },
+            format,
         };
         let renderer = match &section.renderer {
             None => RendererChoice::Builtin,
@@ -361,6 +369,12 @@ impl Message {
     fn fingerprint(&self, recipients: &RecipientList) -> String {
         let templates = &self.templates;
         let mut hasher = Sha256::new();
+        // Plain campaigns hash as they did before formats existed, so their journals still match.
+        match templates.format {
+            Format::Plain => {}
+            Format::Markdown => hasher.update(b"format=markdown"),
+            Format::Mjml => hasher.update(b"format=mjml"),
+        }
         for part in [
             templates.subject.as_bytes(),
             templates.text.as_bytes(),
@@ -376,6 +390,67 @@ impl Message {
         hasher.update(self.from.to_string().as_bytes());
         hasher.update(recipients.fingerprint().as_bytes());
         hex(&hasher.finalize())
+    }
+}
+
+/// Which `[message]` keys hold the body templates: the format, then the text part's key and
+/// file, then the HTML part's key and file. For Markdown both parts come from the one file.
+fn body_templates<'a>(
+    section: &'a MessageSection,
+    shown: &str,
+) -> Result<
+    (
+        Format,
+        &'static str,
+        &'a Path,
+        &'static str,
+        Option<&'a Path>,
+    ),
+    Error,
+> {
+    let refuse = |why: &str| Err(Error::input(format!("{shown}: [message] {why}")));
+    match (
+        &section.text,
+        &section.html,
+        &section.markdown,
+        &section.mjml,
+    ) {
+        (_, _, Some(_), Some(_)) => {
+            refuse("has both markdown and mjml: choose one (markdown makes the HTML part itself)")
+        }
+        (Some(_), _, Some(_), _) => refuse(
+            "has both text and markdown: with markdown, the text part is the rendered Markdown",
+        ),
+        (_, Some(_), Some(_), _) => refuse(
+            "has both html and markdown: with markdown, the HTML part is made from the Markdown",
+        ),
+        (_, Some(_), _, Some(_)) => {
+            refuse("has both html and mjml: with mjml, the HTML part is made from the MJML")
+        }
+        (None, None, Some(md), None) => Ok((
+            Format::Markdown,
+            "[message] markdown",
+            md,
+            "[message] markdown",
+            Some(md),
+        )),
+        (Some(text), None, None, Some(mjml)) => Ok((
+            Format::Mjml,
+            "[message] text",
+            text,
+            "[message] mjml",
+            Some(mjml),
+        )),
+        (Some(text), html, None, None) => Ok((
+            Format::Plain,
+            "[message] text",
+            text,
+            "[message] html",
+            html.as_deref(),
+        )),
+        (None, _, None, _) => refuse(
+            "needs the body: text = \"…\" (a text template, with html or mjml beside it if you like) or markdown = \"…\"",
+        ),
     }
 }
 

@@ -23,6 +23,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 pub use wasi::Denied;
 
+/// The renderer contract, `isomail:renderer@0.2.0`: what the host speaks.
 mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
@@ -31,8 +32,115 @@ mod bindings {
     });
 }
 
+/// The first published contract, `isomail:renderer@0.1.0` (no `templates.format`). Renderers
+/// built against it keep working: they are given the same templates without the format, and
+/// only campaigns whose format is `plain`, which is all 0.1.0 knew.
+mod bindings_v010 {
+    wasmtime::component::bindgen!({
+        path: "../wit/v0.1.0",
+        world: "renderer",
+    });
+}
+
 use bindings::RendererPre;
-pub use bindings::isomail::renderer::types::{Content, Recipient, RenderError, Templates};
+pub use bindings::isomail::renderer::types::{Content, Format, Recipient, RenderError, Templates};
+use bindings_v010::isomail::renderer::types as v010;
+
+/// The version of the renderer contract a component implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Contract {
+    /// `isomail:renderer@0.1.0`: plain templates only.
+    V0_1,
+    /// `isomail:renderer@0.2.0`: templates carry their [`Format`].
+    V0_2,
+}
+
+impl std::fmt::Display for Contract {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Contract::V0_1 => "isomail:renderer@0.1.0",
+            Contract::V0_2 => "isomail:renderer@0.2.0",
+        })
+    }
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Format::Plain => "plain",
+            Format::Markdown => "Markdown",
+            Format::Mjml => "MJML",
+        })
+    }
+}
+
+/// A linked renderer of either contract version, ready to instantiate.
+enum Pre {
+    Current(RendererPre<MessageCtx>),
+    V010(bindings_v010::RendererPre<MessageCtx>),
+}
+
+/// One message's instance, of either contract version.
+enum Instance {
+    Current(bindings::Renderer),
+    V010(bindings_v010::Renderer),
+}
+
+impl Pre {
+    fn contract(&self) -> Contract {
+        match self {
+            Pre::Current(_) => Contract::V0_2,
+            Pre::V010(_) => Contract::V0_1,
+        }
+    }
+
+    fn instantiate(&self, store: &mut Store<MessageCtx>) -> wasmtime::Result<Instance> {
+        Ok(match self {
+            Pre::Current(pre) => Instance::Current(pre.instantiate(store)?),
+            Pre::V010(pre) => Instance::V010(pre.instantiate(store)?),
+        })
+    }
+}
+
+impl Instance {
+    /// One `render` call. A 0.1.0 renderer gets the templates without their format (the caller
+    /// has made sure it is `plain`) and its answer is carried over field by field.
+    fn render(
+        &self,
+        store: &mut Store<MessageCtx>,
+        templates: &Templates,
+        recipient: &Recipient,
+    ) -> wasmtime::Result<Result<Content, RenderError>> {
+        match self {
+            Instance::Current(renderer) => renderer.call_render(store, templates, recipient),
+            Instance::V010(renderer) => {
+                let templates = v010::Templates {
+                    subject: templates.subject.clone(),
+                    text: templates.text.clone(),
+                    html: templates.html.clone(),
+                };
+                let recipient = v010::Recipient {
+                    email: recipient.email.clone(),
+                    fields: recipient.fields.clone(),
+                };
+                Ok(match renderer.call_render(store, &templates, &recipient)? {
+                    Ok(v010::Content {
+                        subject,
+                        text,
+                        html,
+                    }) => Ok(Content {
+                        subject,
+                        text,
+                        html,
+                    }),
+                    Err(v010::RenderError::Syntax(m)) => Err(RenderError::Syntax(m)),
+                    Err(v010::RenderError::Undefined(m)) => Err(RenderError::Undefined(m)),
+                    Err(v010::RenderError::Other(m)) => Err(RenderError::Other(m)),
+                })
+            }
+        }
+    }
+}
 
 /// The largest renderer component isomail will read and compile. A component bundling a whole
 /// language runtime (componentize-py's is about 40 MB) fits with room to spare; anything larger
@@ -186,6 +294,9 @@ pub enum RenderFailure {
     /// The renderer's error message was larger than `output_bytes`: the limit covers what a
     /// renderer says when it refuses as much as what it renders. Only a prefix is kept.
     ErrorTooLong { bytes: usize, prefix: String },
+    /// The renderer's contract cannot carry these templates (a 0.1.0 renderer, a Markdown or
+    /// MJML campaign).
+    Unsupported(String),
 }
 
 /// How much of a renderer's error message the host keeps: enough for any real template error,
@@ -210,6 +321,7 @@ impl std::fmt::Display for RenderFailure {
             RenderFailure::Denied(denied) => denied.fmt(f),
             RenderFailure::Trap(m) => write!(f, "renderer crashed: {}", shown(m)),
             RenderFailure::Invalid(m) => write!(f, "renderer output refused: {}", shown(m)),
+            RenderFailure::Unsupported(why) => f.write_str(why),
             RenderFailure::ErrorTooLong { bytes, prefix } => write!(
                 f,
                 "renderer exceeded its {} with an error message of {bytes} bytes: {}",
@@ -281,8 +393,10 @@ pub enum Source<'a> {
 
 /// A compiled, linked renderer ready to render any number of messages, one instance each.
 pub struct Sandbox {
+    /// The renderer, as error messages name it.
+    name: String,
     engine: Engine,
-    pre: RendererPre<MessageCtx>,
+    pre: Pre,
     limits: Limits,
     /// The component every message instantiates, if it is a snapshot taken after `prepare`.
     snapshot: Option<Vec<u8>>,
@@ -329,11 +443,20 @@ impl Sandbox {
         check_is_component(&name, bytes)?;
         let engine = new_engine(&limits, parallelism)
             .map_err(|e| format!("cannot set up the sandbox: {e:#}"))?;
-        let mut component = cache::compile(&engine, bytes)
+        let component = cache::compile(&engine, bytes)
             .map_err(|e| format!("{name} is not a valid component: {e:#}"))?;
+        let mut pre = link(&engine, &component, &name)?;
+        if let Some(templates) = templates
+            && templates.format != Format::Plain
+            && pre.contract() == Contract::V0_1
+        {
+            return Err(unsupported_format(&name, templates.format));
+        }
         let mut snapshot = None;
         let mut unprepared = None;
+        // `prepare` is part of the current contract only; a 0.1.0 renderer runs unprepared.
         if let Some(templates) = templates
+            && pre.contract() == Contract::V0_2
             && component.get_export_index(None, PREPARE).is_some()
         {
             let taken = snapshot::take(&engine, bytes, templates, || new_store(&engine, &limits))
@@ -345,7 +468,7 @@ impl Sandbox {
                 });
             match taken {
                 Ok((snap, compiled)) => {
-                    component = compiled;
+                    pre = link(&engine, &compiled, &name)?;
                     snapshot = Some(snap);
                 }
                 // `render` reports a refusal properly, naming the template file.
@@ -353,18 +476,10 @@ impl Sandbox {
                 Err(why) => unprepared = Some(why.to_string()),
             }
         }
-        let mut linker = Linker::new(&engine);
-        wasi::link(&mut linker, &engine, &component)
-            .map_err(|why| format!("{name} cannot be used as a renderer: {why}"))?;
-        let instance_pre = linker
-            .instantiate_pre(&component)
-            .map_err(|e| format!("{name} cannot be used as a renderer: {e:#}"))?;
-        let pre = RendererPre::new(instance_pre).map_err(|e| {
-            format!("{name} does not export the isomail:renderer world (`render: func(templates, recipient) -> result<content, render-error>`): {e:#}")
-        })?;
         let ticker = EpochTicker::start(engine.clone())
             .map_err(|e| format!("cannot start the sandbox's clock thread: {e}"))?;
         Ok(Sandbox {
+            name,
             engine,
             pre,
             limits,
@@ -372,6 +487,11 @@ impl Sandbox {
             unprepared,
             _ticker: ticker,
         })
+    }
+
+    /// The version of the renderer contract this renderer implements.
+    pub fn contract(&self) -> Contract {
+        self.pre.contract()
     }
 
     /// The snapshot component every message instantiates, if the renderer was prepared.
@@ -401,6 +521,9 @@ impl Sandbox {
         recipient: &Recipient,
     ) -> (Result<Content, RenderFailure>, Phases) {
         let mut phases = Phases::default();
+        if let Err(failure) = self.accepts(templates) {
+            return (Err(failure), phases);
+        }
         let started = Instant::now();
         let mut store = self.new_store();
         let renderer = match self.pre.instantiate(&mut store) {
@@ -409,7 +532,7 @@ impl Sandbox {
         };
         let instantiated = Instant::now();
         phases.instantiate = instantiated - started;
-        let called = renderer.call_render(&mut store, templates, recipient);
+        let called = renderer.render(&mut store, templates, recipient);
         let returned = Instant::now();
         phases.call = returned - instantiated;
         drop(store);
@@ -432,6 +555,17 @@ impl Sandbox {
 
     fn new_store(&self) -> Store<MessageCtx> {
         new_store(&self.engine, &self.limits)
+    }
+
+    /// Whether this renderer's contract can carry `templates` (a 0.1.0 renderer has no format).
+    fn accepts(&self, templates: &Templates) -> Result<(), RenderFailure> {
+        if templates.format != Format::Plain && self.pre.contract() == Contract::V0_1 {
+            return Err(RenderFailure::Unsupported(unsupported_format(
+                &self.name,
+                templates.format,
+            )));
+        }
+        Ok(())
     }
 
     /// Test-only: a snapshot of the built-in renderer taken after `prepare` AND a render for
@@ -478,8 +612,11 @@ impl Sandbox {
         templates: &Templates,
         recipients: &[Recipient],
     ) -> Vec<Result<Content, RenderFailure>> {
+        if let Err(failure) = self.accepts(templates) {
+            return vec![Err(failure)];
+        }
         let mut store = self.new_store();
-        let renderer: bindings::Renderer = match self.pre.instantiate(&mut store) {
+        let renderer = match self.pre.instantiate(&mut store) {
             Ok(r) => r,
             Err(e) => return vec![Err(classify(e))],
         };
@@ -487,7 +624,7 @@ impl Sandbox {
             .iter()
             .map(|r| {
                 renderer
-                    .call_render(&mut store, templates, r)
+                    .render(&mut store, templates, r)
                     .map_err(classify)?
                     .map_err(RenderFailure::Renderer)
             })
@@ -497,6 +634,41 @@ impl Sandbox {
 
 /// The optional export a renderer offers to be snapshotted with the campaign's templates.
 const PREPARE: &str = "prepare";
+
+/// Links `component` with the inert WASI answers and checks it exports `render` of either
+/// contract version, the current one first.
+fn link(
+    engine: &Engine,
+    component: &wasmtime::component::Component,
+    name: &str,
+) -> Result<Pre, String> {
+    let mut linker = Linker::new(engine);
+    wasi::link(&mut linker, engine, component)
+        .map_err(|why| format!("{name} cannot be used as a renderer: {why}"))?;
+    let instance_pre = linker
+        .instantiate_pre(component)
+        .map_err(|e| format!("{name} cannot be used as a renderer: {e:#}"))?;
+    match RendererPre::new(instance_pre.clone()) {
+        Ok(pre) => Ok(Pre::Current(pre)),
+        Err(current) => match bindings_v010::RendererPre::new(instance_pre) {
+            Ok(pre) => Ok(Pre::V010(pre)),
+            Err(_) => Err(format!(
+                "{name} does not export the isomail:renderer world (`render: func(templates, recipient) -> result<content, render-error>`, of {} or {}): {current:#}",
+                Contract::V0_2,
+                Contract::V0_1
+            )),
+        },
+    }
+}
+
+/// Why a 0.1.0 renderer cannot render a campaign written in Markdown or MJML.
+fn unsupported_format(name: &str, format: Format) -> String {
+    format!(
+        "{name} implements {}, whose templates carry no format: it cannot render {format} templates (build it against {}, or use the built-in renderer)",
+        Contract::V0_1,
+        Contract::V0_2
+    )
+}
 
 /// The one place a `Store` is made, for a message or for `prepare`: fresh context, limits, fuel
 /// and deadline.

@@ -16,6 +16,7 @@ pub fn guest(name: &str) -> PathBuf {
     PathBuf::from(match name {
         "accumulator" => env!("GUEST_ACCUMULATOR"),
         "counter" => env!("GUEST_COUNTER"),
+        "legacy-v010" => env!("GUEST_LEGACY_V010"),
         "misbehave" => env!("GUEST_MISBEHAVE"),
         "prepared-counter" => env!("GUEST_PREPARED_COUNTER"),
         "probe" => env!("GUEST_PROBE"),
@@ -31,6 +32,10 @@ pub struct CampaignDir {
     pub subject: String,
     pub text: String,
     pub html: Option<String>,
+    /// `[message] markdown`: written as templates/body.md, in place of `text`.
+    pub markdown: Option<String>,
+    /// `[message] mjml`: written as templates/body.mjml, beside `text`.
+    pub mjml: Option<String>,
     pub csv: Vec<u8>,
     pub renderer: Option<PathBuf>,
     pub extra: String,
@@ -43,6 +48,8 @@ impl CampaignDir {
             subject: "Hello {{ name }}".into(),
             text: "Dear {{ name }}, this is for {{ email }}.\n".into(),
             html: None,
+            markdown: None,
+            mjml: None,
             csv: b"email,name\nann@example.com,Ann\nbob@example.com,Bob\n".to_vec(),
             renderer: None,
             extra: String::new(),
@@ -67,12 +74,25 @@ impl CampaignDir {
     pub fn write(&self) -> PathBuf {
         let root = self.dir.path();
         std::fs::create_dir_all(root.join("templates")).expect("mkdir");
-        std::fs::write(root.join("templates/body.txt"), &self.text).expect("write text");
         std::fs::write(root.join("recipients.csv"), &self.csv).expect("write csv");
         let mut toml = format!(
-            "[message]\nfrom = \"Sender <sender@example.org>\"\nsubject = {:?}\ntext = \"templates/body.txt\"\n",
+            "[message]\nfrom = \"Sender <sender@example.org>\"\nsubject = {:?}\n",
             self.subject
         );
+        match &self.markdown {
+            Some(markdown) => {
+                std::fs::write(root.join("templates/body.md"), markdown).expect("write md");
+                toml.push_str("markdown = \"templates/body.md\"\n");
+            }
+            None => {
+                std::fs::write(root.join("templates/body.txt"), &self.text).expect("write text");
+                toml.push_str("text = \"templates/body.txt\"\n");
+            }
+        }
+        if let Some(mjml) = &self.mjml {
+            std::fs::write(root.join("templates/body.mjml"), mjml).expect("write mjml");
+            toml.push_str("mjml = \"templates/body.mjml\"\n");
+        }
         if let Some(html) = &self.html {
             std::fs::write(root.join("templates/body.html"), html).expect("write html");
             toml.push_str("html = \"templates/body.html\"\n");
