@@ -1,9 +1,11 @@
 """isomail's example renderer in Python: `$name` templates (the standard library's string.Template).
 
 Built with componentize-py into a component of the `renderer` world (see README.md beside this
-file). It keeps nothing between messages and needs nothing from outside: every value comes from
-the `render` call. A recipient's values are HTML-escaped in the HTML part, so a name written as
-`<b>Ann</b>` shows as those characters; in the subject and the text part they are used as they are.
+file), for `isomail:renderer@0.2.0` campaigns in the `plain` format: it refuses Markdown and
+MJML, which the built-in renderer does. It keeps nothing between messages and needs nothing from
+outside: every value comes from the `render` call. A recipient's values are HTML-escaped in the
+HTML part, so a name written as `<b>Ann</b>` shows as those characters; in the subject and the
+text part they are used as they are.
 
 Everything is imported here, at the top: componentize-py runs this module once at build time and
 bundles what it imported. A module first imported inside `render` would be looked for on a file
@@ -17,17 +19,32 @@ import wit_world
 from componentize_py_types import Err
 from wit_world.imports.types import (
     Content,
+    Format,
     Recipient,
+    RenderError_Other,
     RenderError_Syntax,
     RenderError_Undefined,
     Templates,
 )
+
+# How the formats this renderer refuses are named to the operator.
+FORMAT_NAMES = {Format.MARKDOWN: "Markdown", Format.MJML: "MJML"}
 
 
 class WitWorld(wit_world.WitWorld):
     """The export componentize-py looks for: `render`, called once per fresh instance."""
 
     def render(self, templates: Templates, recipient: Recipient) -> Content:
+        if templates.format != Format.PLAIN:
+            # isomail asks with its made-up first recipient, so the campaign is refused before
+            # any real one is rendered.
+            raise Err(
+                RenderError_Other(
+                    "this renderer does plain text and HTML templates, not "
+                    f"{FORMAT_NAMES.get(templates.format, templates.format.name)}: "
+                    "use the built-in renderer for that"
+                )
+            )
         values = dict(recipient.fields)
         # The address is always there, under the name the built-in renderer uses.
         values["email"] = recipient.email

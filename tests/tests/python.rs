@@ -98,7 +98,7 @@ fn python_components_built_with_stub_wasi_import_nothing() {
         let imports = component_imports(&component(name));
         assert_eq!(imports.len(), 1, "{name}: {imports:?}");
         assert!(
-            imports[0].starts_with("isomail:renderer/types@"),
+            imports[0] == "isomail:renderer/types@0.2.0",
             "{name}: {imports:?}"
         );
     }
@@ -159,6 +159,7 @@ fn python_reused_instance_control_leaks() {
         subject: "accumulate".into(),
         text: "unused\n".into(),
         html: None,
+        format: sandbox::Format::Plain,
     };
     let recipients: Vec<sandbox::Recipient> = all
         .iter()
@@ -418,6 +419,7 @@ fn python_probe_renders_the_same_input_identically() {
             subject: "probe".into(),
             text: "unused\n".into(),
             html: None,
+            format: sandbox::Format::Plain,
         };
         for probe in PROBES {
             let recipient = sandbox::Recipient {
@@ -508,6 +510,7 @@ fn python_example_refuses_a_missing_value_naming_it() {
         subject: "s".into(),
         text: "costs $5\n".into(),
         html: None,
+        format: sandbox::Format::Plain,
     };
     let recipient = sandbox::Recipient {
         email: "ann@example.com".into(),
@@ -518,6 +521,39 @@ fn python_example_refuses_a_missing_value_naming_it() {
             assert!(m.starts_with("text template: Invalid placeholder"), "{m}")
         }
         other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+#[cfg_attr(
+    isomail_missing = "componentize-py",
+    ignore = "needs componentize-py: run tests/run.sh"
+)]
+fn python_example_refuses_markdown_and_mjml_before_anything_renders() {
+    for (markdown, mjml, what) in [
+        (Some("# Hello $name\n"), None, "not Markdown"),
+        (
+            None,
+            Some("<mjml><mj-body>$name</mj-body></mjml>"),
+            "not MJML",
+        ),
+    ] {
+        let mut campaign = example_campaign();
+        campaign.html = None;
+        campaign.markdown = markdown.map(Into::into);
+        campaign.mjml = mjml.map(Into::into);
+        let out = isomail_command(&["check", campaign.write().to_str().expect("utf-8 path")])
+            .output()
+            .expect("check");
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(&format!(
+                "this renderer does plain text and HTML templates, {what}"
+            )),
+            "{err}"
+        );
+        assert!(stdout(&out).is_empty(), "{}", stdout(&out));
     }
 }
 
