@@ -31,7 +31,7 @@ fn component(name: &str) -> PathBuf {
 /// Loads a Python component with the default limits, through the same compile cache as the
 /// pipeline. The first load of each in this process compiles it (several seconds); one at a
 /// time, so parallel tests do not all compile the same 18 MB at once.
-fn load(name: &str, parallelism: usize) -> Sandbox {
+fn load(name: &str) -> Sandbox {
     static COMPILING: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let path = component(name);
     let bytes = std::fs::read(&path).expect("read the component");
@@ -42,7 +42,7 @@ fn load(name: &str, parallelism: usize) -> Sandbox {
         path: &path,
         bytes: &bytes,
     };
-    Sandbox::load(source, Limits::default(), parallelism).expect("load the Python renderer")
+    Sandbox::load(source, Limits::default(), 1).expect("load the Python renderer")
 }
 
 /// The pipeline's runs compile through the same cache: one in-process load first.
@@ -53,7 +53,7 @@ fn warm(name: &str) -> PathBuf {
         "hostile" => 1,
         _ => 2,
     };
-    WARM[slot].get_or_init(|| drop(load(name, 1)));
+    WARM[slot].get_or_init(|| drop(load(name)));
     component(name)
 }
 
@@ -154,7 +154,7 @@ fn python_accumulator_leaks_nothing() {
 )]
 fn python_reused_instance_control_leaks() {
     let all = list(30);
-    let sandbox = load("hostile", 1);
+    let sandbox = load("hostile");
     let templates = sandbox::Templates {
         subject: "accumulate".into(),
         text: "unused\n".into(),
@@ -414,7 +414,7 @@ fn python_probe_renders_the_same_input_identically() {
     // The same recipient rendered twice, each time in a fresh instance: byte for byte the same
     // (or the same failure) for every probe, in both builds.
     for name in ["hostile", "hostile-wasi"] {
-        let sandbox = load(name, 1);
+        let sandbox = load(name);
         let templates = sandbox::Templates {
             subject: "probe".into(),
             text: "unused\n".into(),
@@ -505,7 +505,7 @@ fn python_example_refuses_a_missing_value_naming_it() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 
     // A `$` that starts no name is a syntax error, said as one.
-    let sandbox = load("example", 1);
+    let sandbox = load("example");
     let templates = sandbox::Templates {
         subject: "s".into(),
         text: "costs $5\n".into(),
