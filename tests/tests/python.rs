@@ -256,9 +256,8 @@ const PROBES: [&str; 21] = [
     "_exit",
 ];
 
-/// Each probe run for two recipients through the pipeline: (probe, first, second), the report's
-/// `me=` line checked and taken off (it is the one line that differs, by design).
-fn observations(name: &str) -> Vec<(&'static str, Seen, Seen)> {
+/// Every probe, each for a first and a second recipient, with the renderer `name`.
+fn probe_campaign(name: &str) -> CampaignDir {
     let mut campaign = CampaignDir::new();
     campaign.renderer = Some(warm(name));
     campaign.subject = "probe".into();
@@ -269,6 +268,13 @@ fn observations(name: &str) -> Vec<(&'static str, Seen, Seen)> {
         ));
     }
     campaign.csv = csv.into_bytes();
+    campaign
+}
+
+/// Each probe run for two recipients through the pipeline: (probe, first, second), the report's
+/// `me=` line checked and taken off (it is the one line that differs, by design).
+fn observations(name: &str) -> Vec<(&'static str, Seen, Seen)> {
+    let campaign = probe_campaign(name);
     let (ok, failed) = render_campaign(&campaign.write(), 2);
     let mut by_index: Vec<(usize, Seen)> = ok
         .into_iter()
@@ -402,6 +408,37 @@ fn python_probe_built_with_wasi_imports_gets_isomails_inert_answers() {
             "_exit" => assert!(denied(&first).starts_with("wasi:cli/exit@"), "{first:?}"),
             other => panic!("unexpected probe {other}"),
         }
+    }
+}
+
+#[test]
+#[cfg_attr(
+    isomail_missing = "componentize-py",
+    ignore = "needs componentize-py: run tests/run.sh"
+)]
+fn python_print_never_reaches_the_terminal() {
+    // The build that imports WASI: its `print` really writes, to streams isomail drops.
+    let campaign = probe_campaign("hostile-wasi");
+    let out_dir = campaign.dir.path().join("out");
+    let out = isomail_command(&["render", "--out", out_dir.to_str().expect("utf-8 path")])
+        .arg(campaign.write())
+        .output()
+        .expect("render");
+    let (stdout, stderr) = (stdout(&out), stderr(&out));
+    // socket and _exit are denied, so four messages fail: a failed safety check.
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    for leaked in ["stdout sees", "stderr sees", "@probe.test"] {
+        assert!(!stdout.contains(leaked), "stdout has {leaked:?}: {stdout}");
+    }
+    for leaked in ["stdout sees", "stderr sees"] {
+        assert!(!stderr.contains(leaked), "stderr has {leaked:?}: {stderr}");
+    }
+    // Control: the renderer did print (the call returned), and said so in its message.
+    let at = |probe: &str| PROBES.iter().position(|p| *p == probe).expect("a probe") * 2 + 1;
+    for probe in ["stdout", "stderr"] {
+        let file = out_dir.join(format!("{:06}.eml", at(probe)));
+        let message = std::fs::read_to_string(&file).expect("the probe's message");
+        assert!(message.contains(&format!("{probe}: ok None")), "{message}");
     }
 }
 
