@@ -1,8 +1,9 @@
 //! Builds the hostile guests in `guests/` for wasm32-wasip2 and tells the tests where they are
 //! (`GUEST_ACCUMULATOR`, `GUEST_COUNTER`, … as compile-time environment variables). Also compiles
 //! the tests that need a part tests/run.sh could not prepare as ignored, so they are counted as
-//! not run rather than passed. With componentize-py (`ISOMAIL_COMPONENTIZE_PY`, which tests/run.sh
-//! installs and sets), also builds the Python renderers: `GUEST_PY_EXAMPLE`, `GUEST_PY_HOSTILE`.
+//! not run rather than passed. With `ISOMAIL_COMPONENTIZE_PY` and `ISOMAIL_COMPONENTIZE_QJS` (set
+//! by tests/run.sh), also builds the Python and JavaScript renderers: `GUEST_PY_EXAMPLE`,
+//! `GUEST_JS_EXAMPLE`, `GUEST_PY_HOSTILE`, `GUEST_JS_HOSTILE`, …
 
 include!("../host/build_guest.rs");
 
@@ -33,6 +34,7 @@ fn main() {
         println!("cargo:rustc-env={var}={}", file.display());
     }
     build_python_guests(here);
+    build_javascript_guests(here);
 }
 
 /// The Python renderers, each built by componentize-py into OUT_DIR: (variable, source
@@ -131,5 +133,61 @@ fn build_python_guests(here: &Path) {
         );
         std::fs::write(&stamp, key).expect("write the build stamp");
         println!("cargo:rustc-env={var}={}", wasm.display());
+    }
+}
+
+/// The JavaScript renderers, each made a component of the `renderer` world by the componentize-qjs
+/// that tests/run.sh installs from guest/javascript's lock file. Without it nothing is built and
+/// the tests that need these are compiled as ignored (or, under a plain `cargo test`, fail
+/// saying so).
+fn build_javascript_guests(here: &Path) {
+    println!("cargo::rerun-if-env-changed=ISOMAIL_COMPONENTIZE_QJS");
+    let Some(tool) = std::env::var_os("ISOMAIL_COMPONENTIZE_QJS").filter(|t| !t.is_empty()) else {
+        return;
+    };
+    let root = here.join("..");
+    let example = root.join("guest").join("javascript").join("renderer.js");
+    let hostile = here.join("guests").join("javascript").join("hostile.js");
+    // The lock file pins the tool: a new version makes new components.
+    let lock = root
+        .join("guest")
+        .join("javascript")
+        .join("package-lock.json");
+    for source in [&example, &hostile, &lock] {
+        println!("cargo:rerun-if-changed={}", source.display());
+    }
+    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    // `--stub-wasi` replaces every WASI import by a trap: the component imports nothing. The
+    // hostile guest is also built with them kept (each answered inertly by isomail), for the
+    // probe's control. `--sync`: isomail's engine does not enable the component-model async ABI.
+    for (var, js, stub_wasi) in [
+        ("GUEST_JS_EXAMPLE", &example, true),
+        ("GUEST_JS_HOSTILE", &hostile, true),
+        ("GUEST_JS_HOSTILE_WASI", &hostile, false),
+    ] {
+        let out = out_dir.join(format!("{}.wasm", var.to_lowercase()));
+        let mut cmd = Command::new(&tool);
+        cmd.arg("--wit")
+            .arg(root.join("wit"))
+            .args(["--world", "renderer", "--sync", "--js"])
+            .arg(js)
+            .arg("-o")
+            .arg(&out);
+        if stub_wasi {
+            cmd.arg("--stub-wasi");
+        }
+        let made = cmd.output().unwrap_or_else(|e| {
+            panic!(
+                "cannot run {} (ISOMAIL_COMPONENTIZE_QJS): {e}",
+                Path::new(&tool).display()
+            )
+        });
+        assert!(
+            made.status.success() && out.is_file(),
+            "componentize-qjs failed on {}: {}",
+            js.display(),
+            String::from_utf8_lossy(&made.stderr)
+        );
+        println!("cargo:rustc-env={var}={}", out.display());
     }
 }

@@ -16,6 +16,7 @@ mod halt_and_crash;
 mod hostile;
 mod input;
 mod isolation;
+mod javascript;
 mod journal;
 mod messages;
 mod postfix;
