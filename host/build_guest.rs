@@ -118,13 +118,14 @@ fn rerun_if_tree_changed(dir: &Path) {
 
 /// The parts of the test setup a test may need, as tests/run.sh names them in
 /// `ISOMAIL_TEST_MISSING` (space-separated) when it cannot prepare them on this machine.
-const PARTS: [&str; 7] = [
+const PARTS: [&str; 8] = [
     "postfix",
     "aiosmtpd",
     "dkimpy",
     "openssl",
     "script",
     "root",
+    "componentize-py",
     "componentize-qjs",
 ];
 

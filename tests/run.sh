@@ -7,6 +7,8 @@
 #   - aiosmtpd, for the fault-injecting SMTP server (tests/smtp/faulty_smtp.py): a virtualenv in
 #     the target directory (target/tmp/smtp-venv), never the user's own Python;
 #   - dkimpy and PyNaCl, the independent DKIM verifier (tests/dkim/verify.py), in that virtualenv;
+#   - componentize-py (pinned), which builds the Python renderers (tests/build.rs), in that
+#     virtualenv too, named to the build by ISOMAIL_COMPONENTIZE_PY;
 #   - as root only: the private postfix instance of tests/smtp/postfix.sh on 127.0.0.1:2587 (its
 #     own config, queue and ports under /var/tmp/isomail-postfix; never /etc/postfix, never
 #     port 25; installs the postfix package if missing);
@@ -28,8 +30,8 @@ why=()       # one line each, for the reader
 
 # --- aiosmtpd, in a virtualenv where util::smtp_python looks (CARGO_TARGET_TMPDIR) ------------
 if ! command -v python3 >/dev/null; then
-  missing+=(aiosmtpd dkimpy)
-  why+=("aiosmtpd, dkimpy: python3 not found")
+  missing+=(aiosmtpd dkimpy componentize-py)
+  why+=("aiosmtpd, dkimpy, componentize-py: python3 not found")
 else
   target=$(cargo metadata --no-deps --format-version 1 \
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
@@ -62,6 +64,24 @@ else
       missing+=(dkimpy)
       why+=("dkimpy: $python cannot import dkim and nacl, and pip install dkimpy pynacl into $venv was not possible")
     fi
+  fi
+  # componentize-py, pinned, which builds the Python renderers (tests/build.rs builds them with
+  # the one ISOMAIL_COMPONENTIZE_PY names).
+  componentize_py="$venv/bin/componentize-py"
+  componentize_py_version=0.25.1
+  if [ "$("$componentize_py" --version 2>/dev/null)" != "componentize-py $componentize_py_version" ]; then
+    if [ -x "$venv/bin/python3" ] \
+      && echo "tests/run.sh: installing componentize-py $componentize_py_version into $venv" \
+      && "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check \
+        "componentize-py==$componentize_py_version"; then
+      :
+    else
+      missing+=(componentize-py)
+      why+=("componentize-py: pip install componentize-py==$componentize_py_version into $venv was not possible")
+    fi
+  fi
+  if [ "$("$componentize_py" --version 2>/dev/null)" = "componentize-py $componentize_py_version" ]; then
+    export ISOMAIL_COMPONENTIZE_PY="$componentize_py"
   fi
 fi
 

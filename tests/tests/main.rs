@@ -20,5 +20,6 @@ mod javascript;
 mod journal;
 mod messages;
 mod postfix;
+mod python;
 mod relays;
 mod sender;

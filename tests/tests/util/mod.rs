@@ -166,7 +166,7 @@ pub fn isomail_path(args: &[&str], campaign: &Path) -> Output {
     isomail(&all)
 }
 
-fn cache_dir() -> PathBuf {
+pub fn cache_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("isomail-cache");
     std::fs::create_dir_all(&dir).expect("cache dir");
     #[cfg(unix)]
