@@ -72,7 +72,10 @@ fn recipients(n: usize) -> Vec<Recipient> {
             email: format!("person{i}@example.com"),
             fields: vec![
                 ("name".into(), format!("Person Number {i}")),
-                ("plan".into(), if i % 3 == 0 { "pro" } else { "basic" }.into()),
+                (
+                    "plan".into(),
+                    if i % 3 == 0 { "pro" } else { "basic" }.into(),
+                ),
                 (
                     "account_id".into(),
                     format!("AC-{:08}", i * 7919 % 99_999_989),

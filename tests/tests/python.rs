@@ -668,3 +668,34 @@ fn second_check_of_a_python_campaign_loads_it_from_the_compile_cache() {
     assert_eq!(missed[0].0, cold[0].0, "the same name");
     assert_ne!(missed[0].1, cold[0].1, "written anew");
 }
+
+/// A Python interpreter starts at about 12.6 MiB of linear memory: with `memory_bytes` below
+/// that, the component cannot be given a pool slot at all, and isomail says it is the limit's
+/// doing rather than calling the file invalid. Control: the default limit loads it.
+#[test]
+#[cfg_attr(
+    isomail_missing = "componentize-py",
+    ignore = "needs componentize-py: run tests/run.sh"
+)]
+fn a_memory_limit_below_the_interpreters_start_is_named_as_the_limit() {
+    let path = warm("example");
+    let bytes = std::fs::read(&path).expect("read the component");
+    let source = || Source::File {
+        path: &path,
+        bytes: &bytes,
+    };
+    let small = Limits {
+        memory_bytes: 4 << 20,
+        ..Limits::default()
+    };
+    let err = match Sandbox::load(source(), small, 1) {
+        Ok(_) => panic!("a 4 MiB limit loaded a 12.6 MiB interpreter"),
+        Err(err) => err,
+    };
+    assert!(
+        err.contains("needs more memory to start than the memory limit (sandbox.memory_bytes)"),
+        "{err}"
+    );
+    assert!(!err.contains("is not a valid component"), "{err}");
+    assert!(Sandbox::load(source(), Limits::default(), 1).is_ok());
+}
