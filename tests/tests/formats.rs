@@ -374,6 +374,83 @@ fn a_template_holding_the_placeholder_characters_is_refused() {
     }
 }
 
+/// What a component imports that could do anything: every import (its own, not those of the core
+/// modules inside it) but types and instances of types alone (the contract's `types` interface).
+fn capability_imports(bytes: &[u8]) -> Vec<String> {
+    use wasmparser::component_types::ComponentEntityType;
+    let mut names = Vec::new();
+    let mut depth = 0usize;
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        match payload.expect("a valid component") {
+            wasmparser::Payload::ModuleSection { .. }
+            | wasmparser::Payload::ComponentSection { .. } => depth += 1,
+            wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
+            wasmparser::Payload::ComponentImportSection(imports) if depth == 0 => {
+                for import in imports {
+                    names.push(import.expect("an import").name.name.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    let types = wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+        .validate_all(bytes)
+        .expect("a valid component");
+    names
+        .into_iter()
+        .filter(|name| {
+            let item = types.component_item_for_import(name).expect("its type");
+            match item.ty {
+                ComponentEntityType::Type { .. } => false,
+                ComponentEntityType::Instance(id) => types[id]
+                    .exports
+                    .values()
+                    .any(|export| !matches!(export.ty, ComponentEntityType::Type { .. })),
+                _ => true,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn the_built_in_renderer_with_markdown_and_mjml_still_imports_nothing() {
+    assert_eq!(
+        capability_imports(isomail::sandbox::BUILTIN_RENDERER),
+        Vec::<String>::new()
+    );
+    // Control: the capability probe, a wasm32-wasip2 component, is seen importing WASI.
+    let probe = std::fs::read(crate::util::guest("probe")).expect("probe guest");
+    let imports = capability_imports(&probe);
+    assert!(
+        imports
+            .iter()
+            .any(|name| name.starts_with("wasi:cli/environment")),
+        "{imports:?}"
+    );
+}
+
+#[test]
+fn markdown_and_mjml_campaigns_are_prepared_once_and_render_from_the_snapshot() {
+    for templates in [
+        markdown("# Hi {{ v }}\n\n*Dear* {{ v }}\n"),
+        mjml("<mj-text>Dear {{ v }}</mj-text>"),
+    ] {
+        let prepared =
+            Sandbox::load_for(Source::Builtin, Limits::default(), 1, &templates).expect("load");
+        assert!(
+            prepared.snapshot().is_some(),
+            "not snapshotted: {:?}",
+            prepared.unprepared_reason()
+        );
+        let value = VALUES[0];
+        assert_eq!(
+            prepared.render(&templates, &recipient(value)),
+            builtin().render(&templates, &recipient(value)),
+            "the snapshot renders as a fresh renderer does"
+        );
+    }
+}
+
 /// The messages in the campaign's Maildir outbox, parsed: (To, text part, HTML part).
 fn outbox(campaign: &CampaignDir) -> Vec<(String, String, String)> {
     let dir = campaign.dir.path().join("outbox/new");
