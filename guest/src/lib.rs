@@ -66,13 +66,16 @@ impl Prepared {
                 minijinja::AutoEscape::None
             }
         });
-        env.set_formatter(|out, state, value| {
-            if matches!(state.name(), MARKDOWN | MJML) && !value.is_safe() {
-                literal::write_placeholder(out, state, value)
-            } else {
-                minijinja::escape_formatter(out, state, value)
-            }
-        });
+        // Only a Markdown or MJML campaign pays for the check on every value printed.
+        if source.format != Format::Plain {
+            env.set_formatter(|out, state, value| {
+                if matches!(state.name(), MARKDOWN | MJML) && !value.is_safe() {
+                    literal::write_placeholder(out, state, value)
+                } else {
+                    minijinja::escape_formatter(out, state, value)
+                }
+            });
+        }
         add(&mut env, SUBJECT, &source.subject)?;
         match (source.format, &source.html) {
             (Format::Plain, html) => {
