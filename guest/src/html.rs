@@ -3,8 +3,9 @@
 //!
 //! Text and attribute values are escaped so that the value shows as its own characters and can
 //! end neither the text nor the attribute, quoted or not. Every other place (CSS in a `<style>`
-//! element or a `style` attribute, script, an event handler, a comment, a tag or attribute name)
-//! has no escaping that keeps a value literal, so a placeholder there is an error naming it.
+//! element or a `style` attribute, script, an event handler or `srcdoc`, a comment, a tag or
+//! attribute name) has no escaping that keeps a value literal, so a placeholder there is an error
+//! naming it.
 
 use html5gum::{DefaultEmitter, Token, Tokenizer};
 
@@ -126,6 +127,12 @@ fn places(html: &str) -> Vec<(usize, usize, Place)> {
                         ))
                     } else if attribute.starts_with("on") {
                         Place::Refused(format!("in the event handler {attribute} of <{name}>"))
+                    } else if attribute == "srcdoc" {
+                        // A document in an attribute: its markup is read after the attribute's
+                        // own references are decoded, so escaping once does not keep it text.
+                        Place::Refused(format!(
+                            "in the srcdoc attribute of <{name}>, which is HTML"
+                        ))
                     } else {
                         let before = value
                             .span

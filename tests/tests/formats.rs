@@ -325,6 +325,10 @@ fn values_where_no_escaping_keeps_them_literal_are_refused_by_name() {
         ),
         ("<!-- V -->\n", "inside an HTML comment"),
         (
+            "<iframe srcdoc=\"<p>V</p>\"></iframe>\n",
+            "in the srcdoc attribute of <iframe>",
+        ),
+        (
             "[a]: https://example.org/V\n\nx\n",
             "does not reach the HTML part",
         ),
