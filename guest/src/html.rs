@@ -7,7 +7,8 @@
 //! attribute name) has no escaping that keeps a value literal, so a placeholder there is an error
 //! naming it.
 
-use html5gum::{DefaultEmitter, Token, Tokenizer};
+use html5gum::emitters::callback::{CallbackEmitter, CallbackEvent};
+use html5gum::{Span, Tokenizer};
 
 use crate::literal::{self, START};
 
@@ -29,7 +30,8 @@ pub fn fill(html: &str, values: &[String], reached: &mut [bool]) -> Result<Strin
     if !html.contains(START) {
         return literal::fill(html, values, |_, _, _| {});
     }
-    let places = places(html);
+    let marks: Vec<usize> = html.match_indices(START).map(|(at, _)| at).collect();
+    let places = places(html, &marks);
     let mut out = String::with_capacity(html.len() + html.len() / 4);
     let mut rest = html;
     let mut offset = 0;
@@ -87,96 +89,115 @@ fn stray() -> String {
         .to_owned()
 }
 
-/// Every span of `html` that is text, an attribute value, or a place no value may go.
-fn places(html: &str) -> Vec<(usize, usize, Place)> {
-    let mut emitter = DefaultEmitter::<usize>::new_with_span();
-    // Switch to raw text after <style>, <script>, … as a browser would.
-    emitter.naively_switch_states(true);
+/// The spans of `html` that hold a placeholder (starting at one of `marks`, sorted), each as text,
+/// an attribute value, or a place no value may go. Spans without one cost no allocation.
+fn places(html: &str, marks: &[usize]) -> Vec<(usize, usize, Place)> {
+    let holds = |start: usize, end: usize| {
+        let first = marks.partition_point(|&mark| mark < start);
+        marks.get(first).is_some_and(|&mark| mark < end)
+    };
     let mut places = Vec::new();
     // The raw-text or script element the tokenizer is in, if any.
-    let mut raw: Option<String> = None;
-    for token in Tokenizer::new_with_emitter(html, emitter).flatten() {
-        match token {
-            Token::String(text) => {
-                let place = match &raw {
-                    None => Place::Text,
-                    Some(name) => Place::Refused(format!(
-                        "inside a <{name}> element, whose content is {}",
-                        if name == "style" {
-                            "CSS"
-                        } else {
-                            "not HTML text"
-                        }
-                    )),
-                };
-                places.push((text.span.start, text.span.end, place));
+    let mut raw: Option<Vec<u8>> = None;
+    let mut tag: Vec<u8> = Vec::new();
+    let mut tag_start = 0;
+    let mut attribute: Vec<u8> = Vec::new();
+    let name = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    let callback = |event: CallbackEvent<'_>, span: Span<usize>| -> Option<()> {
+        match event {
+            CallbackEvent::OpenStartTag { name } => {
+                tag.clear();
+                tag.extend_from_slice(name);
+                tag_start = span.start;
+                attribute.clear();
             }
-            Token::StartTag(tag) => {
-                let name = String::from_utf8_lossy(&tag.name).into_owned();
-                places.push((
-                    tag.span.start,
-                    tag.span.end,
-                    Place::Refused(format!("in the tag or an attribute name of <{name}>")),
-                ));
-                for (attribute, value) in &tag.attributes {
-                    let attribute = String::from_utf8_lossy(attribute).to_ascii_lowercase();
-                    let place = if attribute == "style" {
-                        Place::Refused(format!(
-                            "in the style attribute of <{name}>, which is CSS (MJML writes \
-                             mj-* sizes, colours and paddings there)"
-                        ))
-                    } else if attribute.starts_with("on") {
-                        Place::Refused(format!("in the event handler {attribute} of <{name}>"))
-                    } else if attribute == "srcdoc" {
-                        // A document in an attribute: its markup is read after the attribute's
-                        // own references are decoded, so escaping once does not keep it text.
-                        Place::Refused(format!(
-                            "in the srcdoc attribute of <{name}>, which is HTML"
-                        ))
-                    } else {
-                        let before = value
-                            .span
+            CallbackEvent::AttributeName { name } => {
+                attribute.clear();
+                attribute.extend(name.iter().map(u8::to_ascii_lowercase));
+            }
+            // The value's span ends at its last character (inclusive).
+            CallbackEvent::AttributeValue { .. } if holds(span.start, span.end + 1) => {
+                let tag = name(&tag);
+                let place = match attribute.as_slice() {
+                    b"style" => Place::Refused(format!(
+                        "in the style attribute of <{tag}>, which is CSS (MJML writes mj-* \
+                         sizes, colours and paddings there)"
+                    )),
+                    b"srcdoc" => Place::Refused(format!(
+                        // Its markup is read after the attribute's own references are decoded,
+                        // so escaping once does not keep a value text.
+                        "in the srcdoc attribute of <{tag}>, which is HTML"
+                    )),
+                    handler if handler.starts_with(b"on") => {
+                        Place::Refused(format!("in the event handler {} of <{tag}>", name(handler)))
+                    }
+                    _ => {
+                        let before = span
                             .start
                             .checked_sub(1)
                             .and_then(|at| html.as_bytes().get(at));
                         Place::Attribute {
                             quoted: matches!(before, Some(b'"' | b'\'')),
                         }
-                    };
-                    places.push((value.span.start, value.span.end, place));
-                }
-                if !tag.self_closing && html5gum::naive_next_state(&tag.name).is_some() {
-                    let switches_to_text = matches!(name.as_str(), "title" | "textarea");
-                    if !switches_to_text {
-                        raw = Some(name);
                     }
+                };
+                places.push((span.start, span.end + 1, place));
+            }
+            CallbackEvent::CloseStartTag { self_closing } => {
+                if holds(tag_start, span.end) {
+                    places.push((
+                        tag_start,
+                        span.end,
+                        Place::Refused(format!(
+                            "in the tag or an attribute name of <{}>",
+                            name(&tag)
+                        )),
+                    ));
+                }
+                let raw_text = html5gum::naive_next_state(&tag).is_some()
+                    && !matches!(tag.as_slice(), b"title" | b"textarea");
+                if raw_text && !self_closing {
+                    raw = Some(tag.clone());
                 }
             }
-            Token::EndTag(tag) => {
-                if raw
-                    .as_deref()
-                    .is_some_and(|r| r.as_bytes() == &tag.name[..])
-                {
-                    raw = None;
-                }
+            CallbackEvent::EndTag { name } if raw.as_deref() == Some(name) => raw = None,
+            CallbackEvent::String { .. } if holds(span.start, span.end) => {
+                let place = match &raw {
+                    None => Place::Text,
+                    Some(element) => Place::Refused(format!(
+                        "inside a <{}> element, whose content is {}",
+                        name(element),
+                        if element == b"style" {
+                            "CSS"
+                        } else {
+                            "not HTML text"
+                        }
+                    )),
+                };
+                places.push((span.start, span.end, place));
             }
-            Token::Comment(comment) => places.push((
-                comment.span.start,
-                comment.span.end,
+            CallbackEvent::Comment { .. } if holds(span.start, span.end) => places.push((
+                span.start,
+                span.end,
                 Place::Refused(
                     "inside an HTML comment (for MJML, perhaps an Outlook conditional comment \
                      holding a size)"
                         .to_owned(),
                 ),
             )),
-            Token::Doctype(doctype) => places.push((
-                doctype.span.start,
-                doctype.span.end,
+            CallbackEvent::Doctype { .. } if holds(span.start, span.end) => places.push((
+                span.start,
+                span.end,
                 Place::Refused("in the doctype".to_owned()),
             )),
-            Token::Error(_) => {}
+            _ => {}
         }
-    }
+        None
+    };
+    let mut emitter = CallbackEmitter::new(callback);
+    // Switch to raw text after <style>, <script>, … as a browser would.
+    emitter.naively_switch_states(true);
+    for _ in Tokenizer::<_, _>::new_with_emitter(html, emitter) {}
     places
 }
 

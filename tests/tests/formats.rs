@@ -33,7 +33,7 @@ enum Shows {
 }
 
 /// Each Markdown context: its name, the template (`V` is where the value goes), where it shows.
-const MARKDOWN: [(&str, &str, Shows); 11] = [
+const MARKDOWN: [(&str, &str, Shows); 12] = [
     ("paragraph", "Dear V, welcome.\n", Shows::Text),
     ("emphasis", "Dear *V*, welcome.\n", Shows::Text),
     ("heading", "# Hello V\n\nBody.\n", Shows::Text),
@@ -53,6 +53,11 @@ const MARKDOWN: [(&str, &str, Shows); 11] = [
     (
         "raw inline HTML attribute",
         "Hi <span title=\"V\">there</span>.\n",
+        Shows::Attribute("span", "title"),
+    ),
+    (
+        "raw inline HTML unquoted attribute",
+        "Hi <span title=V>there</span>.\n",
         Shows::Attribute("span", "title"),
     ),
     (
@@ -168,7 +173,10 @@ fn literal_in(html: &str, harmless_html: &str, value: &str, shows: Shows) -> Res
     let found = shape(&document);
     if found != expected {
         let extra: Vec<&String> = found.iter().filter(|e| !expected.contains(e)).collect();
-        return Err(format!("markup from data: elements {extra:?}"));
+        let missing: Vec<&String> = expected.iter().filter(|e| !found.contains(e)).collect();
+        return Err(format!(
+            "markup from data: elements {extra:?} appear, {missing:?} are gone"
+        ));
     }
     let attribute = |selector: &str, name: &str| -> Result<String, String> {
         let selector = Selector::parse(selector).map_err(|e| format!("{e:?}"))?;
@@ -324,6 +332,10 @@ fn values_where_no_escaping_keeps_them_literal_are_refused_by_name() {
             "in the event handler onclick of <p>",
         ),
         ("<!-- V -->\n", "inside an HTML comment"),
+        (
+            "<div data-V=\"1\">x</div>\n",
+            "in the tag or an attribute name of <div>",
+        ),
         (
             "<iframe srcdoc=\"<p>V</p>\"></iframe>\n",
             "in the srcdoc attribute of <iframe>",
