@@ -100,7 +100,11 @@ fn rerun_if_tree_changed(dir: &Path) {
     if let Ok(entries) = std::fs::read_dir(dir) {
         for entry in entries.flatten() {
             let path = entry.path();
-            if path.file_name().is_some_and(|n| n == "target") {
+            // Build output, and the npm packages an author may install beside a JavaScript renderer.
+            if path
+                .file_name()
+                .is_some_and(|n| n == "target" || n == "node_modules")
+            {
                 continue;
             }
             if path.is_dir() {
@@ -114,7 +118,16 @@ fn rerun_if_tree_changed(dir: &Path) {
 
 /// The parts of the test setup a test may need, as tests/run.sh names them in
 /// `ISOMAIL_TEST_MISSING` (space-separated) when it cannot prepare them on this machine.
-const PARTS: [&str; 6] = ["postfix", "aiosmtpd", "dkimpy", "openssl", "script", "root"];
+const PARTS: [&str; 8] = [
+    "postfix",
+    "aiosmtpd",
+    "dkimpy",
+    "openssl",
+    "script",
+    "root",
+    "componentize-py",
+    "componentize-qjs",
+];
 
 /// `cfg(isomail_missing = "postfix")` etc. for each part tests/run.sh could not prepare: the
 /// tests that need it carry `cfg_attr(isomail_missing = ..., ignore = ...)`. Without the variable

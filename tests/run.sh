@@ -7,9 +7,14 @@
 #   - aiosmtpd, for the fault-injecting SMTP server (tests/smtp/faulty_smtp.py): a virtualenv in
 #     the target directory (target/tmp/smtp-venv), never the user's own Python;
 #   - dkimpy and PyNaCl, the independent DKIM verifier (tests/dkim/verify.py), in that virtualenv;
+#   - componentize-py (pinned), which builds the Python renderers (tests/build.rs), in that
+#     virtualenv too, named to the build by ISOMAIL_COMPONENTIZE_PY;
 #   - as root only: the private postfix instance of tests/smtp/postfix.sh on 127.0.0.1:2587 (its
 #     own config, queue and ports under /var/tmp/isomail-postfix; never /etc/postfix, never
 #     port 25; installs the postfix package if missing);
+#   - componentize-qjs, which makes the JavaScript renderers components (tests/build.rs): npm ci
+#     of guest/javascript's pinned package-lock.json into the target directory
+#     (target/tmp/js-tools), its path exported as ISOMAIL_COMPONENTIZE_QJS;
 #   - checks that `openssl` and `script` (util-linux) exist; and whether it runs as root (the
 #     compile-cache tests make files of another user).
 # What it cannot prepare it says up front, and the tests that need it are compiled as ignored
@@ -25,8 +30,8 @@ why=()       # one line each, for the reader
 
 # --- aiosmtpd, in a virtualenv where util::smtp_python looks (CARGO_TARGET_TMPDIR) ------------
 if ! command -v python3 >/dev/null; then
-  missing+=(aiosmtpd dkimpy)
-  why+=("aiosmtpd, dkimpy: python3 not found")
+  missing+=(aiosmtpd dkimpy componentize-py)
+  why+=("aiosmtpd, dkimpy, componentize-py: python3 not found")
 else
   target=$(cargo metadata --no-deps --format-version 1 \
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
@@ -59,6 +64,54 @@ else
       missing+=(dkimpy)
       why+=("dkimpy: $python cannot import dkim and nacl, and pip install dkimpy pynacl into $venv was not possible")
     fi
+  fi
+  # componentize-py, pinned, which builds the Python renderers (tests/build.rs builds them with
+  # the one ISOMAIL_COMPONENTIZE_PY names).
+  componentize_py="$venv/bin/componentize-py"
+  componentize_py_version=0.25.1
+  if [ "$("$componentize_py" --version 2>/dev/null)" != "componentize-py $componentize_py_version" ]; then
+    if [ -x "$venv/bin/python3" ] \
+      && echo "tests/run.sh: installing componentize-py $componentize_py_version into $venv" \
+      && "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check \
+        "componentize-py==$componentize_py_version"; then
+      :
+    else
+      missing+=(componentize-py)
+      why+=("componentize-py: pip install componentize-py==$componentize_py_version into $venv was not possible")
+    fi
+  fi
+  if [ "$("$componentize_py" --version 2>/dev/null)" = "componentize-py $componentize_py_version" ]; then
+    export ISOMAIL_COMPONENTIZE_PY="$componentize_py"
+  fi
+fi
+
+# --- componentize-qjs, for the JavaScript renderers (tests/build.rs builds them with it) ----------
+# guest/javascript's package.json and package-lock.json pin it; npm ci installs exactly that
+# into the target directory, again only when the lock file changed.
+if ! command -v npm >/dev/null || ! command -v node >/dev/null; then
+  missing+=(componentize-qjs)
+  why+=("componentize-qjs: node and npm not found (Debian: apt-get install nodejs npm)")
+else
+  js_target=$(cargo metadata --no-deps --format-version 1 \
+    | node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).target_directory))')
+  js_tools="$js_target/tmp/js-tools"
+  componentize_qjs="$js_tools/node_modules/.bin/componentize-qjs"
+  if ! cmp -s guest/javascript/package-lock.json "$js_tools/package-lock.json" \
+    || ! "$componentize_qjs" --help >/dev/null 2>&1; then
+    echo "tests/run.sh: installing componentize-qjs into $js_tools (npm ci)"
+    rm -rf "$js_tools"
+    mkdir -p "$js_tools"
+    cp guest/javascript/package.json guest/javascript/package-lock.json "$js_tools/"
+    if ! npm ci --prefix "$js_tools" --no-audit --no-fund --loglevel=error \
+      || ! "$componentize_qjs" --help >/dev/null 2>&1; then
+      rm -rf "$js_tools"   # so the next run tries again rather than trust a half-made one
+    fi
+  fi
+  if [ -x "$componentize_qjs" ]; then
+    export ISOMAIL_COMPONENTIZE_QJS="$componentize_qjs"
+  else
+    missing+=(componentize-qjs)
+    why+=("componentize-qjs: npm ci of guest/javascript/package-lock.json into $js_tools failed (its messages are above)")
   fi
 fi
 

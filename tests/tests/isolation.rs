@@ -12,7 +12,7 @@ fn list(n: usize) -> Vec<String> {
 }
 
 /// Indices (1-based) of messages that carry any address but their own recipient's.
-fn leaking(texts: &[(usize, &str)], all: &[String]) -> Vec<usize> {
+pub(crate) fn leaking(texts: &[(usize, &str)], all: &[String]) -> Vec<usize> {
     texts
         .iter()
         .filter(|(index, text)| addresses_in(text, all) != vec![index - 1])
@@ -20,7 +20,7 @@ fn leaking(texts: &[(usize, &str)], all: &[String]) -> Vec<usize> {
         .collect()
 }
 
-fn texts(messages: &[Rendered]) -> Vec<(usize, &str)> {
+pub(crate) fn texts(messages: &[Rendered]) -> Vec<(usize, &str)> {
     messages
         .iter()
         .map(|m| (m.index, m.content.text.as_str()))

@@ -443,8 +443,20 @@ impl Sandbox {
         check_is_component(&name, bytes)?;
         let engine = new_engine(&limits, parallelism)
             .map_err(|e| format!("cannot set up the sandbox: {e:#}"))?;
-        let component = cache::compile(&engine, bytes)
-            .map_err(|e| format!("{name} is not a valid component: {e:#}"))?;
+        let component = cache::compile(&engine, bytes).map_err(|e| {
+            let why = format!("{e:#}");
+            // The pool refuses a component whose memory starts larger than the limit (a whole
+            // language runtime starts at megabytes): that is the limit's doing, not the file's.
+            if why.contains("memory") && why.contains("pooling allocator") {
+                format!(
+                    "{name} needs more memory to start than the {} allows ({} bytes): {why}",
+                    Limit::Memory,
+                    limits.memory_bytes
+                )
+            } else {
+                format!("{name} is not a valid component: {why}")
+            }
+        })?;
         let mut pre = link(&engine, &component, &name)?;
         if let Some(templates) = templates
             && templates.format != Format::Plain
@@ -786,7 +798,7 @@ fn classify(err: wasmtime::Error) -> RenderFailure {
         Some(Trap::Interrupt) => RenderFailure::Limit(Limit::WallTime),
         Some(Trap::StackOverflow) => RenderFailure::Limit(Limit::Stack),
         Some(Trap::UnreachableCodeReached) => RenderFailure::Trap(
-            "it reached `unreachable` (a Rust renderer panicked or aborted)".into(),
+            "it reached `unreachable` (it panicked or aborted, or called a function its build stubbed out, as componentize-py and componentize-qjs do with `--stub-wasi`)".into(),
         ),
         Some(trap) => RenderFailure::Trap(trap.to_string()),
         None => RenderFailure::Trap(format!("{err:#}")),

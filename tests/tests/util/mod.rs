@@ -22,9 +22,23 @@ pub fn guest(name: &str) -> PathBuf {
         "probe" => env!("GUEST_PROBE"),
         "snoop" => env!("GUEST_SNOOP"),
         "wrong-world" => env!("GUEST_WRONG_WORLD"),
+        // The JavaScript renderers, built only where tests/run.sh installed componentize-qjs.
+        "js-example" => {
+            option_env!("GUEST_JS_EXAMPLE").unwrap_or_else(|| missing(COMPONENTIZE_QJS))
+        }
+        "js-hostile" => {
+            option_env!("GUEST_JS_HOSTILE").unwrap_or_else(|| missing(COMPONENTIZE_QJS))
+        }
+        "js-hostile-wasi" => {
+            option_env!("GUEST_JS_HOSTILE_WASI").unwrap_or_else(|| missing(COMPONENTIZE_QJS))
+        }
         other => panic!("no guest named {other}"),
     })
 }
+
+/// What the JavaScript renderers need to be built (see [`missing`]).
+const COMPONENTIZE_QJS: &str =
+    "componentize-qjs (tests/run.sh installs it with npm and sets ISOMAIL_COMPONENTIZE_QJS)";
 
 /// A campaign on disk. Every part has a harmless default; tests change what they are about.
 pub struct CampaignDir {
@@ -152,7 +166,7 @@ pub fn isomail_path(args: &[&str], campaign: &Path) -> Output {
     isomail(&all)
 }
 
-fn cache_dir() -> PathBuf {
+pub fn cache_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("isomail-cache");
     std::fs::create_dir_all(&dir).expect("cache dir");
     #[cfg(unix)]

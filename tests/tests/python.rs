@@ -1,0 +1,701 @@
+//! Renderers written in Python (componentize-py): the example shipped in guest/python and the
+//! hostile one in tests/guests/python, through isomail's real pipeline and command line. The
+//! same promises as for Rust renderers, each with its control: the 2016 bug leaks nothing (and
+//! does leak in one reused instance), the capability probe sees nothing and the same thing
+//! every time (and its report does show what it sees), the example renders and refuses as its
+//! guide says, and a second `check` loads the compiled renderer from the cache.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use crate::util::{CampaignDir, addresses_in, isomail_command, render_campaign, stderr, stdout};
+use isomail::checks::Checks;
+use isomail::sandbox::{self, Limits, RenderFailure, Sandbox, Source};
+
+/// A Python component built by tests/build.rs (`GUEST_PY_*`), or a failure saying why it is not.
+fn component(name: &str) -> PathBuf {
+    let built = match name {
+        "example" => option_env!("GUEST_PY_EXAMPLE"),
+        "hostile" => option_env!("GUEST_PY_HOSTILE"),
+        "hostile-wasi" => option_env!("GUEST_PY_HOSTILE_WASI"),
+        other => panic!("no Python component named {other}"),
+    };
+    match built {
+        Some(path) => PathBuf::from(path),
+        None => crate::util::missing(
+            "componentize-py (tests/run.sh installs it and names it in ISOMAIL_COMPONENTIZE_PY)",
+        ),
+    }
+}
+
+/// Loads a Python component with the default limits, through the same compile cache as the
+/// pipeline. The first load of each in this process compiles it (several seconds); one at a
+/// time, so parallel tests do not all compile the same 18 MB at once.
+fn load(name: &str) -> Sandbox {
+    static COMPILING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let path = component(name);
+    let bytes = std::fs::read(&path).expect("read the component");
+    // SAFETY: tests in one binary share the environment; every test sets the same value.
+    unsafe { std::env::set_var("ISOMAIL_CACHE_DIR", crate::util::cache_dir()) };
+    let _one_at_a_time = COMPILING.lock().unwrap_or_else(|e| e.into_inner());
+    let source = Source::File {
+        path: &path,
+        bytes: &bytes,
+    };
+    Sandbox::load(source, Limits::default(), 1).expect("load the Python renderer")
+}
+
+/// The pipeline's runs compile through the same cache: one in-process load first.
+fn warm(name: &str) -> PathBuf {
+    static WARM: [OnceLock<()>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    let slot = match name {
+        "example" => 0,
+        "hostile" => 1,
+        _ => 2,
+    };
+    WARM[slot].get_or_init(|| drop(load(name)));
+    component(name)
+}
+
+fn list(n: usize) -> Vec<String> {
+    (1..=n).map(|i| format!("r{i}@list.test")).collect()
+}
+
+/// The top-level imports of a component that are not type definitions, read with wasmparser
+/// (the imports of the modules nested inside are the component's own business: only the top
+/// level reaches the host).
+fn component_imports(path: &Path) -> Vec<String> {
+    use wasmparser::{ComponentTypeRef, Parser, Payload};
+    let bytes = std::fs::read(path).expect("read the component");
+    let mut depth = 0usize;
+    let mut imports = Vec::new();
+    for payload in Parser::new(0).parse_all(&bytes) {
+        match payload.expect("a valid component") {
+            Payload::Version { .. } => depth += 1,
+            Payload::End(_) => depth -= 1,
+            Payload::ComponentImportSection(section) if depth == 1 => {
+                for import in section {
+                    let import = import.expect("an import");
+                    if !matches!(import.ty, ComponentTypeRef::Type(_)) {
+                        imports.push(import.name.name.to_owned());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    imports
+}
+
+#[test]
+#[cfg_attr(
+    isomail_missing = "componentize-py",
+    ignore = "needs componentize-py: run tests/run.sh"
+)]
+fn python_components_built_with_stub_wasi_import_nothing() {
+    for name in ["example", "hostile"] {
+        // Only the contract's `types` interface, which holds types and no function.
+        let imports = component_imports(&component(name));
+        assert_eq!(imports.len(), 1, "{name}: {imports:?}");
+        assert!(
+            imports[0] == "isomail:renderer/types@0.2.0",
+            "{name}: {imports:?}"
+        );
+    }
+    // Control: the same hostile source built without `--stub-wasi` imports WASI, and the same
+    // reading finds it.
+    let imports = component_imports(&component("hostile-wasi"));
+    let wasi = imports.iter().filter(|i| i.starts_with("wasi:")).count();
+    assert!(wasi > 10 && wasi + 1 == imports.len(), "{imports:?}");
+    for expected in [
+        "wasi:filesystem/",
+        "wasi:random/",
+        "wasi:sockets/",
+        "wasi:clocks/",
+    ] {
+        assert!(
+            imports.iter().any(|i| i.starts_with(expected)),
+            "{expected} missing from {imports:?}"
+        );
+    }
+}
+
+/// A campaign of `n` numbered recipients for the hostile renderer in `accumulate` mode.
+fn accumulate_campaign(n: usize) -> CampaignDir {
+    let mut campaign = CampaignDir::new().numbered(n);
+    campaign.renderer = Some(warm("hostile"));
+    campaign.subject = "accumulate".into();
+    campaign.text = "unused\n".into();
+    campaign
+}
+
+#[test]
+#[cfg_attr(
+    isomail_missing = "componentize-py",
+    ignore = "needs componentize-py: run tests/run.sh"
+)]
+fn python_accumulator_leaks_nothing() {
+    let campaign = accumulate_campaign(200);
+    let (messages, failed) = render_campaign(&campaign.write(), 2);
+    assert!(failed.is_empty(), "{failed:?}");
+    assert_eq!(messages.len(), 200);
+    let all = list(200);
+    for m in &messages {
+        // The whole list the module kept: this recipient alone.
+        assert_eq!(m.content.text, format!("r{}@list.test\n", m.index));
+        assert_eq!(addresses_in(&m.content.text, &all), vec![m.index - 1]);
+    }
+}
+
+#[test]
+#[cfg_attr(
+    isomail_missing = "componentize-py",
+    ignore = "needs componentize-py: run tests/run.sh"
+)]
+fn python_reused_instance_control_leaks() {
+    let all = list(30);
+    let sandbox = load("hostile");
+    let templates = sandbox::Templates {
+        subject: "accumulate".into(),
+        text: "unused\n".into(),
+        html: None,
+        format: sandbox::Format::Plain,
+    };
+    let recipients: Vec<sandbox::Recipient> = all
+        .iter()
+        .map(|email| sandbox::Recipient {
+            email: email.clone(),
+            fields: vec![],
+        })
+        .collect();
+    let contents: Vec<sandbox::Content> = sandbox
+        .render_all_in_one_instance_for_control(&templates, &recipients)
+        .into_iter()
+        .map(|r| r.expect("control render"))
+        .collect();
+    // Message n carries the n addresses seen so far...
+    for (i, c) in contents.iter().enumerate() {
+        assert_eq!(addresses_in(&c.text, &all), (0..=i).collect::<Vec<_>>());
+    }
+    // ...and the host's checks, which run on every message before it can be sent, flag every
+    // one after the first.
+    let checks = Checks::new(&all, &[]).expect("checks");
+    let flagged: Vec<usize> = contents
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| !checks.message(i + 1, c).is_empty())
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert_eq!(flagged, (2..=30).collect::<Vec<_>>());
+}
+
+#[test]
+#[cfg_attr(
+    isomail_missing = "componentize-py",
+    ignore = "needs componentize-py: run tests/run.sh"
+)]
+fn python_accumulator_checked_and_sent_to_a_maildir_leaks_nothing() {
+    let mut campaign = accumulate_campaign(25);
+    campaign.extra = "\n[delivery]\noutbox = \"outbox\"\nstages = [\"all\"]\n".into();
+    let path = campaign.write();
+    let path_arg = path.to_str().expect("utf-8 path");
+    let check = isomail_command(&["check", path_arg])
+        .output()
+        .expect("check");
+    assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
+    assert!(
+        stdout(&check).contains("25 rendered, 0 failed, 0 flagged"),
+        "{}",
+        stdout(&check)
+    );
+    let send = isomail_command(&["send", "--yes", path_arg])
+        .output()
+        .expect("send");
+    assert_eq!(send.status.code(), Some(0), "{}", stderr(&send));
+    let all = list(25);
+    let mut whose: Vec<usize> = std::fs::read_dir(campaign.dir.path().join("outbox/new"))
+        .expect("outbox")
+        .map(|e| {
+            let file = std::fs::read_to_string(e.expect("entry").path()).expect("read");
+            // Its own address (in To: and in the body), no other.
+            let found = addresses_in(&file, &all);
+            assert_eq!(found.len(), 1, "{file}");
+            assert_eq!(file.matches(&all[found[0]]).count(), 2, "{file}");
+            found[0]
+        })
+        .collect();
+    whose.sort();
+    assert_eq!(whose, (0..25).collect::<Vec<_>>());
+}
+
+/// What a probe saw: the message's text, or why it failed.
+type Seen = Result<String, RenderFailure>;
+
+/// Every probe the hostile renderer knows, for the two builds.
+const PROBES: [&str; 21] = [
+    "env",
+    "env-control",
+    "args",
+    "cwd",
+    "passwd",
+    "listdir",
+    "proc",
+    "write",
+    "time",
+    "monotonic",
+    "random",
+    "urandom",
+    "secrets",
+    "hash",
+    "socket",
+    "subprocess",
+    "stdin",
+    "stdout",
+    "stderr",
+    "exit",
+    "_exit",
+];
+
+/// Every probe, each for a first and a second recipient, with the renderer `name`.
+fn probe_campaign(name: &str) -> CampaignDir {
+    let mut campaign = CampaignDir::new();
+    campaign.renderer = Some(warm(name));
+    campaign.subject = "probe".into();
+    let mut csv = String::from("email,probe\n");
+    for probe in PROBES {
+        csv.push_str(&format!(
+            "first-{probe}@probe.test,{probe}\nsecond-{probe}@probe.test,{probe}\n"
+        ));
+    }
+    campaign.csv = csv.into_bytes();
+    campaign
+}
+
+/// Each probe run for two recipients through the pipeline: (probe, first, second), the report's
+/// `me=` line checked and taken off (it is the one line that differs, by design).
+fn observations(name: &str) -> Vec<(&'static str, Seen, Seen)> {
+    let campaign = probe_campaign(name);
+    let (ok, failed) = render_campaign(&campaign.write(), 2);
+    let mut by_index: Vec<(usize, Seen)> = ok
+        .into_iter()
+        .map(|m| (m.index, Ok(m.content.text)))
+        .chain(failed.into_iter().map(|f| (f.index, Err(f.failure))))
+        .collect();
+    by_index.sort_by_key(|(i, _)| *i);
+    assert_eq!(by_index.len(), 2 * PROBES.len());
+    let mut results = by_index.into_iter().map(|(_, r)| r);
+    PROBES
+        .iter()
+        .map(|&probe| {
+            let mut next = |who: &str| -> Seen {
+                let seen = results.next().expect("a result per recipient")?;
+                // Control for the report itself: it does carry what the renderer sees.
+                let me = format!("me={who}-{probe}@probe.test\n");
+                let rest = seen.strip_prefix(&me).unwrap_or_else(|| {
+                    panic!("{probe}: the report does not start with {me:?}: {seen:?}")
+                });
+                Ok(rest
+                    .strip_prefix(&format!("{probe}: "))
+                    .unwrap_or_else(|| panic!("{probe}: {rest:?}"))
+                    .trim_end()
+                    .to_owned())
+            };
+            (probe, next("first"), next("second"))
+        })
+        .collect()
+}
+
+/// A trap from componentize-py's `--stub-wasi` stubs: the capability is not in the component.
+fn is_stub_trap(seen: &Seen) -> bool {
+    matches!(seen, Err(RenderFailure::Trap(m)) if m.contains("unreachable"))
+}
+
+/// The import isomail refused, for a build that imports WASI.
+fn denied(seen: &Seen) -> &str {
+    match seen {
+        Err(RenderFailure::Denied(d)) => &d.import,
+        other => panic!("expected a denied capability, got {other:?}"),
+    }
+}
+
+/// A value the probe reported, which must be a number of the given kind.
+fn reported<T: std::str::FromStr>(probe: &str, seen: &Seen) -> T {
+    seen.as_ref()
+        .ok()
+        .and_then(|s| s.strip_prefix("ok "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{probe}: {seen:?}"))
+}
+
+/// What the two builds see alike: nothing from outside, and what Python computes alone.
+fn common_probe(probe: &str, first: &Seen) -> bool {
+    let ok = |s: &str| Ok::<String, RenderFailure>(s.to_owned());
+    match probe {
+        "env" => assert_eq!(first, &ok("ok {}")),
+        // Control for `env`: the same read shows a variable that is there.
+        "env-control" => assert_eq!(
+            first,
+            &ok("ok {'ISOMAIL_PROBE_CONTROL': 'set by the probe'}")
+        ),
+        "args" => assert_eq!(first, &ok("ok []")),
+        "cwd" => assert_eq!(first, &ok("ok '/'")),
+        // Seeded when the component was built: the same for every message, never fresh.
+        "random" => assert!((0.0..1.0).contains(&reported::<f64>(probe, first))),
+        "hash" => drop(reported::<i64>(probe, first)),
+        "subprocess" => assert_eq!(
+            first,
+            &ok("raised OSError: [Errno 58] wasi does not support processes.")
+        ),
+        // Python's own exception, caught by the probe: it shows the probe does report a
+        // failure it can see as a message, not as a failed render.
+        "exit" => assert_eq!(first, &ok("raised SystemExit: 7")),
+        _ => return false,
+    }
+    true
+}
+
+#[test]
+#[cfg_attr(
+    isomail_missing = "componentize-py",
+    ignore = "needs componentize-py: run tests/run.sh"
+)]
+fn python_probe_built_with_stub_wasi_sees_nothing_and_the_same_every_time() {
+    for (probe, first, second) in observations("hostile") {
+        assert_eq!(
+            first, second,
+            "probe {probe} saw different things for two recipients"
+        );
+        if common_probe(probe, &first) {
+            continue;
+        }
+        // Everything else reaches a WASI call, and the stub there traps: files, clocks, the
+        // system's randomness, stdio, sockets and exit are not in the component at all.
+        assert!(is_stub_trap(&first), "{probe}: {first:?}");
+    }
+}
+
+#[test]
+#[cfg_attr(
+    isomail_missing = "componentize-py",
+    ignore = "needs componentize-py: run tests/run.sh"
+)]
+fn python_probe_built_with_wasi_imports_gets_isomails_inert_answers() {
+    let ok = |s: &str| Ok::<String, RenderFailure>(s.to_owned());
+    let not_found = |path: &str| {
+        ok(&format!(
+            "raised FileNotFoundError: [Errno 44] No such file or directory: '{path}'"
+        ))
+    };
+    for (probe, first, second) in observations("hostile-wasi") {
+        assert_eq!(
+            first, second,
+            "probe {probe} saw different things for two recipients"
+        );
+        if common_probe(probe, &first) {
+            continue;
+        }
+        match probe {
+            "passwd" => assert_eq!(first, not_found("/etc/passwd")),
+            "listdir" => assert_eq!(first, not_found("/")),
+            "proc" => assert_eq!(first, not_found("/proc/self/environ")),
+            "write" => assert_eq!(first, not_found("leak.txt")),
+            "time" | "monotonic" => assert_eq!(first, ok("ok 0.0")),
+            "urandom" | "secrets" => assert_eq!(first, ok("ok '0000000000000000'")),
+            "stdin" => assert_eq!(first, ok("ok ''")),
+            // Written to an output stream isomail drops.
+            "stdout" | "stderr" => assert_eq!(first, ok("ok None")),
+            "socket" => assert!(denied(&first).starts_with("wasi:sockets/"), "{first:?}"),
+            "_exit" => assert!(denied(&first).starts_with("wasi:cli/exit@"), "{first:?}"),
+            other => panic!("unexpected probe {other}"),
+        }
+    }
+}
+
+#[test]
+#[cfg_attr(
+    isomail_missing = "componentize-py",
+    ignore = "needs componentize-py: run tests/run.sh"
+)]
+fn python_print_never_reaches_the_terminal() {
+    // The build that imports WASI: its `print` really writes, to streams isomail drops.
+    let campaign = probe_campaign("hostile-wasi");
+    let out_dir = campaign.dir.path().join("out");
+    let out = isomail_command(&["render", "--out", out_dir.to_str().expect("utf-8 path")])
+        .arg(campaign.write())
+        .output()
+        .expect("render");
+    let (stdout, stderr) = (stdout(&out), stderr(&out));
+    // socket and _exit are denied, so four messages fail: a failed safety check.
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    for leaked in ["stdout sees", "stderr sees", "@probe.test"] {
+        assert!(!stdout.contains(leaked), "stdout has {leaked:?}: {stdout}");
+    }
+    for leaked in ["stdout sees", "stderr sees"] {
+        assert!(!stderr.contains(leaked), "stderr has {leaked:?}: {stderr}");
+    }
+    // Control: the renderer did print (the call returned), and said so in its message.
+    let at = |probe: &str| PROBES.iter().position(|p| *p == probe).expect("a probe") * 2 + 1;
+    for probe in ["stdout", "stderr"] {
+        let file = out_dir.join(format!("{:06}.eml", at(probe)));
+        let message = std::fs::read_to_string(&file).expect("the probe's message");
+        assert!(message.contains(&format!("{probe}: ok None")), "{message}");
+    }
+}
+
+#[test]
+#[cfg_attr(
+    isomail_missing = "componentize-py",
+    ignore = "needs componentize-py: run tests/run.sh"
+)]
+fn python_probe_renders_the_same_input_identically() {
+    // The same recipient rendered twice, each time in a fresh instance: byte for byte the same
+    // (or the same failure) for every probe, in both builds.
+    for name in ["hostile", "hostile-wasi"] {
+        let sandbox = load(name);
+        let templates = sandbox::Templates {
+            subject: "probe".into(),
+            text: "unused\n".into(),
+            html: None,
+            format: sandbox::Format::Plain,
+        };
+        for probe in PROBES {
+            let recipient = sandbox::Recipient {
+                email: "same@probe.test".into(),
+                fields: vec![("probe".into(), probe.into())],
+            };
+            let once = sandbox.render(&templates, &recipient);
+            let again = sandbox.render(&templates, &recipient);
+            assert_eq!(once, again, "{name} {probe}");
+        }
+    }
+}
+
+/// A campaign for the example renderer with one recipient whose values are markup.
+fn example_campaign() -> CampaignDir {
+    let mut campaign = CampaignDir::new();
+    campaign.renderer = Some(warm("example"));
+    campaign.subject = "Your plan, $name".into();
+    campaign.text = "Dear $name, you are on ${plan}. It costs $$5 ($email).\n".into();
+    campaign.html = Some("<p>Dear $name, you are on <b>$plan</b>.</p>\n".into());
+    campaign.csv = b"email,name,plan\n\
+        ann@example.com,<script>alert(1)</script> & \"Ann\",pro'<i>\n\
+        bob@example.com,Bob,basic\n"
+        .to_vec();
+    campaign
+}
+
+#[test]
+#[cfg_attr(
+    isomail_missing = "componentize-py",
+    ignore = "needs componentize-py: run tests/run.sh"
+)]
+fn python_example_renders_values_and_escapes_them_in_html() {
+    let campaign = example_campaign();
+    let (messages, failed) = render_campaign(&campaign.write(), 2);
+    assert!(failed.is_empty(), "{failed:?}");
+    let ann = &messages[0].content;
+    let name = "<script>alert(1)</script> & \"Ann\"";
+    assert_eq!(ann.subject, format!("Your plan, {name}"));
+    // The text part holds the values as they are: the control for the escaping below.
+    assert_eq!(
+        ann.text,
+        format!("Dear {name}, you are on pro'<i>. It costs $5 (ann@example.com).\n")
+    );
+    assert_eq!(
+        ann.html.as_deref(),
+        Some(
+            "<p>Dear &lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;Ann&quot;, \
+             you are on <b>pro&#x27;&lt;i&gt;</b>.</p>\n"
+        )
+    );
+    let bob = &messages[1].content;
+    assert_eq!(bob.subject, "Your plan, Bob");
+    assert_eq!(
+        bob.html.as_deref(),
+        Some("<p>Dear Bob, you are on <b>basic</b>.</p>\n")
+    );
+}
+
+#[test]
+#[cfg_attr(
+    isomail_missing = "componentize-py",
+    ignore = "needs componentize-py: run tests/run.sh"
+)]
+fn python_example_refuses_a_missing_value_naming_it() {
+    let mut campaign = example_campaign();
+    campaign.html = Some("<p>Your code: $discount_code</p>\n".into());
+    let path = campaign.write();
+    let out = isomail_command(&["check", path.to_str().expect("utf-8 path")])
+        .output()
+        .expect("check");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("body.html: unknown column: uses `discount_code`, which is not a column"),
+        "{err}"
+    );
+    // Control: with the column there, the same campaign checks clean.
+    campaign.csv = b"email,name,plan,discount_code\nann@example.com,Ann,pro,XY-1\n".to_vec();
+    let out = isomail_command(&["check", campaign.write().to_str().expect("utf-8 path")])
+        .output()
+        .expect("check");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    // A `$` that starts no name is a syntax error, said as one.
+    let sandbox = load("example");
+    let templates = sandbox::Templates {
+        subject: "s".into(),
+        text: "costs $5\n".into(),
+        html: None,
+        format: sandbox::Format::Plain,
+    };
+    let recipient = sandbox::Recipient {
+        email: "ann@example.com".into(),
+        fields: vec![],
+    };
+    match sandbox.render(&templates, &recipient) {
+        Err(RenderFailure::Renderer(sandbox::RenderError::Syntax(m))) => {
+            assert!(m.starts_with("text template: Invalid placeholder"), "{m}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+#[cfg_attr(
+    isomail_missing = "componentize-py",
+    ignore = "needs componentize-py: run tests/run.sh"
+)]
+fn python_example_refuses_markdown_and_mjml_before_anything_renders() {
+    for (markdown, mjml, what) in [
+        (Some("# Hello $name\n"), None, "not Markdown"),
+        (
+            None,
+            Some("<mjml><mj-body>$name</mj-body></mjml>"),
+            "not MJML",
+        ),
+    ] {
+        let mut campaign = example_campaign();
+        campaign.html = None;
+        campaign.markdown = markdown.map(Into::into);
+        campaign.mjml = mjml.map(Into::into);
+        let out = isomail_command(&["check", campaign.write().to_str().expect("utf-8 path")])
+            .output()
+            .expect("check");
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(&format!(
+                "this renderer does plain text and HTML templates, {what}"
+            )),
+            "{err}"
+        );
+        assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    }
+}
+
+/// The compiled entries of a cache directory: (name, inode, modification time).
+fn entries(cache: &Path) -> Vec<(String, u64, std::time::SystemTime)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut found: Vec<_> = std::fs::read_dir(cache)
+        .expect("cache dir")
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+        .map(|e| {
+            let meta = e.metadata().expect("stat");
+            let name = e.file_name().to_string_lossy().into_owned();
+            (name, meta.ino(), meta.modified().expect("mtime"))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+#[test]
+#[cfg_attr(
+    isomail_missing = "componentize-py",
+    ignore = "needs componentize-py: run tests/run.sh"
+)]
+fn second_check_of_a_python_campaign_loads_it_from_the_compile_cache() {
+    use std::os::unix::fs::PermissionsExt;
+    let campaign = example_campaign();
+    let path = campaign.write();
+    let cache = campaign.dir.path().join("cache");
+    std::fs::create_dir(&cache).expect("mkdir");
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    let check = || {
+        let out = isomail_command(&["check", path.to_str().expect("utf-8 path")])
+            .env("ISOMAIL_CACHE_DIR", &cache)
+            .output()
+            .expect("check");
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    };
+    // Cold: compiled and stored, one entry (the example exports no `prepare`, so no snapshot).
+    check();
+    let cold = entries(&cache);
+    assert_eq!(cold.len(), 1, "{cold:?}");
+    let entry = cache.join(&cold[0].0);
+    let long_ago = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1 << 30);
+    let age = |when| {
+        std::fs::File::options()
+            .write(true)
+            .open(&entry)
+            .expect("open entry")
+            .set_modified(when)
+            .expect("set mtime")
+    };
+    age(long_ago);
+    // Warm: the same file (not compiled and written again, which would be a new inode), read
+    // and marked as used.
+    check();
+    let warm = entries(&cache);
+    assert_eq!(warm.len(), 1, "{warm:?}");
+    assert_eq!(
+        (&warm[0].0, warm[0].1),
+        (&cold[0].0, cold[0].1),
+        "the same entry"
+    );
+    assert!(warm[0].2 > long_ago, "the entry was not used: {warm:?}");
+
+    // Control: an entry the cache may not trust (writable by others) is not loaded; the
+    // renderer is compiled again and a new file takes its place, which the check above tells
+    // apart from a hit.
+    std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+    age(long_ago);
+    check();
+    let missed = entries(&cache);
+    assert_eq!(missed.len(), 1, "{missed:?}");
+    assert_eq!(missed[0].0, cold[0].0, "the same name");
+    assert_ne!(missed[0].1, cold[0].1, "written anew");
+}
+
+/// A Python interpreter starts at about 12.6 MiB of linear memory: with `memory_bytes` below
+/// that, the component cannot be given a pool slot at all, and isomail says it is the limit's
+/// doing rather than calling the file invalid. Control: the default limit loads it.
+#[test]
+#[cfg_attr(
+    isomail_missing = "componentize-py",
+    ignore = "needs componentize-py: run tests/run.sh"
+)]
+fn a_memory_limit_below_the_interpreters_start_is_named_as_the_limit() {
+    let path = warm("example");
+    let bytes = std::fs::read(&path).expect("read the component");
+    let source = || Source::File {
+        path: &path,
+        bytes: &bytes,
+    };
+    let small = Limits {
+        memory_bytes: 4 << 20,
+        ..Limits::default()
+    };
+    let err = match Sandbox::load(source(), small, 1) {
+        Ok(_) => panic!("a 4 MiB limit loaded a 12.6 MiB interpreter"),
+        Err(err) => err,
+    };
+    assert!(
+        err.contains("needs more memory to start than the memory limit (sandbox.memory_bytes)"),
+        "{err}"
+    );
+    assert!(!err.contains("is not a valid component"), "{err}");
+    assert!(Sandbox::load(source(), Limits::default(), 1).is_ok());
+}
