@@ -4,6 +4,9 @@
 //! it is called twice. It reads no file (minijinja has no loader here), has no capability, and
 //! treats every value the template uses but the recipient lacks as an error, never as blank.
 //!
+//! A Markdown or MJML campaign (`templates.format`) renders its body template with every value it
+//! prints kept out of the markup (see [`literal`]), then converts it here, inside the sandbox.
+//!
 //! `prepare` lets the host parse the templates once per campaign: it runs in an instance that has
 //! seen no recipient, and the host snapshots that instance's memory. Every message's fresh
 //! instance then starts with [`PREPARED`] already filled in.
@@ -12,6 +15,11 @@ wit_bindgen::generate!({
     path: "../wit",
     world: "prepared-renderer",
 });
+
+mod html;
+mod literal;
+mod markdown;
+mod mjml;
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -24,6 +32,10 @@ struct BuiltinRenderer;
 const SUBJECT: &str = "subject.txt";
 const TEXT: &str = "text.txt";
 const HTML: &str = "body.html";
+/// The body of a Markdown campaign (from `templates.text`) and of an MJML one (`templates.html`):
+/// their values are written as placeholders, not into the markup.
+const MARKDOWN: &str = "body.md";
+const MJML: &str = "body.mjml";
 
 /// Heap left free in the snapshot, so a message's allocations do not grow linear memory (which
 /// costs the host two `mprotect` calls, and a TLB shootdown on every core, per instance).
@@ -54,13 +66,44 @@ impl Prepared {
                 minijinja::AutoEscape::None
             }
         });
+        // Only a Markdown or MJML campaign pays for the check on every value printed.
+        if source.format != Format::Plain {
+            env.set_formatter(|out, state, value| {
+                if matches!(state.name(), MARKDOWN | MJML) && !value.is_safe() {
+                    literal::write_placeholder(out, state, value)
+                } else {
+                    minijinja::escape_formatter(out, state, value)
+                }
+            });
+        }
         add(&mut env, SUBJECT, &source.subject)?;
-        add(&mut env, TEXT, &source.text)?;
-        if let Some(html) = &source.html {
-            add(&mut env, HTML, html)?;
+        match (source.format, &source.html) {
+            (Format::Plain, html) => {
+                add(&mut env, TEXT, &source.text)?;
+                if let Some(html) = html {
+                    add(&mut env, HTML, html)?;
+                }
+            }
+            (Format::Markdown, None) => add_markup(&mut env, MARKDOWN, &source.text)?,
+            (Format::Mjml, Some(mjml)) => {
+                add(&mut env, TEXT, &source.text)?;
+                add_markup(&mut env, MJML, mjml)?;
+            }
+            (Format::Markdown, Some(_)) => {
+                return Err(RenderError::Other(
+                    "a Markdown campaign has no html template: the HTML part is made from the \
+                     Markdown"
+                        .to_owned(),
+                ));
+            }
+            (Format::Mjml, None) => {
+                return Err(RenderError::Other(
+                    "an MJML campaign needs its MJML template".to_owned(),
+                ));
+            }
         }
         let mut variables = Vec::new();
-        for name in [SUBJECT, TEXT, HTML] {
+        for name in [SUBJECT, TEXT, HTML, MARKDOWN, MJML] {
             let Ok(template) = env.get_template(name) else {
                 continue;
             };
@@ -80,7 +123,8 @@ impl Prepared {
     }
 
     fn serves(&self, templates: &Templates) -> bool {
-        same(&self.source.subject, &templates.subject)
+        self.source.format == templates.format
+            && same(&self.source.subject, &templates.subject)
             && same(&self.source.text, &templates.text)
             && match (&self.source.html, &templates.html) {
                 (Some(a), Some(b)) => same(a, b),
@@ -145,13 +189,33 @@ impl Guest for BuiltinRenderer {
                 .map_or(&[][..], |(_, vars)| vars.as_slice());
             render_one(&prepared.env, name, variables, &context)
         };
+        let subject = render(SUBJECT)?;
+        let (text, html) = match prepared.source.format {
+            Format::Plain => (
+                render(TEXT)?,
+                match prepared.source.html {
+                    Some(_) => Some(render(HTML)?),
+                    None => None,
+                },
+            ),
+            Format::Markdown => {
+                let (source, values) = literal::recording(|| render(MARKDOWN));
+                let source = source?;
+                let text = markdown::text(&source, &values).map_err(|e| refused(MARKDOWN, e))?;
+                let html = markdown::html(&source, &values).map_err(|e| refused(MARKDOWN, e))?;
+                (text, Some(html))
+            }
+            Format::Mjml => {
+                let text = render(TEXT)?;
+                let (source, values) = literal::recording(|| render(MJML));
+                let html = mjml::html(&source?, &values).map_err(|e| refused(MJML, e))?;
+                (text, Some(html))
+            }
+        };
         Ok(Content {
-            subject: render(SUBJECT)?,
-            text: render(TEXT)?,
-            html: match prepared.source.html {
-                Some(_) => Some(render(HTML)?),
-                None => None,
-            },
+            subject,
+            text,
+            html,
         })
     }
 }
@@ -163,6 +227,23 @@ fn add(
 ) -> Result<(), RenderError> {
     env.add_template_owned(name, source.to_owned())
         .map_err(|err| RenderError::Syntax(describe(name, &err)))
+}
+
+/// Adds a Markdown or MJML template, which may not contain the placeholders' characters.
+fn add_markup(
+    env: &mut Environment<'static>,
+    name: &'static str,
+    source: &str,
+) -> Result<(), RenderError> {
+    if let Some(place) = literal::reserved_in(source) {
+        return Err(RenderError::Syntax(format!("{}, {place}", label(name))));
+    }
+    add(env, name, source)
+}
+
+/// A Markdown or MJML body the built-in renderer will not make into HTML.
+fn refused(name: &str, why: String) -> RenderError {
+    RenderError::Other(format!("{}: {why}", label(name)))
 }
 
 /// Renders one template after proving, statically, that every variable it can reach exists.
@@ -201,6 +282,8 @@ fn label(name: &str) -> &'static str {
     match name {
         SUBJECT => "subject template",
         TEXT => "text template",
+        MARKDOWN => "markdown template",
+        MJML => "mjml template",
         _ => "html template",
     }
 }

@@ -5,6 +5,9 @@
 //! Then the phases of one message (instantiate, render call, drop), with and without the
 //! campaign snapshot.
 //!
+//! Then the Markdown and MJML bodies (issue 13) against the Jinja campaign: the same recipients,
+//! the same text, a subject, a text part and an HTML part each, sandboxed and snapshotted alike.
+//!
 //! `cargo bench --bench render [-- N]` (N recipients per measurement, default 4000).
 
 use std::collections::BTreeMap;
@@ -233,5 +236,86 @@ fn main() {
             "  {label:<19} {i:>7.1} {c:>7.1} {d:>7.1}   total {:.1}",
             i + c + d
         );
+    }
+
+    formats(cores, rounds, &people, &sandbox, &templates);
+}
+
+/// The Jinja campaign's message as Markdown: the same words, its list and its link as Markdown.
+const MARKDOWN: &str = "Hello {{ name }},\n\n\
+We have updated our subscriber agreement, which governs your use of the service. The changes \
+take effect thirty days from today. Your account **{{ account_id }}** is on the {{ plan }} plan.\n\n\
+{% if plan == \"pro\" %}As a pro subscriber, your renewal date does not change and your invoices \
+stay as they are.\n{% else %}Basic subscribers can upgrade at any time from their account page.\n{% endif %}\
+\nWhat changes:\n\n{% for item in [\"data retention\", \"notice periods\", \"dispute resolution\"] %}{{ loop.index }}. {{ item | title }}\n{% endfor %}\
+\nIf you do not agree with the new terms, you may close your account before they take effect. \
+Nothing else is required of you.\n\nThis message was sent to [{{ email }}](mailto:{{ email }}) \
+because you have an account with us.\n\n-- \nExample Service, 1 Example Street, Example City\n";
+
+/// The Jinja campaign's HTML part as MJML (its text part stays the Jinja text template).
+const MJML: &str = "<mjml><mj-body><mj-section><mj-column>\
+<mj-text>Hello {{ name }},</mj-text>\
+<mj-text>Your account <b>{{ account_id }}</b> is on the {{ plan }} plan.</mj-text>\
+<mj-text>This message was sent to <a href=\"mailto:{{ email }}\">{{ email }}</a>.</mj-text>\
+</mj-column></mj-section></mj-body></mjml>";
+
+/// Markdown and MJML campaigns against the Jinja one (`jinja`, already warm), interleaved.
+fn formats(
+    cores: usize,
+    rounds: usize,
+    people: &[Recipient],
+    jinja: &Sandbox,
+    jinja_templates: &Templates,
+) {
+    let markdown = Templates {
+        subject: SUBJECT.into(),
+        text: MARKDOWN.into(),
+        html: None,
+        format: Format::Markdown,
+    };
+    let mjml = Templates {
+        subject: SUBJECT.into(),
+        text: TEXT.into(),
+        html: Some(MJML.into()),
+        format: Format::Mjml,
+    };
+    let size = |sandbox: &Sandbox, templates: &Templates, r: &Recipient| {
+        let c = sandbox.render(templates, r).expect("render");
+        c.subject.len() + c.text.len() + c.html.map_or(0, |h| h.len())
+    };
+    let jinja_render = |r: &Recipient| size(jinja, jinja_templates, r);
+    println!(
+        "formats against the Jinja campaign (same recipients; snapshot, fuel on), µs per message:"
+    );
+    println!(
+        "{:<10} {:<8} {:>11} {:>11} {:>10} {:>10} {:>7} {:>12}",
+        "format", "threads", "jinja msg/s", "msg/s", "jinja µs", "µs", "ratio", "bytes/msg"
+    );
+    for (label, templates) in [("markdown", &markdown), ("mjml", &mjml)] {
+        let started = Instant::now();
+        let sandbox = Sandbox::load_for(Source::Builtin, Limits::default(), cores, templates)
+            .expect("sandbox");
+        let load_ms = started.elapsed().as_secs_f64() * 1e3;
+        assert!(
+            sandbox.snapshot().is_some(),
+            "the {label} campaign was not snapshotted: {:?}",
+            sandbox.unprepared_reason()
+        );
+        let render = |r: &Recipient| size(&sandbox, templates, r);
+        measure(cores, &people[..people.len().min(200)], &render);
+        let bytes = people[..people.len().min(100)]
+            .iter()
+            .map(render)
+            .sum::<usize>()
+            / people.len().min(100);
+        for threads in [1, cores] {
+            let (a, b, ratio) = compare(threads, rounds, people, &jinja_render, &render);
+            println!(
+                "{label:<10} {threads:<8} {a:>11.0} {b:>11.0} {:>10.1} {:>10.1} {ratio:>7.2} {bytes:>12}",
+                threads as f64 * 1e6 / a,
+                threads as f64 * 1e6 / b,
+            );
+        }
+        println!("  ({label} sandbox load with its snapshot: {load_ms:.0} ms)");
     }
 }

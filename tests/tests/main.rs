@@ -12,6 +12,7 @@ mod deliverability;
 mod delivery;
 mod dkim;
 mod domains;
+mod formats;
 mod halt_and_crash;
 mod hostile;
 mod input;

@@ -1,0 +1,27 @@
+//! A rendered MJML template (with placeholders for its values) made into responsive HTML (mrml),
+//! then given its values, each escaped for where it landed (see [`crate::html`]).
+//!
+//! mrml sees placeholders, never values, so no value can add an MJML or HTML tag. A value that
+//! MJML turns into CSS (a width, a colour, `mj-style`) or drops is refused, naming it.
+
+use crate::html::{self, ordinal};
+use crate::literal;
+
+pub fn html(source: &str, values: &[String]) -> Result<String, String> {
+    let parsed = mrml::parse(source).map_err(|err| format!("not valid MJML: {err}"))?;
+    let options = mrml::prelude::render::RenderOptions::default();
+    let rendered = parsed
+        .element
+        .render(&options)
+        .map_err(|err| format!("MJML cannot render it: {err}"))?;
+    let mut reached = vec![false; values.len()];
+    let filled = html::fill(&rendered, values, &mut reached)?;
+    match literal::first_lost(&literal::printed(source, values.len()), &reached) {
+        None => Ok(filled),
+        Some(index) => Err(format!(
+            "the value printed {} does not reach the HTML: MJML dropped it (a value in an \
+             attribute MJML reads, such as a width or a colour, is not allowed)",
+            ordinal(index)
+        )),
+    }
+}
