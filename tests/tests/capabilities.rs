@@ -11,12 +11,18 @@ const PROBES: [&str; 9] = [
     "env", "args", "cwd", "file", "clock", "random", "stdio", "socket", "exit",
 ];
 
-fn probe_campaign() -> CampaignDir {
+/// A campaign that runs each of `probes` for two recipients: `first-<probe>@probe.test`, then
+/// `second-…`, with the probe's name in column `probe`.
+pub(crate) fn probe_campaign(
+    renderer: std::path::PathBuf,
+    subject: &str,
+    probes: &[&str],
+) -> CampaignDir {
     let mut campaign = CampaignDir::new();
-    campaign.renderer = Some(guest("probe"));
-    campaign.subject = "Probe".into();
+    campaign.renderer = Some(renderer);
+    campaign.subject = subject.into();
     let mut csv = String::from("email,probe\n");
-    for probe in PROBES {
+    for probe in probes {
         csv.push_str(&format!(
             "first-{probe}@probe.test,{probe}\nsecond-{probe}@probe.test,{probe}\n"
         ));
@@ -25,12 +31,18 @@ fn probe_campaign() -> CampaignDir {
     campaign
 }
 
-/// What each probe saw, per probe name, for the first and the second recipient.
-/// What one probe saw, for the first and the second recipient that ran it.
-type Seen = Result<String, RenderFailure>;
+/// What a probe saw for one recipient: the message's text, or why it failed.
+pub(crate) type Seen = Result<String, RenderFailure>;
 
-fn observations() -> Vec<(String, Seen, Seen)> {
-    let campaign = probe_campaign();
+/// Runs [`probe_campaign`] through isomail's pipeline with `renderer` and `subject`, and
+/// returns (probe, what the first saw, what the second saw). Shared by the probes of every
+/// renderer language.
+pub(crate) fn observe(
+    renderer: std::path::PathBuf,
+    subject: &str,
+    probes: &[&'static str],
+) -> Vec<(&'static str, Seen, Seen)> {
+    let campaign = probe_campaign(renderer, subject, probes);
     let (ok, failed) = render_campaign(&campaign.write(), 2);
     let mut by_index: Vec<(usize, Seen)> = ok
         .into_iter()
@@ -38,17 +50,22 @@ fn observations() -> Vec<(String, Seen, Seen)> {
         .chain(failed.into_iter().map(|f| (f.index, Err(f.failure))))
         .collect();
     by_index.sort_by_key(|(i, _)| *i);
+    assert_eq!(by_index.len(), 2 * probes.len());
     let mut results = by_index.into_iter().map(|(_, r)| r);
-    PROBES
+    probes
         .iter()
-        .map(|p| {
+        .map(|&probe| {
             (
-                p.to_string(),
+                probe,
                 results.next().expect("first"),
                 results.next().expect("second"),
             )
         })
         .collect()
+}
+
+fn observations() -> Vec<(&'static str, Seen, Seen)> {
+    observe(guest("probe"), "Probe", &PROBES)
 }
 
 #[test]
@@ -64,7 +81,7 @@ fn capability_probe_sees_nothing_and_the_same_every_time() {
             "probe {probe} saw different things for two recipients"
         );
         let ok = |s: &str| Ok::<String, RenderFailure>(s.to_owned());
-        match probe.as_str() {
+        match probe {
             "env" => assert_eq!(first, ok("vars=[]")),
             "args" => assert_eq!(first, ok("args=[]")),
             // wasi-libc's answer when the host offers no initial directory.
@@ -95,7 +112,7 @@ fn capability_probe_sees_nothing_and_the_same_every_time() {
 
 #[test]
 fn guest_stdio_never_reaches_the_terminal() {
-    let campaign = probe_campaign();
+    let campaign = probe_campaign(guest("probe"), "Probe", &PROBES);
     let out_dir = campaign.dir.path().join("out");
     let out = isomail_path(
         &["render", "--out", out_dir.to_str().expect("utf-8 path")],

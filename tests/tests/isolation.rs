@@ -67,6 +67,32 @@ fn reused_from(guest_name: &str, n: usize, prepared: bool) -> Vec<Content> {
         .collect()
 }
 
+/// What an accumulating renderer in one reused instance (every control of the isolation suite, in
+/// each language) gives for `all` recipients in order: message n carries the n addresses
+/// rendered so far, the leak test above flags every message after the first, and so do the
+/// host's own checks, which run on every message before it can be sent.
+pub(crate) fn assert_accumulates(contents: &[Content], all: &[String]) {
+    assert_eq!(contents.len(), all.len());
+    let texts: Vec<(usize, &str)> = contents
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (i + 1, c.text.as_str()))
+        .collect();
+    for (index, text) in &texts {
+        assert_eq!(addresses_in(text, all), (0..*index).collect::<Vec<_>>());
+    }
+    let after_the_first: Vec<usize> = (2..=all.len()).collect();
+    assert_eq!(leaking(&texts, all), after_the_first);
+    let checks = Checks::new(all, &[]).expect("checks");
+    let flagged: Vec<usize> = contents
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| !checks.message(i + 1, c).is_empty())
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert_eq!(flagged, after_the_first);
+}
+
 #[test]
 fn accumulator_guest_leaks_nothing() {
     let mut campaign = CampaignDir::new().numbered(1000);
@@ -90,28 +116,8 @@ fn accumulator_guest_leaks_nothing() {
 fn reused_instance_control_leaks() {
     let all = list(50);
     let contents = reused("accumulator", 50);
-    let texts: Vec<(usize, &str)> = contents
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (i + 1, c.text.as_str()))
-        .collect();
-    // Message n carries the n addresses sent so far, and the check above flags all but the first.
-    for (index, text) in &texts {
-        assert_eq!(addresses_in(text, &all), (0..*index).collect::<Vec<_>>());
-    }
-    assert_eq!(leaking(&texts, &all), (2..=50).collect::<Vec<_>>());
-
-    // The host's own safety checks, which run on every message before it can be sent, catch
-    // the same output: every message after the first carries another address, and the
-    // campaign shows both signatures of accumulation.
-    let checks = Checks::new(&all, &[]).expect("checks");
-    let flagged: Vec<usize> = contents
-        .iter()
-        .enumerate()
-        .filter(|(i, c)| !checks.message(i + 1, c).is_empty())
-        .map(|(i, _)| i + 1)
-        .collect();
-    assert_eq!(flagged, (2..=50).collect::<Vec<_>>());
+    assert_accumulates(&contents, &all);
+    // The campaign also shows both signatures of accumulation.
     let mut watch = Watch::new();
     for (i, c) in contents.iter().enumerate() {
         watch.observe(i + 1, Some(c), all[i].len());

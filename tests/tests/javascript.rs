@@ -6,14 +6,12 @@
 //! guest/javascript renders and refuses as its README says; a second `check` reuses the compiled
 //! component from the cache.
 
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
-
-use crate::isolation::{leaking, texts};
+use crate::capabilities::{Seen, observe};
+use crate::isolation::{assert_accumulates, leaking, texts};
 use crate::util::{
-    CampaignDir, addresses_in, guest, isomail_command, isomail_path, render_campaign, stderr,
+    CampaignDir, addresses_in, cache_entries, check_with_cache, guest, isomail_path, private_cache,
+    render_campaign, set_entry_time, stderr,
 };
-use isomail::checks::Checks;
 use isomail::sandbox::{
     self, Content, Contract, Format, Limit, Limits, RenderError, RenderFailure, Sandbox, Source,
 };
@@ -101,25 +99,7 @@ fn javascript_accumulator_control_leaks_in_one_reused_instance() {
     .into_iter()
     .map(|r| r.expect("control render"))
     .collect();
-    let texts: Vec<(usize, &str)> = contents
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (i + 1, c.text.as_str()))
-        .collect();
-    // Message n carries the n addresses rendered so far.
-    for (index, text) in &texts {
-        assert_eq!(addresses_in(text, &all), (0..*index).collect::<Vec<_>>());
-    }
-    assert_eq!(leaking(&texts, &all), (2..=50).collect::<Vec<_>>());
-    // isomail's own per-message check, which runs before anything is sent, flags the same.
-    let checks = Checks::new(&all, &[]).expect("checks");
-    let flagged: Vec<usize> = contents
-        .iter()
-        .enumerate()
-        .filter(|(i, c)| !checks.message(i + 1, c).is_empty())
-        .map(|(i, _)| i + 1)
-        .collect();
-    assert_eq!(flagged, (2..=50).collect::<Vec<_>>());
+    assert_accumulates(&contents, &all);
 }
 
 /// Every file of a Maildir's `new/`, as text.
@@ -181,40 +161,10 @@ const PROBES: [&str; 10] = [
     "performance-now",
 ];
 
-/// What one probe saw for the first and the second recipient that ran it.
-type Seen = Result<String, RenderFailure>;
-
 /// Runs every probe twice through isomail's pipeline with `guest_name` in `mode` ("probe" or
 /// "plant"): (probe, first, second).
 fn observations(guest_name: &str, mode: &str) -> Vec<(&'static str, Seen, Seen)> {
-    let mut campaign = CampaignDir::new();
-    campaign.renderer = Some(guest(guest_name));
-    campaign.subject = mode.into();
-    let mut csv = String::from("email,probe\n");
-    for probe in PROBES {
-        csv.push_str(&format!(
-            "first-{probe}@probe.test,{probe}\nsecond-{probe}@probe.test,{probe}\n"
-        ));
-    }
-    campaign.csv = csv.into_bytes();
-    let (ok, failed) = render_campaign(&campaign.write(), 2);
-    let mut by_index: Vec<(usize, Seen)> = ok
-        .into_iter()
-        .map(|m| (m.index, Ok(m.content.text)))
-        .chain(failed.into_iter().map(|f| (f.index, Err(f.failure))))
-        .collect();
-    by_index.sort_by_key(|(i, _)| *i);
-    let mut results = by_index.into_iter().map(|(_, r)| r);
-    PROBES
-        .iter()
-        .map(|p| {
-            (
-                *p,
-                results.next().expect("first"),
-                results.next().expect("second"),
-            )
-        })
-        .collect()
+    observe(guest(guest_name), mode, &PROBES)
 }
 
 /// The globals a QuickJS renderer has: the language's own, and componentize-qjs's bindings
@@ -564,55 +514,25 @@ fn javascript_example_implements_0_2_0_and_refuses_markdown_and_mjml() {
     );
 }
 
-/// The compile cache's entries: (name, inode, modification time).
-fn cache_entries(dir: &Path) -> Vec<(PathBuf, u64, std::time::SystemTime)> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .expect("cache dir")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "cwasm"))
-        .map(|p| {
-            let meta = std::fs::metadata(&p).expect("stat");
-            let modified = meta.modified().expect("mtime");
-            (p, meta.ino(), modified)
-        })
-        .collect();
-    entries.sort();
-    entries
-}
-
 #[test]
 #[cfg_attr(
     isomail_missing = "componentize-qjs",
     ignore = "componentize-qjs is not installed (tests/run.sh)"
 )]
 fn javascript_renderer_is_compiled_once_then_loaded_from_the_cache() {
-    use std::os::unix::fs::PermissionsExt;
     let campaign = example_campaign("Dear {{ name }}\n");
     let path = campaign.write();
-    let cache = campaign.dir.path().join("cache");
-    std::fs::create_dir(&cache).expect("mkdir");
-    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o700)).expect("chmod");
-    let check = || {
-        let out = isomail_command(&["check", path.to_str().expect("utf-8")])
-            .env("ISOMAIL_CACHE_DIR", &cache)
-            .output()
-            .expect("check");
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    };
+    let cache = private_cache(campaign.dir.path());
 
-    check();
+    check_with_cache(&path, &cache);
     // One entry: the renderer exports no `prepare`, so there is no snapshot to compile.
     let first = cache_entries(&cache);
     assert_eq!(first.len(), 1, "{first:?}");
     // Backdate it, so the hit below shows as the entry being touched.
     let old = std::time::SystemTime::now() - std::time::Duration::from_secs(86_400);
-    std::fs::File::options()
-        .write(true)
-        .open(&first[0].0)
-        .and_then(|f| f.set_modified(old))
-        .expect("backdate");
+    set_entry_time(&cache.join(&first[0].0), old);
 
-    check();
+    check_with_cache(&path, &cache);
     // A hit: the same file (a miss writes a new one and renames it over the name), read and
     // touched by the loader.
     let second = cache_entries(&cache);
@@ -632,7 +552,7 @@ fn javascript_renderer_is_compiled_once_then_loaded_from_the_cache() {
             .replace("Hello {{ name }}", "accumulate"),
     )
     .expect("rewrite campaign");
-    check();
+    check_with_cache(&path, &cache);
     let third = cache_entries(&cache);
     assert_eq!(third.len(), 2, "{third:?}");
     assert!(third.iter().any(|e| e.0 == second[0].0), "{third:?}");

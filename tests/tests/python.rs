@@ -8,8 +8,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use crate::util::{CampaignDir, addresses_in, isomail_command, render_campaign, stderr, stdout};
-use isomail::checks::Checks;
+use crate::capabilities::{Seen, observe, probe_campaign};
+use crate::isolation::assert_accumulates;
+use crate::util::{
+    CampaignDir, addresses_in, cache_entries, check_with_cache, isomail_command, private_cache,
+    render_campaign, set_entry_time, stderr, stdout,
+};
 use isomail::sandbox::{self, Limits, RenderFailure, Sandbox, Source};
 
 /// A Python component built by tests/build.rs (`GUEST_PY_*`), or a failure saying why it is not.
@@ -173,20 +177,7 @@ fn python_reused_instance_control_leaks() {
         .into_iter()
         .map(|r| r.expect("control render"))
         .collect();
-    // Message n carries the n addresses seen so far...
-    for (i, c) in contents.iter().enumerate() {
-        assert_eq!(addresses_in(&c.text, &all), (0..=i).collect::<Vec<_>>());
-    }
-    // ...and the host's checks, which run on every message before it can be sent, flag every
-    // one after the first.
-    let checks = Checks::new(&all, &[]).expect("checks");
-    let flagged: Vec<usize> = contents
-        .iter()
-        .enumerate()
-        .filter(|(i, c)| !checks.message(i + 1, c).is_empty())
-        .map(|(i, _)| i + 1)
-        .collect();
-    assert_eq!(flagged, (2..=30).collect::<Vec<_>>());
+    assert_accumulates(&contents, &all);
 }
 
 #[test]
@@ -228,9 +219,6 @@ fn python_accumulator_checked_and_sent_to_a_maildir_leaks_nothing() {
     assert_eq!(whose, (0..25).collect::<Vec<_>>());
 }
 
-/// What a probe saw: the message's text, or why it failed.
-type Seen = Result<String, RenderFailure>;
-
 /// Every probe the hostile renderer knows, for the two builds.
 const PROBES: [&str; 21] = [
     "env",
@@ -257,38 +245,14 @@ const PROBES: [&str; 21] = [
 ];
 
 /// Every probe, each for a first and a second recipient, with the renderer `name`.
-fn probe_campaign(name: &str) -> CampaignDir {
-    let mut campaign = CampaignDir::new();
-    campaign.renderer = Some(warm(name));
-    campaign.subject = "probe".into();
-    let mut csv = String::from("email,probe\n");
-    for probe in PROBES {
-        csv.push_str(&format!(
-            "first-{probe}@probe.test,{probe}\nsecond-{probe}@probe.test,{probe}\n"
-        ));
-    }
-    campaign.csv = csv.into_bytes();
-    campaign
-}
-
 /// Each probe run for two recipients through the pipeline: (probe, first, second), the report's
 /// `me=` line checked and taken off (it is the one line that differs, by design).
 fn observations(name: &str) -> Vec<(&'static str, Seen, Seen)> {
-    let campaign = probe_campaign(name);
-    let (ok, failed) = render_campaign(&campaign.write(), 2);
-    let mut by_index: Vec<(usize, Seen)> = ok
+    observe(warm(name), "probe", &PROBES)
         .into_iter()
-        .map(|m| (m.index, Ok(m.content.text)))
-        .chain(failed.into_iter().map(|f| (f.index, Err(f.failure))))
-        .collect();
-    by_index.sort_by_key(|(i, _)| *i);
-    assert_eq!(by_index.len(), 2 * PROBES.len());
-    let mut results = by_index.into_iter().map(|(_, r)| r);
-    PROBES
-        .iter()
-        .map(|&probe| {
-            let mut next = |who: &str| -> Seen {
-                let seen = results.next().expect("a result per recipient")?;
+        .map(|(probe, first, second)| {
+            let report = |who: &str, seen: Seen| -> Seen {
+                let seen = seen?;
                 // Control for the report itself: it does carry what the renderer sees.
                 let me = format!("me={who}-{probe}@probe.test\n");
                 let rest = seen.strip_prefix(&me).unwrap_or_else(|| {
@@ -300,7 +264,7 @@ fn observations(name: &str) -> Vec<(&'static str, Seen, Seen)> {
                     .trim_end()
                     .to_owned())
             };
-            (probe, next("first"), next("second"))
+            (probe, report("first", first), report("second", second))
         })
         .collect()
 }
@@ -418,7 +382,7 @@ fn python_probe_built_with_wasi_imports_gets_isomails_inert_answers() {
 )]
 fn python_print_never_reaches_the_terminal() {
     // The build that imports WASI: its `print` really writes, to streams isomail drops.
-    let campaign = probe_campaign("hostile-wasi");
+    let campaign = probe_campaign(warm("hostile-wasi"), "probe", &PROBES);
     let out_dir = campaign.dir.path().join("out");
     let out = isomail_command(&["render", "--out", out_dir.to_str().expect("utf-8 path")])
         .arg(campaign.write())
@@ -594,23 +558,6 @@ fn python_example_refuses_markdown_and_mjml_before_anything_renders() {
     }
 }
 
-/// The compiled entries of a cache directory: (name, inode, modification time).
-fn entries(cache: &Path) -> Vec<(String, u64, std::time::SystemTime)> {
-    use std::os::unix::fs::MetadataExt;
-    let mut found: Vec<_> = std::fs::read_dir(cache)
-        .expect("cache dir")
-        .flatten()
-        .filter(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
-        .map(|e| {
-            let meta = e.metadata().expect("stat");
-            let name = e.file_name().to_string_lossy().into_owned();
-            (name, meta.ino(), meta.modified().expect("mtime"))
-        })
-        .collect();
-    found.sort();
-    found
-}
-
 #[test]
 #[cfg_attr(
     isomail_missing = "componentize-py",
@@ -620,35 +567,18 @@ fn second_check_of_a_python_campaign_loads_it_from_the_compile_cache() {
     use std::os::unix::fs::PermissionsExt;
     let campaign = example_campaign();
     let path = campaign.write();
-    let cache = campaign.dir.path().join("cache");
-    std::fs::create_dir(&cache).expect("mkdir");
-    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o700)).expect("chmod");
-    let check = || {
-        let out = isomail_command(&["check", path.to_str().expect("utf-8 path")])
-            .env("ISOMAIL_CACHE_DIR", &cache)
-            .output()
-            .expect("check");
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    };
+    let cache = private_cache(campaign.dir.path());
     // Cold: compiled and stored, one entry (the example exports no `prepare`, so no snapshot).
-    check();
-    let cold = entries(&cache);
+    check_with_cache(&path, &cache);
+    let cold = cache_entries(&cache);
     assert_eq!(cold.len(), 1, "{cold:?}");
     let entry = cache.join(&cold[0].0);
     let long_ago = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1 << 30);
-    let age = |when| {
-        std::fs::File::options()
-            .write(true)
-            .open(&entry)
-            .expect("open entry")
-            .set_modified(when)
-            .expect("set mtime")
-    };
-    age(long_ago);
+    set_entry_time(&entry, long_ago);
     // Warm: the same file (not compiled and written again, which would be a new inode), read
     // and marked as used.
-    check();
-    let warm = entries(&cache);
+    check_with_cache(&path, &cache);
+    let warm = cache_entries(&cache);
     assert_eq!(warm.len(), 1, "{warm:?}");
     assert_eq!(
         (&warm[0].0, warm[0].1),
@@ -661,9 +591,9 @@ fn second_check_of_a_python_campaign_loads_it_from_the_compile_cache() {
     // renderer is compiled again and a new file takes its place, which the check above tells
     // apart from a hit.
     std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o666)).expect("chmod");
-    age(long_ago);
-    check();
-    let missed = entries(&cache);
+    set_entry_time(&entry, long_ago);
+    check_with_cache(&path, &cache);
+    let missed = cache_entries(&cache);
     assert_eq!(missed.len(), 1, "{missed:?}");
     assert_eq!(missed[0].0, cold[0].0, "the same name");
     assert_ne!(missed[0].1, cold[0].1, "written anew");

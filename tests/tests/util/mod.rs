@@ -178,6 +178,51 @@ pub fn cache_dir() -> PathBuf {
     dir
 }
 
+/// A new compile-cache directory `cache` inside `dir`, private (0700) as isomail requires.
+pub fn private_cache(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let cache = dir.join("cache");
+    std::fs::create_dir(&cache).expect("mkdir cache");
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    cache
+}
+
+/// The compiled entries of a cache directory: (file name, inode, modification time), sorted.
+/// A hit leaves an entry's inode alone and touches its time; a miss writes a new file.
+pub fn cache_entries(cache: &Path) -> Vec<(String, u64, std::time::SystemTime)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut found: Vec<_> = std::fs::read_dir(cache)
+        .expect("cache dir")
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+        .map(|e| {
+            let meta = e.metadata().expect("stat");
+            let name = e.file_name().to_string_lossy().into_owned();
+            (name, meta.ino(), meta.modified().expect("mtime"))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// Sets a cache entry's modification time, so that a later hit shows as the entry touched.
+pub fn set_entry_time(entry: &Path, when: std::time::SystemTime) {
+    std::fs::File::options()
+        .write(true)
+        .open(entry)
+        .and_then(|f| f.set_modified(when))
+        .expect("set the entry's mtime");
+}
+
+/// `isomail check CAMPAIGN` with the compile cache in `cache`; it must pass.
+pub fn check_with_cache(campaign: &Path, cache: &Path) {
+    let out = isomail_command(&["check", campaign.to_str().expect("utf-8 path")])
+        .env("ISOMAIL_CACHE_DIR", cache)
+        .output()
+        .expect("check");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
