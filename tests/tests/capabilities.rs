@@ -4,7 +4,7 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use crate::util::{CampaignDir, guest, isomail_path, render_campaign, stderr, stdout};
+use crate::util::{CampaignDir, guest, isomail_path, outcomes, stderr, stdout};
 use isomail::sandbox::RenderFailure;
 
 const PROBES: [&str; 9] = [
@@ -43,15 +43,9 @@ pub(crate) fn observe(
     probes: &[&'static str],
 ) -> Vec<(&'static str, Seen, Seen)> {
     let campaign = probe_campaign(renderer, subject, probes);
-    let (ok, failed) = render_campaign(&campaign.write(), 2);
-    let mut by_index: Vec<(usize, Seen)> = ok
-        .into_iter()
-        .map(|m| (m.index, Ok(m.content.text)))
-        .chain(failed.into_iter().map(|f| (f.index, Err(f.failure))))
-        .collect();
-    by_index.sort_by_key(|(i, _)| *i);
-    assert_eq!(by_index.len(), 2 * probes.len());
-    let mut results = by_index.into_iter().map(|(_, r)| r);
+    let out = outcomes(&campaign.write(), 2);
+    assert_eq!(out.len(), 2 * probes.len());
+    let mut results = out.into_iter();
     probes
         .iter()
         .map(|&probe| {

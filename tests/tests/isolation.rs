@@ -2,7 +2,7 @@
 //! panic or probe for capabilities, run through isomail's real pipeline. Each promise has a
 //! control that runs the same guest in ONE reused instance and shows the check would catch it.
 
-use crate::util::{CampaignDir, addresses_in, guest, render_campaign};
+use crate::util::{CampaignDir, addresses_in, guest, outcomes, render_campaign};
 use isomail::checks::{CampaignFinding, Checks, Watch};
 use isomail::pipeline::Rendered;
 use isomail::sandbox::{self, Content, Limit, Limits, RenderFailure, Sandbox, Source};
@@ -325,15 +325,9 @@ fn misbehave(locals: &[&str], sandbox: &str) -> Vec<Result<String, RenderFailure
     )
     .into_bytes();
     campaign.extra = format!("\n[sandbox]\n{sandbox}\n");
-    let (ok, failed) = render_campaign(&campaign.write(), 2);
-    let mut out: Vec<(usize, Result<String, RenderFailure>)> = ok
-        .into_iter()
-        .map(|m| (m.index, Ok(m.content.text)))
-        .chain(failed.into_iter().map(|f| (f.index, Err(f.failure))))
-        .collect();
-    out.sort_by_key(|(i, _)| *i);
+    let out = outcomes(&campaign.write(), 2);
     assert_eq!(out.len(), locals.len());
-    out.into_iter().map(|(_, r)| r).collect()
+    out
 }
 
 #[test]

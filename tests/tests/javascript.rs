@@ -9,8 +9,8 @@
 use crate::capabilities::{Seen, observe};
 use crate::isolation::{assert_accumulates, leaking, texts};
 use crate::util::{
-    CampaignDir, addresses_in, cache_entries, check_with_cache, guest, isomail_path, private_cache,
-    render_campaign, set_entry_time, stderr,
+    CampaignDir, addresses_in, cache_entries, check_with_cache, guest, isomail_path, outcomes,
+    private_cache, render_campaign, set_entry_time, stderr,
 };
 use isomail::sandbox::{
     self, Content, Contract, Format, Limit, Limits, RenderError, RenderFailure, Sandbox, Source,
@@ -328,15 +328,9 @@ fn work(rows: &[(u64, u64)], sandbox: &str) -> Vec<Result<String, RenderFailure>
     }
     campaign.csv = csv.into_bytes();
     campaign.extra = format!("\n[sandbox]\n{sandbox}\n");
-    let (ok, failed) = render_campaign(&campaign.write(), 2);
-    let mut out: Vec<(usize, Result<String, RenderFailure>)> = ok
-        .into_iter()
-        .map(|m| (m.index, Ok(m.content.text)))
-        .chain(failed.into_iter().map(|f| (f.index, Err(f.failure))))
-        .collect();
-    out.sort_by_key(|(i, _)| *i);
+    let out = outcomes(&campaign.write(), 2);
     assert_eq!(out.len(), rows.len());
-    out.into_iter().map(|(_, r)| r).collect()
+    out
 }
 
 /// Ten million turns of the loop (several times the default fuel in QuickJS), and 64 MiB of

@@ -231,6 +231,22 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Every message's outcome through the in-process pipeline, in list order: its text, or why it
+/// failed.
+pub fn outcomes(
+    campaign: &Path,
+    jobs: usize,
+) -> Vec<Result<String, isomail::sandbox::RenderFailure>> {
+    let (ok, failed) = render_campaign(campaign, jobs);
+    let mut out: Vec<_> = ok
+        .into_iter()
+        .map(|m| (m.index, Ok(m.content.text)))
+        .chain(failed.into_iter().map(|f| (f.index, Err(f.failure))))
+        .collect();
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, r)| r).collect()
+}
+
 /// Runs the whole render pipeline in-process and returns every outcome, sorted by index.
 pub fn render_campaign(campaign: &Path, jobs: usize) -> (Vec<Rendered>, Vec<Failed>) {
     let (ok, failed, _) = render_and_check(campaign, jobs);
