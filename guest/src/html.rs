@@ -47,8 +47,10 @@ pub fn fill(html: &str, values: &[String], reached: &mut [bool]) -> Result<Strin
             .min_by_key(|(start, end, _)| end - start)
             .map(|(_, _, place)| place);
         match place {
-            Some(Place::Text) => escape(value, false, &mut out),
-            Some(Place::Attribute { quoted }) => escape(value, !quoted, &mut out),
+            Some(Place::Text) => escape_after(value, false, &mut out),
+            // An empty unquoted value would leave `name=` to take the next attribute as its value.
+            Some(Place::Attribute { quoted: false }) if value.is_empty() => out.push_str("\"\""),
+            Some(Place::Attribute { quoted }) => escape_after(value, !quoted, &mut out),
             Some(Place::Refused(why)) => {
                 return Err(format!("the value printed {} lands {why}", ordinal(index)));
             }
@@ -89,6 +91,18 @@ fn stray() -> String {
         .to_owned()
 }
 
+/// Elements whose content a browser does not parse as the tokenizer reads it: SVG and MathML
+/// (foreign content: `<style>` is live CSS there, `<title>` not text), and elements whose content
+/// is reparsed or parsed by other rules. No value may go anywhere inside one.
+const REPARSED: [&[u8]; 6] = [
+    b"svg",
+    b"math",
+    b"noframes",
+    b"noscript",
+    b"select",
+    b"template",
+];
+
 /// The spans of `html` that hold a placeholder (starting at one of `marks`, sorted), each as text,
 /// an attribute value, or a place no value may go. Spans without one cost no allocation.
 fn places(html: &str, marks: &[usize]) -> Vec<(usize, usize, Place)> {
@@ -97,12 +111,30 @@ fn places(html: &str, marks: &[usize]) -> Vec<(usize, usize, Place)> {
         marks.get(first).is_some_and(|&mark| mark < end)
     };
     let mut places = Vec::new();
+    // The current tag's attribute values: kept once it proves a start tag (an end tag's
+    // attributes are dropped by HTML, so a value there is refused).
+    let mut pending: Vec<(usize, usize, Place)> = Vec::new();
     // The raw-text or script element the tokenizer is in, if any.
     let mut raw: Option<Vec<u8>> = None;
+    // The RCDATA element (title, textarea) the tokenizer is in, and where its content starts.
+    let mut rcdata: Option<(Vec<u8>, usize)> = None;
+    // The outermost element of [`REPARSED`] open, and how deep in same-named ones.
+    let mut reparsed: Option<(Vec<u8>, usize)> = None;
     let mut tag: Vec<u8> = Vec::new();
     let mut tag_start = 0;
     let mut attribute: Vec<u8> = Vec::new();
     let name = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    let inside = |element: &[u8]| {
+        let article = if element == b"svg" || element.first().is_some_and(|c| b"aeiou".contains(c)) {
+            "an"
+        } else {
+            "a"
+        };
+        Place::Refused(format!(
+            "inside {article} <{}> element, whose content a browser does not parse as HTML text",
+            name(element)
+        ))
+    };
     let callback = |event: CallbackEvent<'_>, span: Span<usize>| -> Option<()> {
         match event {
             CallbackEvent::OpenStartTag { name } => {
@@ -110,6 +142,7 @@ fn places(html: &str, marks: &[usize]) -> Vec<(usize, usize, Place)> {
                 tag.extend_from_slice(name);
                 tag_start = span.start;
                 attribute.clear();
+                pending.clear();
             }
             CallbackEvent::AttributeName { name } => {
                 attribute.clear();
@@ -118,17 +151,18 @@ fn places(html: &str, marks: &[usize]) -> Vec<(usize, usize, Place)> {
             // The value's span ends at its last character (inclusive).
             CallbackEvent::AttributeValue { .. } if holds(span.start, span.end + 1) => {
                 let tag = name(&tag);
-                let place = match attribute.as_slice() {
-                    b"style" => Place::Refused(format!(
+                let place = match (&reparsed, attribute.as_slice()) {
+                    (Some((element, _)), _) => inside(element),
+                    (_, b"style") => Place::Refused(format!(
                         "in the style attribute of <{tag}>, which is CSS (MJML writes mj-* \
                          sizes, colours and paddings there)"
                     )),
-                    b"srcdoc" => Place::Refused(format!(
+                    (_, b"srcdoc") => Place::Refused(format!(
                         // Its markup is read after the attribute's own references are decoded,
                         // so escaping once does not keep a value text.
                         "in the srcdoc attribute of <{tag}>, which is HTML"
                     )),
-                    handler if handler.starts_with(b"on") => {
+                    (_, handler) if handler.starts_with(b"on") => {
                         Place::Refused(format!("in the event handler {} of <{tag}>", name(handler)))
                     }
                     _ => {
@@ -141,9 +175,10 @@ fn places(html: &str, marks: &[usize]) -> Vec<(usize, usize, Place)> {
                         }
                     }
                 };
-                places.push((span.start, span.end + 1, place));
+                pending.push((span.start, span.end + 1, place));
             }
             CallbackEvent::CloseStartTag { self_closing } => {
+                places.append(&mut pending);
                 if holds(tag_start, span.end) {
                     places.push((
                         tag_start,
@@ -154,17 +189,55 @@ fn places(html: &str, marks: &[usize]) -> Vec<(usize, usize, Place)> {
                         )),
                     ));
                 }
-                let raw_text = html5gum::naive_next_state(&tag).is_some()
-                    && !matches!(tag.as_slice(), b"title" | b"textarea");
-                if raw_text && !self_closing {
-                    raw = Some(tag.clone());
+                // A browser ignores the `/` of `<style/>` and reads raw text all the same.
+                match html5gum::naive_next_state(&tag) {
+                    Some(html5gum::State::RcData) => rcdata = Some((tag.clone(), span.end)),
+                    Some(_) => raw = Some(tag.clone()),
+                    None => {}
+                }
+                match &mut reparsed {
+                    Some((element, depth)) if *element == tag => *depth += 1,
+                    Some(_) => {}
+                    // Only foreign elements honour `/>`; an empty `<svg/>` holds nothing.
+                    None if REPARSED.contains(&tag.as_slice())
+                        && !(self_closing && matches!(tag.as_slice(), b"svg" | b"math")) =>
+                    {
+                        reparsed = Some((tag.clone(), 1));
+                    }
+                    None => {}
                 }
             }
-            CallbackEvent::EndTag { name } if raw.as_deref() == Some(name) => raw = None,
+            CallbackEvent::EndTag { name: end } => {
+                if !pending.is_empty() || holds(span.start, span.end) {
+                    pending.clear();
+                    places.push((
+                        span.start,
+                        span.end,
+                        Place::Refused(format!(
+                            "in the end tag </{}>, whose attributes HTML drops",
+                            name(end)
+                        )),
+                    ));
+                }
+                if raw.as_deref() == Some(end) {
+                    raw = None;
+                }
+                if rcdata.as_ref().is_some_and(|(element, _)| element == end) {
+                    rcdata = None;
+                }
+                if let Some((element, depth)) = &mut reparsed
+                    && element == end
+                {
+                    *depth -= 1;
+                    if *depth == 0 {
+                        reparsed = None;
+                    }
+                }
+            }
             CallbackEvent::String { .. } if holds(span.start, span.end) => {
-                let place = match &raw {
-                    None => Place::Text,
-                    Some(element) => Place::Refused(format!(
+                let place = match (&reparsed, &raw, &rcdata) {
+                    (Some((element, _)), _, _) => inside(element),
+                    (None, Some(element), _) => Place::Refused(format!(
                         "inside a <{}> element, whose content is {}",
                         name(element),
                         if element == b"style" {
@@ -173,6 +246,16 @@ fn places(html: &str, marks: &[usize]) -> Vec<(usize, usize, Place)> {
                             "not HTML text"
                         }
                     )),
+                    (None, None, Some((element, start)))
+                        if rcdata_holds_markup(html, element, *start) =>
+                    {
+                        Place::Refused(format!(
+                            "inside a <{}> element whose text holds markup (a `<`), which a \
+                             browser may read as tags",
+                            name(element)
+                        ))
+                    }
+                    _ => Place::Text,
                 };
                 places.push((span.start, span.end, place));
             }
@@ -199,6 +282,58 @@ fn places(html: &str, marks: &[usize]) -> Vec<(usize, usize, Place)> {
     emitter.naively_switch_states(true);
     for _ in Tokenizer::<_, _>::new_with_emitter(html, emitter) {}
     places
+}
+
+/// Whether the content of the RCDATA `element` starting at `start` holds a `<` that is not its
+/// end tag: such text (`<title><style>…`) is markup wherever the element is not RCDATA.
+fn rcdata_holds_markup(html: &str, element: &[u8], start: usize) -> bool {
+    let Some(content) = html.as_bytes().get(start..) else {
+        return false;
+    };
+    let Some(lt) = content.iter().position(|&b| b == b'<') else {
+        return false;
+    };
+    let rest = &content[lt..];
+    let ends = rest.len() > element.len() + 2
+        && rest[1] == b'/'
+        && rest[2..2 + element.len()].eq_ignore_ascii_case(element)
+        && matches!(
+            rest[2 + element.len()],
+            b'\t' | b'\n' | b'\x0C' | b' ' | b'/' | b'>'
+        );
+    !ends
+}
+
+/// Writes `value` after the HTML in `out`: as [`escape`] does, and with its first character as a
+/// numeric reference when `out` ends in a `<` or an unfinished character reference (`&`, `&l`,
+/// `&#`), which the value's first characters could otherwise make a tag or a reference of. The
+/// tokenizer read that `<` or `&` as text before a placeholder; this keeps it text. `out`, not
+/// the template, is what counts, so an empty value before this one changes nothing.
+fn escape_after(value: &str, unquoted: bool, out: &mut String) {
+    let mut chars = value.chars();
+    if ends_open(out)
+        && let Some(first) = chars.next()
+    {
+        out.push_str(&format!("&#{};", u32::from(first)));
+    }
+    escape(chars.as_str(), unquoted, out);
+}
+
+/// Whether `html` ends in `<`, or in `&` followed only by ASCII letters, digits and `#`.
+fn ends_open(html: &str) -> bool {
+    let bytes = html.as_bytes();
+    if bytes.last() == Some(&b'<') {
+        return true;
+    }
+    let reference = bytes
+        .iter()
+        .rev()
+        .take_while(|b| b.is_ascii_alphanumeric() || **b == b'#')
+        .count();
+    bytes
+        .len()
+        .checked_sub(reference + 1)
+        .is_some_and(|at| bytes[at] == b'&')
 }
 
 /// Writes `value` so it reads as itself: `&`, `<`, `>` and quotes as references, and for an

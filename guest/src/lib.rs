@@ -69,12 +69,23 @@ impl Prepared {
         // Only a Markdown or MJML campaign pays for the check on every value printed.
         if source.format != Format::Plain {
             env.set_formatter(|out, state, value| {
-                if matches!(state.name(), MARKDOWN | MJML) && !value.is_safe() {
+                if literal::in_markup() && !value.is_safe() {
                     literal::write_placeholder(out, state, value)
                 } else {
                     minijinja::escape_formatter(out, state, value)
                 }
             });
+            // `|e` marks its result safe (escaped for HTML), which in markup would be written
+            // as it is: there it leaves the value as it was, to be printed as a placeholder.
+            for name in ["e", "escape"] {
+                env.add_filter(name, |state: &minijinja::State, value: Value| {
+                    if literal::in_markup() {
+                        Ok(value)
+                    } else {
+                        minijinja::filters::escape(state, &value)
+                    }
+                });
+            }
         }
         add(&mut env, SUBJECT, &source.subject)?;
         match (source.format, &source.html) {
@@ -174,6 +185,14 @@ impl Guest for BuiltinRenderer {
             }
         };
 
+        if prepared.source.format != Format::Plain {
+            let fields = recipient.fields.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+            for (name, value) in fields.chain([("email", recipient.email.as_str())]) {
+                if let Some(why) = literal::reserved_in_value(value) {
+                    return Err(RenderError::Other(format!("the recipient's `{name}` {why}")));
+                }
+            }
+        }
         let mut context: BTreeMap<String, Value> = BTreeMap::new();
         for (name, value) in recipient.fields {
             context.insert(name, Value::from(value));

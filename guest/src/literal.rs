@@ -6,7 +6,7 @@
 //! A value marked safe (`|safe`) is written as it is, as HTML autoescaping does. A placeholder
 //! that cannot be matched to a recorded value is an error, never left in a message.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use minijinja::{Error, Output, State, Value};
 
@@ -21,13 +21,35 @@ thread_local! {
     /// The values of the template being rendered, by placeholder index. A component instance
     /// runs one render at a time, on one thread.
     static VALUES: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+    /// Whether a Markdown or MJML body is rendering. Every value printed meanwhile becomes a
+    /// placeholder, whichever template prints it: minijinja reports an included template's or an
+    /// imported macro's own name while it runs, so the template name cannot tell.
+    static MARKUP: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Renders with `render` while recording placeholders: returns its output and the values.
 pub fn recording<T>(render: impl FnOnce() -> T) -> (T, Vec<String>) {
     VALUES.with_borrow_mut(Vec::clear);
+    MARKUP.set(true);
     let out = render();
+    MARKUP.set(false);
     (out, VALUES.with_borrow_mut(std::mem::take))
+}
+
+/// Whether the output being rendered is markup, whose printed values must be placeholders.
+pub fn in_markup() -> bool {
+    MARKUP.get()
+}
+
+/// Where a recipient value holds the reserved characters, as an error message's end: such a value
+/// could pass for another value's placeholder (data is never trusted to hold one).
+pub fn reserved_in_value(value: &str) -> Option<String> {
+    let ch = value.chars().find(|c| [START, END].contains(c))?;
+    Some(format!(
+        "holds the character U+{:04X}, which is reserved for isomail's placeholders in Markdown \
+         and MJML campaigns",
+        u32::from(ch)
+    ))
 }
 
 /// The formatter for a template whose output is markup: each value not marked safe becomes a

@@ -3,13 +3,22 @@
 //!
 //! The parser sees placeholders, never values, so no value can make emphasis, a link, a heading or
 //! raw HTML. Link and image destinations get their values before the HTML writer (which
-//! percent-encodes them as it does any URL); every other value goes into the finished HTML,
+//! percent-encodes them as it does any URL; a value in part of one is percent-encoded first, as
+//! one component); every other value goes into the finished HTML,
 //! escaped for where it landed (see [`crate::html`]).
 
-use pulldown_cmark::{CowStr, Event, Options, Parser, Tag};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd};
 
 use crate::html::{self, ordinal};
 use crate::literal;
+
+/// What a value in part of a URL keeps as it is: RFC 3986's unreserved characters.
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// The text part: the Markdown source with each value as it is.
 pub fn text(source: &str, values: &[String]) -> Result<String, String> {
@@ -20,6 +29,9 @@ pub fn text(source: &str, values: &[String]) -> Result<String, String> {
 pub fn html(source: &str, values: &[String]) -> Result<String, String> {
     let mut reached = vec![false; values.len()];
     let mut events = Vec::new();
+    // How many images the parser is inside: HTML keeps only the text of an image's description,
+    // so a link there loses its destination (and a value in it is not counted as reaching).
+    let mut images = 0usize;
     for event in Parser::new_ext(source, Options::empty()) {
         events.push(match event {
             Event::Start(Tag::Link {
@@ -29,7 +41,7 @@ pub fn html(source: &str, values: &[String]) -> Result<String, String> {
                 id,
             }) => Event::Start(Tag::Link {
                 link_type,
-                dest_url: destination(&dest_url, values, &mut reached)?,
+                dest_url: destination(&dest_url, values, &mut reached, images == 0)?,
                 title,
                 id,
             }),
@@ -38,12 +50,20 @@ pub fn html(source: &str, values: &[String]) -> Result<String, String> {
                 dest_url,
                 title,
                 id,
-            }) => Event::Start(Tag::Image {
-                link_type,
-                dest_url: destination(&dest_url, values, &mut reached)?,
-                title,
-                id,
-            }),
+            }) => {
+                let dest_url = destination(&dest_url, values, &mut reached, images == 0)?;
+                images += 1;
+                Event::Start(Tag::Image {
+                    link_type,
+                    dest_url,
+                    title,
+                    id,
+                })
+            }
+            Event::End(TagEnd::Image) => {
+                images = images.saturating_sub(1);
+                Event::End(TagEnd::Image)
+            }
             other => other,
         });
     }
@@ -54,21 +74,30 @@ pub fn html(source: &str, values: &[String]) -> Result<String, String> {
         None => Ok(filled),
         Some(index) => Err(format!(
             "the value printed {} does not reach the HTML part (is it in a link reference \
-             definition that no link uses?)",
+             definition that no link uses, or a link inside an image's description?)",
             ordinal(index)
         )),
     }
 }
 
 /// A link's or image's destination with its values, which the HTML writer then escapes as a URL.
+/// A value that is the whole destination is a whole URL; a value in part of one is a single URL
+/// component, percent-encoded, so it can add no path segment, parameter or fragment. `counts`:
+/// whether the destination reaches the HTML (it does not inside an image's description).
 fn destination(
     url: &str,
     values: &[String],
     reached: &mut [bool],
+    counts: bool,
 ) -> Result<CowStr<'static>, String> {
+    let whole = literal::placeholder_at(url).is_some_and(|(_, len)| len == url.len());
     let filled = literal::fill(url, values, |index, value, out| {
-        out.push_str(value);
-        if let Some(seen) = reached.get_mut(index) {
+        if whole {
+            out.push_str(value);
+        } else {
+            out.extend(utf8_percent_encode(value, COMPONENT));
+        }
+        if let Some(seen) = reached.get_mut(index).filter(|_| counts) {
             *seen = true;
         }
     })?;

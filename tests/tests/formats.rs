@@ -12,13 +12,16 @@ use isomail::sandbox::{Format, Limits, Recipient, RenderFailure, Sandbox, Source
 
 /// The values every context is tried with: markup of each kind (HTML, Markdown emphasis, link and
 /// heading, an entity), several lines with leading spaces, one made to break out of a quoted
-/// attribute, a code span and a fenced code block, and character references alone (which MJML
-/// refuses to parse raw no less than the others' tags, but keeps, and a browser decodes).
-const VALUES: [&str; 4] = [
+/// attribute, a code span and a fenced code block, character references alone (which MJML
+/// refuses to parse raw no less than the others' tags, but keeps, and a browser decodes), and a
+/// quote that adds attributes MJML keeps (`rel` on mj-button, `title` on mj-image; it drops the
+/// third value's handler).
+const VALUES: [&str; 5] = [
     "<script>alert(1)</script> *stars* [x](http://evil) # h &amp; </p>",
     "   leading spaces\n    - a list?\n# a heading?\n\n<em>a new paragraph</em>",
     "\" onmouseover=\"alert(2)\" x=\"` <script>alert(3)</script>\n```\n<script>alert(4)</script>\n```",
     "Tom &amp; Jerry &lt;3",
+    "x\" rel=\"injected\" title=\"injected",
 ];
 
 /// Where a context's value must show, as a browser reads the HTML.
@@ -33,7 +36,7 @@ enum Shows {
 }
 
 /// Each Markdown context: its name, the template (`V` is where the value goes), where it shows.
-const MARKDOWN: [(&str, &str, Shows); 12] = [
+const MARKDOWN: [(&str, &str, Shows); 14] = [
     ("paragraph", "Dear V, welcome.\n", Shows::Text),
     ("emphasis", "Dear *V*, welcome.\n", Shows::Text),
     ("heading", "# Hello V\n\nBody.\n", Shows::Text),
@@ -47,6 +50,16 @@ const MARKDOWN: [(&str, &str, Shows); 12] = [
         "link destination",
         "See [your page](V).\n",
         Shows::Url("a", "href"),
+    ),
+    (
+        "link title",
+        "See [your page](https://example.org/a \"V\").\n",
+        Shows::Attribute("a", "title"),
+    ),
+    (
+        "image description",
+        "See ![V](https://example.org/i.png).\n",
+        Shows::Attribute("img", "alt"),
     ),
     ("code span", "Your code: `V`.\n", Shows::Text),
     ("fenced code block", "```\nV\n```\n", Shows::Text),
@@ -165,6 +178,9 @@ fn shape(document: &Html) -> Vec<String> {
         .collect()
 }
 
+/// How [`literal_in`] starts its report of elements or attributes made from data.
+const MARKUP_FROM_DATA: &str = "markup from data:";
+
 /// The context's promise for one value: the HTML has exactly the elements and attributes it has
 /// for a harmless value, and the value shows, whole and literal, where the context puts it.
 fn literal_in(html: &str, harmless_html: &str, value: &str, shows: Shows) -> Result<(), String> {
@@ -175,7 +191,7 @@ fn literal_in(html: &str, harmless_html: &str, value: &str, shows: Shows) -> Res
         let extra: Vec<&String> = found.iter().filter(|e| !expected.contains(e)).collect();
         let missing: Vec<&String> = expected.iter().filter(|e| !found.contains(e)).collect();
         return Err(format!(
-            "markup from data: elements {extra:?} appear, {missing:?} are gone"
+            "{MARKUP_FROM_DATA} elements {extra:?} appear, {missing:?} are gone"
         ));
     }
     let attribute = |selector: &str, name: &str| -> Result<String, String> {
@@ -228,18 +244,30 @@ fn every_context_keeps_values_literal(
             if let Err(why) = literal_in(&html, &harmless, value, *shows) {
                 panic!("{name}: {why}\nvalue {value:?}\nHTML {html}");
             }
-            // The control: raw insertion. A render that fails outright is no markup either, so
-            // it does not count as the assertion catching anything.
-            if let Ok(content) = sandbox.render(&raw, &recipient(value)) {
-                let html = content.html.unwrap_or_default();
-                if let Err(why) = literal_in(&html, &harmless, value, *shows) {
-                    control_failures.push(why);
+            // The control: raw insertion must make markup (elements or attributes) from data,
+            // which the assertion reports; a value merely decoded (`&amp;` shown as `&`) does not
+            // count. Where MJML admits no element (mj-title, mj-preview), raw markup is refused
+            // by its parser instead, which counts: the value was read as markup.
+            match sandbox.render(&raw, &recipient(value)) {
+                Ok(content) => {
+                    let html = content.html.unwrap_or_default();
+                    if let Err(why) = literal_in(&html, &harmless, value, *shows)
+                        && why.starts_with(MARKUP_FROM_DATA)
+                    {
+                        control_failures.push(why);
+                    }
                 }
+                Err(RenderFailure::Renderer(error))
+                    if format!("{error:?}").contains("not valid MJML") =>
+                {
+                    control_failures.push(format!("refused as markup: {error:?}"));
+                }
+                Err(_) => {}
             }
         }
         assert!(
             !control_failures.is_empty(),
-            "{name}: with |safe no value broke the assertion, so it cannot catch markup there"
+            "{name}: with |safe no value made markup, so the assertion is not shown to catch it there"
         );
         println!("{name}: control caught {control_failures:?}");
     }
@@ -628,4 +656,316 @@ fn an_mjml_campaign_checks_renders_and_sends() {
         );
         assert!(html.contains("<!--[if mso | IE]>"), "{html}");
     }
+}
+
+// Findings of the security review of literal values, one test each: every one failed before its
+// fix (a value made markup, or landed unrefused where no escaping keeps it literal).
+
+fn recipient_with(fields: &[(&str, &str)]) -> Recipient {
+    Recipient {
+        email: "ann@example.com".into(),
+        fields: fields
+            .iter()
+            .map(|(name, value)| ((*name).into(), (*value).into()))
+            .collect(),
+    }
+}
+
+/// `templates` rendered for `fields` keeps `value` literal (as [`literal_in`] checks), measured
+/// against the same templates rendered with every field `Ann`.
+fn assert_literal(templates: &Templates, fields: &[(&str, &str)], value: &str, shows: Shows) {
+    let sandbox = builtin();
+    let render = |fields: &[(&str, &str)]| match sandbox.render(templates, &recipient_with(fields))
+    {
+        Ok(content) => content.html.expect("an HTML part"),
+        Err(failure) => panic!("render failed: {failure:?}"),
+    };
+    let harmless: Vec<(&str, &str)> = fields.iter().map(|(name, _)| (*name, "Ann")).collect();
+    let harmless = render(&harmless);
+    let html = render(fields);
+    if let Err(why) = literal_in(&html, &harmless, value, shows) {
+        panic!("{why}\nvalue {value:?}\nHTML {html}");
+    }
+}
+
+/// `templates` rendered for `fields` is refused with `needle` in the reason.
+fn assert_refused(templates: &Templates, fields: &[(&str, &str)], needle: &str) {
+    match builtin().render(templates, &recipient_with(fields)) {
+        Err(RenderFailure::Renderer(error)) => {
+            let why = format!("{error:?}");
+            assert!(why.contains(needle), "{needle:?} not in {why}");
+        }
+        other => panic!("expected a refusal with {needle:?}, got {other:?}"),
+    }
+}
+
+#[test]
+fn values_printed_by_an_included_or_imported_template_stay_literal() {
+    let hostile = "<img src=x onerror=alert(1)> *em* [l](http://evil)";
+    let mut templates = markdown("# {% include 'subject.txt' %}\n\nBody\n");
+    templates.subject = "Hello {{ v }}".into();
+    assert_literal(&templates, &[("v", hostile)], hostile, Shows::Text);
+    // The subject itself is still plain text with the value as it is.
+    let content = builtin()
+        .render(&templates, &recipient(hostile))
+        .expect("render");
+    assert_eq!(content.subject, format!("Hello {hostile}"));
+
+    assert_literal(
+        &mjml("<mj-text>{% include 'text.txt' %}</mj-text>"),
+        &[("v", hostile)],
+        hostile,
+        Shows::Text,
+    );
+
+    // A macro imported from a plain template: its own markup (<b>) stays, its value is literal.
+    let mut templates = markdown("{% from 'subject.txt' import g %}Hi {{ g(v)|safe }}\n");
+    templates.subject = "{% macro g(x) %}<b>{{ x }}</b>{% endmacro %}Notice".into();
+    assert_literal(&templates, &[("v", hostile)], hostile, Shows::Text);
+    let mut templates = markdown("{% from 'subject.txt' import g %}Hi {{ g(v) }}\n");
+    templates.subject = "{% macro g(x) %}{{ x }}{% endmacro %}Notice".into();
+    assert_literal(&templates, &[("v", hostile)], hostile, Shows::Text);
+}
+
+#[test]
+fn a_value_after_a_lt_or_an_ampersand_starts_no_tag_or_reference() {
+    let img = "img src=x onerror=alert(1)";
+    assert_literal(
+        &markdown("<div>\nReply to <{{ v }}>\n</div>\n"),
+        &[("v", img)],
+        img,
+        Shows::Text,
+    );
+    assert_literal(
+        &markdown("<div>\nReply to <{{ e }}{{ v }}>\n</div>\n"),
+        &[("e", ""), ("v", img)],
+        img,
+        Shows::Text,
+    );
+    assert_literal(
+        &markdown("<div>\nTo {{ v }}<{{ e }}{{ v }}>\n</div>\n"),
+        &[("e", ""), ("v", img)],
+        img,
+        Shows::Text,
+    );
+    // In a title a `<` is refused anyway (see the foreign-element test): it could be a tag.
+    assert_refused(
+        &markdown("<title><{{ v }}</title>\n"),
+        &[("v", "/title x")],
+        "holds markup",
+    );
+    for (template, value) in [
+        ("A&{{ v }}", "lt;"),
+        ("A&l{{ v }}", "t;"),
+        ("A&#{{ v }}", "60;"),
+        ("A&#x{{ v }}", "3c;"),
+        ("A&{{ e }}{{ v }}", "lt;"),
+    ] {
+        let shown = template
+            .replace("{{ e }}", "")
+            .replace("{{ v }}", value)
+            .replace("A", "");
+        assert_literal(
+            &markdown(&format!("<div>\n{template}\n</div>\n")),
+            &[("e", ""), ("v", value)],
+            &shown,
+            Shows::Text,
+        );
+    }
+    // In an attribute, too.
+    let html = html_for(
+        &builtin(),
+        &markdown("Hi <span title=\"A&{{ v }}\">x</span>\n"),
+        "lt;",
+    );
+    let document = Html::parse_fragment(&html);
+    assert_eq!(
+        select(&document, "span")[0].value().attr("title"),
+        Some("A&lt;"),
+        "{html}"
+    );
+}
+
+#[test]
+fn a_self_closing_raw_text_tag_still_makes_raw_text() {
+    for (template, needle) in [
+        (
+            "<style/>p { color: V }</style>\n",
+            "inside a <style> element",
+        ),
+        (
+            "<script/>var a = V;</script>\n",
+            "inside a <script> element",
+        ),
+        (
+            "<noscript/><p style=\"color: V\">x</p></noscript>\n",
+            "inside a <noscript> element",
+        ),
+    ] {
+        refused_with_control(markdown, template, needle);
+    }
+}
+
+#[test]
+fn the_escape_filter_does_not_make_a_value_markup() {
+    let hostile = "[click](http://evil.example/) **bold** <b>x</b>";
+    for filter in ["e", "escape"] {
+        assert_literal(
+            &markdown(&format!("Hi {{{{ v|{filter} }}}}\n")),
+            &[("v", hostile)],
+            hostile,
+            Shows::Text,
+        );
+        assert_refused(
+            &mjml(&format!(
+                "<mj-text color=\"{{{{ v|{filter} }}}}\">x</mj-text>"
+            )),
+            &[("v", "red")],
+            "in the style attribute",
+        );
+    }
+    // In the plain templates of the same campaign, `|e` still escapes for HTML, as before.
+    let mut templates = markdown("Hi\n");
+    templates.subject = "{{ v|e }}".into();
+    let content = builtin()
+        .render(&templates, &recipient("<b>"))
+        .expect("render");
+    assert_eq!(content.subject, "&lt;b&gt;");
+}
+
+#[test]
+fn values_in_foreign_or_reparsed_elements_are_refused() {
+    for (template, needle) in [
+        (
+            "<svg><title><style>p { color: V }</style></title></svg>\n",
+            "inside an <svg> element",
+        ),
+        (
+            "<svg><textarea><p style=\"color: V\">x</p></textarea></svg>\n",
+            "inside an <svg> element",
+        ),
+        ("<math><mtext>V</mtext></math>\n", "inside a <math> element"),
+        (
+            "<noframes><p title=\"</noframes><style>p{color:V}</style>\"></p></noframes>\n",
+            "inside a <noframes> element",
+        ),
+        (
+            "<select><option>V</option></select>\n",
+            "inside a <select> element",
+        ),
+        (
+            "<template><p>V</p></template>\n",
+            "inside a <template> element",
+        ),
+        ("<textarea><p>V</p></textarea>\n", "holds markup"),
+    ] {
+        refused_with_control(markdown, template, needle);
+    }
+    refused_with_control(
+        mjml,
+        "<mj-raw><svg><title><style>p { color: V }</style></title></svg></mj-raw>",
+        "inside an <svg> element",
+    );
+    // After the element ends, values are text again.
+    assert_literal(
+        &markdown("<svg></svg> and <math></math> Dear {{ v }}\n"),
+        &[("v", VALUES[0])],
+        VALUES[0],
+        Shows::Text,
+    );
+}
+
+#[test]
+fn the_placeholder_characters_in_a_value_are_refused() {
+    let forged = "\u{10000}0\u{10001}";
+    let templates = markdown("{{ w }} {{ v }}\n");
+    assert_refused(
+        &templates,
+        &[("w", "Ann"), ("v", forged)],
+        "reserved for isomail's placeholders",
+    );
+    assert_refused(
+        &mjml("<mj-text>{{ v }}</mj-text>"),
+        &[("v", "x\u{10001}")],
+        "reserved for isomail's placeholders",
+    );
+    // Control: an ordinary value renders; and a plain campaign takes any character.
+    assert_literal(
+        &templates,
+        &[("w", "Ann"), ("v", "Bob")],
+        "Ann Bob",
+        Shows::Text,
+    );
+    let plain = Templates {
+        subject: "Hi".into(),
+        text: "{{ v }}".into(),
+        html: None,
+        format: Format::Plain,
+    };
+    let content = builtin()
+        .render(&plain, &recipient(forged))
+        .expect("render");
+    assert_eq!(content.text, forged);
+}
+
+#[test]
+fn a_value_in_part_of_a_link_destination_is_one_url_component() {
+    let value = "a&admin=1#%2F /x?y";
+    let html = html_for(
+        &builtin(),
+        &markdown("[x](https://example.org/?u={{ v }})\n"),
+        value,
+    );
+    let document = Html::parse_fragment(&html);
+    let href = select(&document, "a")[0]
+        .value()
+        .attr("href")
+        .expect("href")
+        .to_owned();
+    let component = href
+        .strip_prefix("https://example.org/?u=")
+        .unwrap_or_else(|| panic!("{href}"));
+    assert!(
+        !component.contains(['&', '#', '=', '/', '?', ' ']),
+        "the value adds to the URL: {href}"
+    );
+    let decoded = percent_encoding::percent_decode_str(component).decode_utf8_lossy();
+    assert_eq!(decoded, value, "{href}");
+    // A value that is the whole destination is still a whole URL.
+    let html = html_for(
+        &builtin(),
+        &markdown("[x]({{ v }})\n"),
+        "https://example.org/?a=1&b=2#top",
+    );
+    assert!(
+        html.contains("href=\"https://example.org/?a=1&amp;b=2#top\""),
+        "{html}"
+    );
+}
+
+#[test]
+fn values_html_would_drop_are_refused_or_kept() {
+    assert_refused(
+        &markdown("![a [b]({{ v }}) c](https://example.org/i.png)\n"),
+        &[("v", "https://example.org/")],
+        "does not reach the HTML part",
+    );
+    assert_refused(
+        &markdown("<div>\nx\n</div title=\"{{ v }}\">\n"),
+        &[("v", "Ann")],
+        "in the end tag </div>",
+    );
+    // An empty value in an unquoted attribute is an empty value, not the next attribute.
+    let html = html_for(
+        &builtin(),
+        &markdown("Hi <span title={{ v }} class=x>there</span>\n"),
+        "",
+    );
+    let document = Html::parse_fragment(&html);
+    let span = select(&document, "span")[0];
+    assert_eq!(
+        (span.value().attr("title"), span.value().attr("class")),
+        (Some(""), Some("x")),
+        "{html}"
+    );
 }
