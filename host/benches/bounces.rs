@@ -33,8 +33,10 @@ fn arf(rcpt: &str, i: usize) -> String {
         "From: abuse@isp.example.net\nTo: abuse@example.org\nSubject: complaint\n\
          MIME-Version: 1.0\nContent-Type: multipart/report; report-type=feedback-report; boundary=\"f{i}\"\n\n\
          --f{i}\nContent-Type: text/plain\n\nAn abuse report.\n\n\
-         --f{i}\nContent-Type: message/feedback-report\n\nFeedback-Type: abuse\nVersion: 1\nOriginal-Rcpt-To: <{rcpt}>\n\n\
-         --f{i}\nContent-Type: message/rfc822\n\nFrom: news@example.org\nTo: {rcpt}\nSubject: News\n\nHello.\n\n--f{i}--\n"
+         --f{i}\nContent-Type: message/feedback-report\n\nFeedback-Type: abuse\nVersion: 1\n\
+         Original-Rcpt-To: <{rcpt}>\n\n\
+         --f{i}\nContent-Type: message/rfc822\n\nFrom: news@example.org\nTo: {rcpt}\n\
+         Subject: News\n\nHello.\n\n--f{i}--\n"
     )
 }
 
@@ -130,7 +132,8 @@ fn main() {
 
     println!("{n} messages, {} MB: {tally:?}", bytes / 1_000_000);
     println!(
-        "first reading:  {first:.3} s = {:.0} messages/s; baseline (list, read, hash only) {baseline:.3} s = {:.0}/s; ratio {:.1}x",
+        "first reading:  {first:.3} s = {:.0} messages/s; baseline (list, read, hash only) {baseline:.3} s = {:.0}/s; \
+         ratio {:.1}x",
         n as f64 / first,
         n as f64 / baseline,
         first / baseline

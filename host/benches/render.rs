@@ -21,7 +21,8 @@ We have updated our subscriber agreement, which governs your use of the service.
 take effect thirty days from today. Your account {{ account_id }} is on the {{ plan }} plan.\n\
 {% if plan == \"pro\" %}As a pro subscriber, your renewal date does not change and your invoices \
 stay as they are.\n{% else %}Basic subscribers can upgrade at any time from their account page.\n{% endif %}\
-\nWhat changes:\n{% for item in [\"data retention\", \"notice periods\", \"dispute resolution\"] %}  - {{ loop.index }}. {{ item | title }}\n{% endfor %}\
+\nWhat changes:\n{% for item in [\"data retention\", \
+\"notice periods\", \"dispute resolution\"] %}  - {{ loop.index }}. {{ item | title }}\n{% endfor %}\
 \nIf you do not agree with the new terms, you may close your account before they take effect. \
 Nothing else is required of you.\n\nThis message was sent to {{ email }} because you have an \
 account with us.\n\n-- \nExample Service, 1 Example Street, Example City\n";
@@ -199,10 +200,12 @@ fn main() {
     measure(cores, &people[..n.min(200)], &native);
 
     println!(
-        "render benchmark: {n} recipients per run, {rounds} interleaved pairs of runs (medians; ratio = median of per-pair ratios), {cores} cores"
+        "render benchmark: {n} recipients per run, {rounds} interleaved pairs of runs \
+         (medians; ratio = median of per-pair ratios), {cores} cores"
     );
     println!(
-        "sandbox load: {plain_ms:.0} ms as is, {load_ms:.0} ms with the snapshot (compiled components come from the cache after the first run)"
+        "sandbox load: {plain_ms:.0} ms as is, {load_ms:.0} ms with the snapshot \
+         (compiled components come from the cache after the first run)"
     );
     println!(
         "{:<24} {:<8} {:>13} {:>13} {:>10} {:>10} {:>7}",
@@ -247,7 +250,8 @@ We have updated our subscriber agreement, which governs your use of the service.
 take effect thirty days from today. Your account **{{ account_id }}** is on the {{ plan }} plan.\n\n\
 {% if plan == \"pro\" %}As a pro subscriber, your renewal date does not change and your invoices \
 stay as they are.\n{% else %}Basic subscribers can upgrade at any time from their account page.\n{% endif %}\
-\nWhat changes:\n\n{% for item in [\"data retention\", \"notice periods\", \"dispute resolution\"] %}{{ loop.index }}. {{ item | title }}\n{% endfor %}\
+\nWhat changes:\n\n{% for item in [\"data retention\", \
+\"notice periods\", \"dispute resolution\"] %}{{ loop.index }}. {{ item | title }}\n{% endfor %}\
 \nIf you do not agree with the new terms, you may close your account before they take effect. \
 Nothing else is required of you.\n\nThis message was sent to [{{ email }}](mailto:{{ email }}) \
 because you have an account with us.\n\n-- \nExample Service, 1 Example Street, Example City\n";

@@ -62,7 +62,8 @@ fn main() {
     let scanned_cpu = thread_cpu_time().saturating_sub(started_cpu);
     assert_eq!(findings, 0, "clean messages must not be flagged");
     println!(
-        "leak scan: {n} recipients; checks built in {:.2} s; {n} messages scanned in {:.2} s ({:.1} µs each, one thread; CPU time {:.2} s)",
+        "leak scan: {n} recipients; checks built in {:.2} s; {n} messages scanned in {:.2} s ({:.1} µs each, \
+         one thread; CPU time {:.2} s)",
         built.as_secs_f64(),
         scanned.as_secs_f64(),
         scanned.as_secs_f64() * 1e6 / n as f64,
@@ -167,7 +168,8 @@ fn rates(checks: &Checks, addresses: &[String], only: Option<&str>) {
         ),
     ];
     println!(
-        "scan rate of one 1 MiB message (CPU time, fastest of seven, one thread; ratio = time / ordinary text's, target ≤ {TARGET_RATIO}x):"
+        "scan rate of one 1 MiB message (CPU time, fastest of seven, one thread; ratio = time / ordinary text's, \
+         target ≤ {TARGET_RATIO}x):"
     );
     let ordinary = &kinds[0].1;
     let mut over = 0;
