@@ -9,24 +9,13 @@
 set -euo pipefail
 n=${1:-3000}
 rounds=${2:-3}
-root=$(cd "$(dirname "$0")/../.." && pwd)
-cargo build --release --quiet --manifest-path "$root/Cargo.toml" -p isomail
-isomail="$root/target/release/isomail"
-command -v smtp-sink >/dev/null || { echo "smtp-sink not found: run tests/smtp/postfix.sh" >&2; exit 1; }
-work=$(mktemp -d)
+. "$(dirname "$0")/bench-lib.sh"
+bench_start
 port=2527
-smtp-sink -u nobody 127.0.0.1:$port 1000 >/dev/null 2>&1 &
-sink=$!
-trap 'kill "$sink" 2>/dev/null; rm -rf "$work"' EXIT
-sleep 0.5
+start_sink $port
 
-"$isomail" init "$work/plain" >/dev/null
-python3 "$root/host/benches/sample-list.py" "$work/plain/recipients.csv" "$n"
-cat >> "$work/plain/campaign.toml" <<TOML
-smtp = "smtp://127.0.0.1:$port"
-tls = "none"
-TOML
-sed -i 's/^stages = .*/stages = ["all"]/; s/^rate = .*/rate = 100000/; s/^outbox = .*//' "$work/plain/campaign.toml"
+sample_campaign "$work/plain" "$n"
+echo "smtp = \"smtp://127.0.0.1:$port\"" >>"$work/plain/campaign.toml"
 cp -r "$work/plain" "$work/signed"
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$work/signed/rsa.pem" 2>/dev/null
 openssl genpkey -algorithm ed25519 -out "$work/signed/ed.pem" 2>/dev/null
@@ -45,20 +34,10 @@ key_file = "ed.pem"
 TOML
 "$isomail" check "$work/plain/campaign.toml" >/dev/null # fills the compile cache
 
-send_rate() { # $1 = campaign folder; prints msg/s of a whole `send --yes`
-  local dir="$work/run" start end sent
-  rm -rf "$dir"; cp -r "$1" "$dir"
-  start=$(date +%s.%N)
-  "$isomail" send --yes "$dir/campaign.toml" >"$dir/send.log" 2>&1
-  end=$(date +%s.%N)
-  sent=$("$isomail" status --json "$dir/campaign.toml" | python3 -c "import json,sys; print(json.load(sys.stdin)['sent'])")
-  [ "$sent" = "$n" ] || { echo "sent $sent of $n" >&2; cat "$dir/send.log" >&2; exit 1; }
-  python3 -c "print(f'{$n / ($end - $start):.0f}')"
-}
 plain=(); signed=()
 for _ in $(seq "$rounds"); do
-  plain+=("$(send_rate "$work/plain")")
-  signed+=("$(send_rate "$work/signed")")
+  plain+=("$(send_rate "$work/plain" "$n")")
+  signed+=("$(send_rate "$work/signed" "$n")")
 done
 echo "send to smtp-sink, $n messages, concurrency 4, $(nproc) cores, whole command (preflight included):"
 echo "  unsigned:                 ${plain[*]} msg/s"

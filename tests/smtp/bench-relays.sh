@@ -12,35 +12,20 @@ set -euo pipefail
 n=${1:-5000}
 pairs=${2:-3}
 concurrency=${3:-8}
-root=$(cd "$(dirname "$0")/../.." && pwd)
-cargo build --release --quiet --manifest-path "$root/Cargo.toml" -p isomail
-isomail="$root/target/release/isomail"
-command -v smtp-sink >/dev/null || { echo "smtp-sink not found: run tests/smtp/postfix.sh" >&2; exit 1; }
-work=$(mktemp -d)
-smtp-sink -u nobody 127.0.0.1:2527 1000 >/dev/null 2>&1 &
-sink_a=$!
-smtp-sink -u nobody 127.0.0.1:2528 1000 >/dev/null 2>&1 &
-sink_b=$!
-trap 'kill "$sink_a" "$sink_b" 2>/dev/null; rm -rf "$work"' EXIT
-sleep 0.5
+. "$(dirname "$0")/bench-lib.sh"
+bench_start
+start_sink 2527
+start_sink 2528
 
-"$isomail" init "$work/base" >/dev/null
-python3 "$root/host/benches/sample-list.py" "$work/base/recipients.csv" "$n"
-sed -i "s/^stages = .*/stages = [\"all\"]/; s/^rate = .*/rate = 100000/; s/^outbox = .*//; s/^concurrency = .*/concurrency = $concurrency/" "$work/base/campaign.toml"
+sample_campaign "$work/base" "$n"
+sed -i "s/^concurrency = .*/concurrency = $concurrency/" "$work/base/campaign.toml"
 grep -q '^concurrency' "$work/base/campaign.toml" || echo "concurrency = $concurrency" >>"$work/base/campaign.toml"
-echo 'tls = "none"' >>"$work/base/campaign.toml"
 "$isomail" check "$work/base/campaign.toml" >/dev/null # fills the compile cache
 
 run() { # $1 = run name, $2 = the smtp value; prints msg/s
-  local dir="$work/$1" start end sent
-  cp -r "$work/base" "$dir"
-  echo "smtp = $2" >>"$dir/campaign.toml"
-  start=$(date +%s.%N)
-  "$isomail" send --yes "$dir/campaign.toml" >"$dir/send.log" 2>&1
-  end=$(date +%s.%N)
-  sent=$("$isomail" status --json "$dir/campaign.toml" | python3 -c "import json,sys; print(json.load(sys.stdin)['sent'])")
-  [ "$sent" = "$n" ] || { echo "$1: sent $sent of $n" >&2; cat "$dir/send.log" >&2; exit 1; }
-  python3 -c "print(f'{$n / ($end - $start):.0f}')"
+  cp -r "$work/base" "$work/$1"
+  echo "smtp = $2" >>"$work/$1/campaign.toml"
+  send_rate "$work/$1" "$n"
 }
 
 ones=() twos=()

@@ -9,40 +9,23 @@
 #   bash tests/smtp/bench-send.sh [RECIPIENTS]   (default 5000)
 set -euo pipefail
 n=${1:-5000}
-root=$(cd "$(dirname "$0")/../.." && pwd)
-cargo build --release --quiet --manifest-path "$root/Cargo.toml" -p isomail
-isomail="$root/target/release/isomail"
-command -v smtp-sink >/dev/null || { echo "smtp-sink not found: run tests/smtp/postfix.sh" >&2; exit 1; }
+. "$(dirname "$0")/bench-lib.sh"
+bench_start
 command -v mailmerge >/dev/null || { echo "mailmerge not found: pip install 'mailmerge>=2.3,<2.4'" >&2; exit 1; }
-work=$(mktemp -d)
 port=2526
-smtp-sink -u nobody 127.0.0.1:$port 1000 >/dev/null 2>&1 &
-sink=$!
-trap 'kill "$sink" 2>/dev/null; rm -rf "$work"' EXIT
-sleep 0.5
+start_sink $port
 
 rate() { python3 -c "import sys; print(f'{$1 / ($3 - $2):.0f}')"; }
 
 # The same list for both: the columns of `isomail init`'s sample campaign.
-"$isomail" init "$work/isomail" >/dev/null
-python3 "$root/host/benches/sample-list.py" "$work/isomail/recipients.csv" "$n"
-cat >> "$work/isomail/campaign.toml" <<TOML
-smtp = "smtp://127.0.0.1:$port"
-tls = "none"
-TOML
-sed -i 's/^stages = .*/stages = ["all"]/; s/^rate = .*/rate = 100000/; s/^outbox = .*//' "$work/isomail/campaign.toml"
+sample_campaign "$work/isomail" "$n"
+echo "smtp = \"smtp://127.0.0.1:$port\"" >>"$work/isomail/campaign.toml"
 "$isomail" check "$work/isomail/campaign.toml" >/dev/null # fills the compile cache, as any earlier run would
 
 isomail_at() { # $1 = concurrency (SMTP connections); prints msg/s
-  local dir="$work/isomail-$1" start end sent
-  cp -r "$work/isomail" "$dir"
-  sed -i "s/^concurrency = .*/concurrency = $1/" "$dir/campaign.toml"
-  start=$(date +%s.%N)
-  "$isomail" send --yes "$dir/campaign.toml" >"$dir/send.log" 2>&1
-  end=$(date +%s.%N)
-  sent=$("$isomail" status --json "$dir/campaign.toml" | python3 -c "import json,sys; print(json.load(sys.stdin)['sent'])")
-  [ "$sent" = "$n" ] || { echo "isomail sent $sent of $n" >&2; cat "$dir/send.log" >&2; exit 1; }
-  rate "$n" "$start" "$end"
+  cp -r "$work/isomail" "$work/isomail-$1"
+  sed -i "s/^concurrency = .*/concurrency = $1/" "$work/isomail-$1/campaign.toml"
+  send_rate "$work/isomail-$1" "$n"
 }
 ours4=$(isomail_at 4)
 ours16=$(isomail_at 16)
