@@ -39,8 +39,7 @@ fn load(name: &str) -> Sandbox {
     static COMPILING: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let path = component(name);
     let bytes = std::fs::read(&path).expect("read the component");
-    // SAFETY: tests in one binary share the environment; every test sets the same value.
-    unsafe { std::env::set_var("ISOMAIL_CACHE_DIR", crate::util::cache_dir()) };
+    crate::util::use_the_test_cache();
     let _one_at_a_time = COMPILING.lock().unwrap_or_else(|e| e.into_inner());
     let source = Source::File {
         path: &path,

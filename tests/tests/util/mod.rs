@@ -166,7 +166,7 @@ pub fn isomail_path(args: &[&str], campaign: &Path) -> Output {
     isomail(&all)
 }
 
-pub fn cache_dir() -> PathBuf {
+fn cache_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("isomail-cache");
     std::fs::create_dir_all(&dir).expect("cache dir");
     #[cfg(unix)]
@@ -247,6 +247,13 @@ pub fn outcomes(
     out.into_iter().map(|(_, r)| r).collect()
 }
 
+/// Points this process's in-process renders at the compile cache the command-line runs use, so a
+/// renderer compiled by one is loaded by the other.
+pub fn use_the_test_cache() {
+    // SAFETY: tests in one binary share the environment; every test sets the same value.
+    unsafe { std::env::set_var("ISOMAIL_CACHE_DIR", cache_dir()) };
+}
+
 /// Runs the whole render pipeline in-process and returns every outcome, sorted by index.
 pub fn render_campaign(campaign: &Path, jobs: usize) -> (Vec<Rendered>, Vec<Failed>) {
     let (ok, failed, _) = render_and_check(campaign, jobs);
@@ -258,8 +265,7 @@ pub fn render_and_check(
     campaign: &Path,
     jobs: usize,
 ) -> (Vec<Rendered>, Vec<Failed>, Vec<CampaignFinding>) {
-    // SAFETY: tests in one binary share the environment; every test sets the same value.
-    unsafe { std::env::set_var("ISOMAIL_CACHE_DIR", cache_dir()) };
+    use_the_test_cache();
     let campaign = Campaign::load(campaign).unwrap_or_else(|e| panic!("load: {e}"));
     let sandbox = pipeline::load_sandbox(&campaign, jobs, &isomail::report::Reporter::silent())
         .unwrap_or_else(|e| panic!("sandbox: {e}"));
