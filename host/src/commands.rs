@@ -67,6 +67,7 @@ fn send(args: SendArgs) -> Result<(), Error> {
         through,
         resend_ambiguous: args.resend_ambiguous,
         allow_changed: args.allow_changed,
+        confirmed: args.yes,
         jobs,
     };
     crate::send::run(&args.campaign, &options)

@@ -2,6 +2,13 @@
 //! moment (halt, crash, `kill -9`, power loss) and resume without sending anyone a second copy
 //! or forgetting anyone.
 //!
+//! The unit is the recipient, as [`crate::campaign::normalise`] names them, not the row of the
+//! list: a row's `idx` is the person's journal number (their list position when the campaign
+//! was first checked, the next free number for anyone added later) and never changes, and
+//! `pos` is where they stand on the list as it is now (NULL once they are off it). So a list
+//! edited mid-campaign (`send --allow-changed`) keeps every person's fate wherever their row
+//! moved; see [`Journal::apply_list`].
+//!
 //! A row moves pending → sending → sent | failed | ambiguous. `sending` is committed *before*
 //! the message is handed to the transport, so after a crash a `sending` row is a message whose
 //! fate is unknown: it becomes `ambiguous` and is re-sent only when the operator says so. WAL
@@ -32,6 +39,8 @@ pub enum State {
     Bounced,
     /// Sent, then the recipient complained (an ARF report).
     Complained,
+    /// Dropped from the list (`send --allow-changed`) before it was mailed: never sent.
+    Removed,
 }
 
 impl State {
@@ -45,6 +54,7 @@ impl State {
             State::Suppressed => "suppressed",
             State::Bounced => "bounced",
             State::Complained => "complained",
+            State::Removed => "removed",
         }
     }
 
@@ -58,6 +68,7 @@ impl State {
             "suppressed" => State::Suppressed,
             "bounced" => State::Bounced,
             "complained" => State::Complained,
+            "removed" => State::Removed,
             _ => return None,
         })
     }
@@ -85,17 +96,93 @@ pub struct Row {
 /// What the preflight journals for one recipient: the message it checked, by hash.
 #[derive(Debug, Clone)]
 pub struct PreflightRow {
+    /// Its position on the list ([`Journal::insert_preflight`]: also its journal number).
     pub index: usize,
     pub email: String,
     pub hash: String,
     pub message_id: String,
+    /// [`crate::campaign::Recipient::data_digest`]: tells an edited row from an unchanged one.
+    pub data: String,
+}
+
+/// One recipient of the list as it is now, for [`Journal::list_changes`].
+#[derive(Debug, Clone)]
+pub struct Listed {
+    /// Position on the list.
+    pub index: usize,
+    /// [`crate::campaign::normalise`]d address.
+    pub addr: String,
+    /// [`crate::campaign::Recipient::data_digest`].
+    pub data: String,
+}
+
+/// How the list differs from the journal, person by person (see [`Journal::list_changes`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ListChanges {
+    /// On the list and not in the journal, or removed earlier and back: pending, checked
+    /// before anything is sent.
+    pub new: usize,
+    /// In the journal, off the list and not yet mailed: journaled `removed`, never mailed.
+    pub removed: usize,
+    /// Off the list, their fate already settled (sent, failed, …): kept as it is.
+    pub removed_settled: usize,
+    /// On both, with other data (another column, or the address's case).
+    pub changed: usize,
+    /// Of those, already settled: kept as they were and never mailed again; the pending rest
+    /// are rendered and checked again.
+    pub changed_settled: usize,
+    pub unchanged: usize,
+    /// On both, at another position (changed or not).
+    pub moved: usize,
+}
+
+impl ListChanges {
+    /// Whether the list holds the same people with the same data, wherever they stand.
+    pub fn is_empty(&self) -> bool {
+        self.new == 0 && self.removed == 0 && self.removed_settled == 0 && self.changed == 0
+    }
+}
+
+/// What [`Journal::apply_list`] needs to know of someone already in the journal.
+struct Person {
+    idx: i64,
+    state: State,
+    pos: Option<usize>,
+    data: Option<String>,
 }
 
 /// Held while a `send` runs: one sender per campaign. An advisory lock on `<journal>.lock`,
 /// released by the OS even after `kill -9`.
 #[derive(Debug)]
 pub struct JournalLock {
-    _file: std::fs::File,
+    file: std::fs::File,
+    path: PathBuf,
+}
+
+impl JournalLock {
+    /// Records in the lock file, durably, that this send is past its preflight and about to
+    /// send: then a lost journal is never taken for a campaign that was never sent.
+    pub fn mark_sending(&self, campaign_id: &str) -> Result<(), Error> {
+        use std::io::{Seek, Write};
+        let mut file = &self.file;
+        let marked = file
+            .set_len(0)
+            .and_then(|()| file.seek(std::io::SeekFrom::Start(0)))
+            .and_then(|_| writeln!(file, "sending {campaign_id}"))
+            .and_then(|()| file.sync_all());
+        marked.map_err(|e| Error::other(format!("{}: cannot write: {e}", self.path.display())))
+    }
+
+    /// Whether a `send` holds the lock of the journal at `path` now.
+    pub fn held(path: &Path) -> bool {
+        let Ok(file) = std::fs::OpenOptions::new()
+            .write(true)
+            .open(Journal::lock_path(path))
+        else {
+            return false;
+        };
+        matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock))
+    }
 }
 
 /// One seed copy: stage, seed address, state and the server's reply.
@@ -118,6 +205,8 @@ pub struct Counts {
     pub suppressed: usize,
     pub bounced: usize,
     pub complained: usize,
+    /// Dropped from the list before they were mailed.
+    pub removed: usize,
 }
 
 impl Counts {
@@ -130,10 +219,12 @@ impl Counts {
             + self.suppressed
             + self.bounced
             + self.complained
+            + self.removed
     }
-    /// Recipients a send may still reach or has reached: everyone not suppressed.
+    /// Recipients a send may still reach or has reached: everyone neither suppressed nor
+    /// removed from the list before they were mailed. Stage sizes count these people.
     pub fn sendable(&self) -> usize {
-        self.total() - self.suppressed
+        self.total() - self.suppressed - self.removed
     }
     /// Recipients whose turn has come and gone: everyone neither pending nor suppressed.
     pub fn processed(&self) -> usize {
@@ -170,7 +261,10 @@ CREATE TABLE IF NOT EXISTS recipients (
     relay TEXT,
     stage INTEGER,
     created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL
+    updated_at INTEGER NOT NULL,
+    addr TEXT,
+    pos INTEGER,
+    data TEXT
 );
 CREATE INDEX IF NOT EXISTS recipients_state ON recipients(state, idx);
 CREATE TABLE IF NOT EXISTS stages (
@@ -201,6 +295,12 @@ CREATE INDEX IF NOT EXISTS reports_hash ON reports(hash);
 CREATE INDEX IF NOT EXISTS reports_idx ON reports(idx, kind);
 ";
 
+fn now_nanos() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
+
 fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -213,39 +313,221 @@ mod key {
     pub const PREFLIGHT: &str = "preflight";
     pub const DATE: &str = "date";
     pub const HALT_REQUESTED: &str = "halt_requested";
+    /// Marks the file as an isomail journal; its value is the format.
+    pub const FORMAT: &str = "isomail_journal";
+    /// The campaign file's name: a journal copied under another campaign's name is refused.
+    pub const CAMPAIGN: &str = "campaign_file";
+    /// The fingerprint the campaign had when it was first checked: the stable prefix of the
+    /// per-recipient delivery keys, whatever `--allow-changed` does to the fingerprint later.
+    pub const CAMPAIGN_ID: &str = "campaign_id";
+    /// The `send` now running, so `isomail halt` asks that one and no later one.
+    pub const RUNNING: &str = "running_send";
 }
+
+/// The journal format this version writes (2: the recipient, not the row, is the unit).
+const FORMAT: &str = "2";
 
 fn db_error(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
     move |e| Error::other(format!("{}: journal error: {e}", path.display()))
 }
 
+/// What isomail says of a file at a journal's path that it will not use: exit 2, and the file
+/// is left as it is (never re-initialised, so a damaged journal can still be restored).
+fn refuse(path: &Path, what: &str) -> Error {
+    Error::input(format!(
+        "{}: {what}; isomail never starts a campaign over on it. Restore the journal from a backup, \
+         or, only if you are sure nobody was mailed, move the file away and send again",
+        path.display()
+    ))
+}
+
 impl Journal {
-    /// Opens (creating if needed) the journal at `path`.
+    /// Opens the journal at `path`, or creates it if there is no file there. An existing file
+    /// must be an isomail journal: an empty file, another SQLite database or anything else is
+    /// refused (exit 2) and left untouched.
     pub fn open(path: &Path) -> Result<Journal, Error> {
-        let conn = Connection::open(path).map_err(db_error(path))?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(db_error(path))?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(db_error(path))?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(db_error(path))?;
-        conn.execute_batch(SCHEMA).map_err(db_error(path))?;
-        add_reply_columns(&conn).map_err(db_error(path))?;
-        Ok(Journal {
-            conn,
-            path: path.to_path_buf(),
-        })
+        match std::fs::symlink_metadata(path) {
+            Ok(_) => Journal::open_file(path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Journal::create(path),
+            Err(e) => Err(Error::other(format!("{}: {e}", path.display()))),
+        }
     }
 
     /// Opens an existing journal, or says there is none.
     pub fn open_existing(path: &Path) -> Result<Journal, Error> {
-        if !path.is_file() {
+        if std::fs::symlink_metadata(path).is_err() {
             return Err(Error::input(format!(
                 "{}: no journal: this campaign has not been sent",
                 path.display()
             )));
         }
-        Journal::open(path)
+        Journal::open_file(path)
+    }
+
+    /// Makes a new journal whole under a temporary name, then links it into place, so no crash
+    /// can leave a half-made journal at `path` (which the next run would refuse), and a
+    /// journal someone else made meanwhile is never overwritten.
+    fn create(path: &Path) -> Result<Journal, Error> {
+        let name = path
+            .file_name()
+            .map_or_else(|| "journal".into(), |n| n.to_string_lossy().into_owned());
+        let temp = path.with_file_name(format!(".{name}.new-{}", std::process::id()));
+        let cleanup = |temp: &Path| {
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                let mut p = temp.as_os_str().to_owned();
+                p.push(suffix);
+                let _ = std::fs::remove_file(PathBuf::from(p));
+            }
+        };
+        cleanup(&temp);
+        let made = (|| -> rusqlite::Result<()> {
+            let conn = Connection::open(&temp)?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            conn.execute_batch(SCHEMA)?;
+            add_columns(&conn)?;
+            conn.execute(
+                "INSERT INTO meta(key, value) VALUES(?1, ?2)",
+                [key::FORMAT, FORMAT],
+            )?;
+            conn.close().map_err(|(_, e)| e)
+        })();
+        if let Err(e) = made {
+            cleanup(&temp);
+            return Err(db_error(path)(e));
+        }
+        let linked = std::fs::File::open(&temp)
+            .and_then(|f| f.sync_all())
+            .and_then(|()| std::fs::hard_link(&temp, path));
+        cleanup(&temp);
+        match linked {
+            Ok(()) => {}
+            // Another process made it first: use theirs, checked like any existing file.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(Error::other(format!(
+                    "{}: cannot create the journal: {e}",
+                    path.display()
+                )));
+            }
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+        }
+        Journal::open_file(path)
+    }
+
+    /// Opens a file that exists, refusing anything that is not an isomail journal.
+    fn open_file(path: &Path) -> Result<Journal, Error> {
+        let meta = std::fs::metadata(path).map_err(|e| refuse(path, &format!("cannot read it: {e}")))?;
+        if !meta.is_file() {
+            return Err(refuse(path, "this is not a regular file, so it is not a journal"));
+        }
+        if meta.len() == 0 {
+            return Err(refuse(
+                path,
+                "the journal is empty (0 bytes): it was truncated or replaced (an editor, a backup tool or a full disk can do that)",
+            ));
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| refuse(path, &format!("cannot open it as a journal: {e}")))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(db_error(path))?;
+        // Read before anything is written: a file that is not SQLite, or an SQLite database
+        // without isomail's tables, is not touched.
+        let tables: rusqlite::Result<Vec<String>> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+            .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect());
+        let tables = tables.map_err(|e| {
+            refuse(
+                path,
+                &format!("this is not an isomail journal, or it is damaged ({e})"),
+            )
+        })?;
+        if !["meta", "recipients"]
+            .iter()
+            .all(|t| tables.iter().any(|have| have == t))
+        {
+            return Err(refuse(
+                path,
+                "this is not an isomail journal (an SQLite database without its tables)",
+            ));
+        }
+        let format: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key::FORMAT], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| refuse(path, &format!("its meta table cannot be read ({e})")))?;
+        if let Some(format) = format.as_deref().filter(|f| *f != FORMAT) {
+            return Err(refuse(
+                path,
+                &format!("this journal has format {format}, which this isomail does not know (it writes {FORMAT}); use the isomail that wrote it"),
+            ));
+        }
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db_error(path))?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(db_error(path))?;
+        let migrated = (|| -> rusqlite::Result<()> {
+            conn.execute_batch(SCHEMA)?;
+            add_columns(&conn)?;
+            if format.is_none() {
+                // A journal of an earlier isomail: the row was the unit, and every row was on
+                // the list at its own position.
+                conn.execute(
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)",
+                    [key::FORMAT, FORMAT],
+                )?;
+                conn.execute(
+                    "INSERT OR IGNORE INTO meta(key, value) SELECT ?1, value FROM meta WHERE key = ?2",
+                    [key::CAMPAIGN_ID, key::FINGERPRINT],
+                )?;
+            }
+            Ok(())
+        })();
+        migrated.map_err(db_error(path))?;
+        let journal = Journal {
+            conn,
+            path: path.to_path_buf(),
+        };
+        journal.fill_addresses()?;
+        Ok(journal)
+    }
+
+    /// Rows journaled before the person was the unit get their normalised address (and their
+    /// list position, which was their journal number); then addresses are unique.
+    fn fill_addresses(&self) -> Result<(), Error> {
+        let missing: Vec<(i64, String)> = self
+            .conn
+            .prepare("SELECT idx, email FROM recipients WHERE addr IS NULL")
+            .and_then(|mut stmt| stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+            .map_err(self.err())?;
+        if !missing.is_empty() {
+            self.conn.execute_batch("BEGIN IMMEDIATE").map_err(self.err())?;
+            let filled = (|| -> rusqlite::Result<()> {
+                let mut stmt = self
+                    .conn
+                    .prepare("UPDATE recipients SET addr = ?2, pos = COALESCE(pos, idx) WHERE idx = ?1")?;
+                for (idx, email) in &missing {
+                    stmt.execute(params![idx, crate::campaign::normalise(email)])?;
+                }
+                Ok(())
+            })();
+            match filled.and_then(|()| self.conn.execute_batch("COMMIT")) {
+                Ok(()) => {}
+                Err(e) => {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                    return Err(self.err()(e));
+                }
+            }
+        }
+        self.conn
+            .execute_batch("CREATE UNIQUE INDEX IF NOT EXISTS recipients_addr ON recipients(addr)")
+            .map_err(self.err())
     }
 
     pub fn path(&self) -> &Path {
@@ -266,9 +548,25 @@ impl Journal {
         campaign.with_file_name(name)
     }
 
+    /// The lock file of the journal at `path`.
+    pub fn lock_path(path: &Path) -> PathBuf {
+        path.with_extension("lock")
+    }
+
+    /// Whether the lock file at `lock_path` records that a send began sending
+    /// ([`JournalLock::mark_sending`]): a sign that the campaign was sent, should its journal be
+    /// lost. A send whose preflight failed leaves it unmarked.
+    pub fn lock_marked(lock_path: &Path) -> bool {
+        use std::io::Read;
+        let mut head = [0u8; 8];
+        std::fs::File::open(lock_path)
+            .and_then(|mut f| f.read(&mut head))
+            .is_ok_and(|n| head[..n].starts_with(b"sending"))
+    }
+
     /// Takes the one-sender-per-campaign lock for the journal at `path`.
     pub fn lock(path: &Path) -> Result<JournalLock, Error> {
-        let lock_path = path.with_extension("lock");
+        let lock_path = Journal::lock_path(path);
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -281,7 +579,10 @@ impl Journal {
                 ))
             })?;
         match file.try_lock() {
-            Ok(()) => Ok(JournalLock { _file: file }),
+            Ok(()) => Ok(JournalLock {
+                file,
+                path: lock_path,
+            }),
             Err(std::fs::TryLockError::WouldBlock) => Err(Error::other(format!(
                 "{}: another `isomail send` is running for this campaign",
                 lock_path.display()
@@ -311,11 +612,6 @@ impl Journal {
         self.set_meta(key::PREFLIGHT, "done")
     }
 
-    /// A changed campaign must be checked again before anything more is sent.
-    pub fn forget_preflight(&self) -> Result<(), Error> {
-        self.delete_meta(key::PREFLIGHT)
-    }
-
     /// The campaign's Date: fixed by the first run and journaled, so every message keeps the
     /// bytes (and hash) its preflight checked, however many runs it takes.
     pub fn date(&self) -> Result<SystemTime, Error> {
@@ -330,19 +626,58 @@ impl Journal {
         Ok(UNIX_EPOCH + std::time::Duration::from_secs(secs))
     }
 
-    /// `isomail halt`: asks the running send to stop; `by` says who asked.
-    pub fn request_halt(&self, by: &str) -> Result<(), Error> {
-        self.set_meta(key::HALT_REQUESTED, by)
+    /// `isomail halt`: asks the send that `run` names (see [`Journal::start_run`]) to stop;
+    /// `by` says who asked. A request for an earlier send is never honoured by a later one.
+    pub fn request_halt(&self, run: &str, by: &str) -> Result<(), Error> {
+        self.set_meta(key::HALT_REQUESTED, &format!("{run}\n{by}"))
     }
 
-    /// Who asked the running send to stop, if anyone has.
-    pub fn halt_request(&self) -> Result<Option<String>, Error> {
-        self.meta(key::HALT_REQUESTED)
+    /// Who asked the send `run` to stop, if anyone has.
+    pub fn halt_request(&self, run: &str) -> Result<Option<String>, Error> {
+        Ok(self.meta(key::HALT_REQUESTED)?.and_then(|request| {
+            let (for_run, by) = request.split_once('\n')?;
+            (for_run == run).then(|| by.to_owned())
+        }))
     }
 
-    /// A new `send` starts without the request that stopped the last one.
-    pub fn clear_halt_request(&self) -> Result<(), Error> {
-        self.delete_meta(key::HALT_REQUESTED)
+    /// A new `send` records itself as the one running (under the campaign's lock), dropping
+    /// any request that was meant for an earlier one. Returns its name.
+    pub fn start_run(&self) -> Result<String, Error> {
+        let run = format!("{}-{}", std::process::id(), now_nanos());
+        self.delete_meta(key::HALT_REQUESTED)?;
+        self.set_meta(key::RUNNING, &run)?;
+        Ok(run)
+    }
+
+    /// The send last recorded as running (whether it still runs, the lock tells).
+    pub fn running(&self) -> Result<Option<String>, Error> {
+        self.meta(key::RUNNING)
+    }
+
+    /// Whether a halt request for the send last recorded as running is waiting.
+    pub fn halt_requested(&self) -> Result<bool, Error> {
+        match self.running()? {
+            Some(run) => Ok(self.halt_request(&run)?.is_some()),
+            None => Ok(false),
+        }
+    }
+
+    /// The campaign file this journal belongs to, by name, recorded by its first `send`.
+    pub fn campaign_file(&self) -> Result<Option<String>, Error> {
+        self.meta(key::CAMPAIGN)
+    }
+
+    pub fn set_campaign_file(&self, name: &str) -> Result<(), Error> {
+        self.set_meta(key::CAMPAIGN, name)
+    }
+
+    /// The stable prefix of the delivery keys: the fingerprint the campaign had when it was
+    /// first checked (journals of earlier isomails: the one they hold).
+    pub fn campaign_id(&self) -> Result<Option<String>, Error> {
+        match self.meta(key::CAMPAIGN_ID)? {
+            Some(id) => Ok(Some(id)),
+            None => self.fingerprint(),
+        }
     }
 
     fn err(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
@@ -374,16 +709,18 @@ impl Journal {
             .map_err(self.err())
     }
 
-    /// Records the preflight: every recipient pending, with the hash its message must have.
-    /// One transaction: either the whole list is journaled or none of it.
+    /// Records the preflight of a new journal: every recipient pending, with the hash its
+    /// message must have, its journal number its list position. One transaction: either the
+    /// whole list is journaled or none of it. `send` uses [`Journal::apply_list`], which also
+    /// takes a list that changed.
     pub fn insert_preflight(&mut self, rows: &[PreflightRow]) -> Result<(), Error> {
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(db_error(&path))?;
         {
             let mut stmt = tx
                 .prepare(
-                    "INSERT INTO recipients(idx, email, state, hash, message_id, created_at, updated_at)
-                     VALUES(?1, ?2, 'pending', ?3, ?4, ?5, ?5)
+                    "INSERT INTO recipients(idx, email, state, hash, message_id, created_at, updated_at, addr, pos, data)
+                     VALUES(?1, ?2, 'pending', ?3, ?4, ?5, ?5, ?6, ?1, ?7)
                      ON CONFLICT(idx) DO UPDATE SET hash = ?3, message_id = ?4, updated_at = ?5
                      WHERE state = 'pending'",
                 )
@@ -395,7 +732,9 @@ impl Journal {
                     row.email,
                     row.hash,
                     row.message_id,
-                    t
+                    t,
+                    crate::campaign::normalise(&row.email),
+                    row.data,
                 ])
                 .map_err(db_error(&path))?;
             }
@@ -411,18 +750,177 @@ impl Journal {
         {
             let mut stmt = tx
                 .prepare(
-                    "INSERT INTO recipients(idx, email, state, hash, message_id, reply, created_at, updated_at)
-                     VALUES(?1, ?2, 'suppressed', '', '', ?3, ?4, ?4)
+                    "INSERT INTO recipients(idx, email, state, hash, message_id, reply, created_at, updated_at, addr, pos)
+                     VALUES(?1, ?2, 'suppressed', '', '', ?3, ?4, ?4, ?5, ?1)
                      ON CONFLICT(idx) DO UPDATE SET state = 'suppressed', reply = ?3, updated_at = ?4
                      WHERE state = 'pending'",
                 )
                 .map_err(db_error(&path))?;
             let t = now();
             for row in rows {
-                stmt.execute(params![row.index as i64, row.email, row.why, t])
-                    .map_err(db_error(&path))?;
+                stmt.execute(params![
+                    row.index as i64,
+                    row.email,
+                    row.why,
+                    t,
+                    crate::campaign::normalise(&row.email)
+                ])
+                .map_err(db_error(&path))?;
             }
         }
+        tx.commit().map_err(db_error(&path))
+    }
+
+    /// How the list as it is now (`listed`, in list order) differs from what the journal
+    /// holds, person by person: what `send --allow-changed` shows before it changes anything.
+    pub fn list_changes(&self, listed: &[Listed]) -> Result<ListChanges, Error> {
+        let known = self.people()?;
+        let mut changes = ListChanges::default();
+        let mut on_list = std::collections::HashSet::with_capacity(listed.len());
+        for l in listed {
+            on_list.insert(l.addr.as_str());
+            match known.get(&l.addr) {
+                None => changes.new += 1,
+                Some(p) if p.state == State::Removed => changes.new += 1,
+                Some(p) if p.data.as_deref() == Some(l.data.as_str()) => {
+                    changes.unchanged += 1;
+                    if p.pos != Some(l.index) {
+                        changes.moved += 1;
+                    }
+                }
+                Some(p) => {
+                    changes.changed += 1;
+                    if p.state != State::Pending {
+                        changes.changed_settled += 1;
+                    }
+                    if p.pos != Some(l.index) {
+                        changes.moved += 1;
+                    }
+                }
+            }
+        }
+        for (addr, p) in &known {
+            if on_list.contains(addr.as_str()) || p.state == State::Removed {
+                continue;
+            }
+            if p.state == State::Pending {
+                changes.removed += 1;
+            } else {
+                changes.removed_settled += 1;
+            }
+        }
+        Ok(changes)
+    }
+
+    /// Every person in the journal by normalised address.
+    fn people(&self) -> Result<HashMap<String, Person>, Error> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT addr, idx, state, pos, data FROM recipients")
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| {
+                let state: String = r.get(2)?;
+                Ok((
+                    r.get::<_, String>(0)?,
+                    Person {
+                        idx: r.get(1)?,
+                        state: State::parse(&state).unwrap_or(State::Ambiguous),
+                        pos: r.get::<_, Option<i64>>(3)?.map(|p| p as usize),
+                        data: r.get(4)?,
+                    },
+                ))
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<HashMap<_, _>, _>>()
+            .map_err(self.err())
+    }
+
+    /// Journals a preflight of the list as it is now, matching people by normalised address,
+    /// never by row, and marks the journal as belonging to the campaign `fingerprint` names,
+    /// all in ONE transaction:
+    /// - a person already sent, failed, ambiguous, suppressed, bounced or complained keeps
+    ///   that fate and hash (only their position on the list is updated): never mailed again;
+    /// - a pending person gets the hash of their message as checked now (their row may have
+    ///   moved or changed);
+    /// - a new person (or one removed earlier and back on the list) is pending, under the
+    ///   next free journal number;
+    /// - a pending person no longer on the list becomes `removed`: never mailed.
+    ///
+    /// `rows` are the checked messages and `suppressed` those a suppression list names, each
+    /// by list position.
+    pub fn apply_list(
+        &mut self,
+        rows: &[PreflightRow],
+        suppressed: &[SuppressedRow],
+        fingerprint: &str,
+    ) -> Result<(), Error> {
+        let known = self.people()?;
+        let fresh = known.is_empty();
+        let mut next = known.values().map(|p| p.idx).max().unwrap_or(0) + 1;
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(db_error(&path))?;
+        let t = now();
+        let applied = (|| -> rusqlite::Result<()> {
+            tx.execute("UPDATE recipients SET pos = NULL", [])?;
+            let mut insert = tx.prepare(
+                "INSERT INTO recipients(idx, email, state, hash, message_id, reply, created_at, updated_at, addr, pos, data)
+                 VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10)",
+            )?;
+            let mut again = tx.prepare(
+                "UPDATE recipients SET state = ?2, email = ?3, hash = ?4, message_id = ?5,
+                 reply = CASE WHEN state = 'removed' OR ?2 <> 'pending' THEN ?6 ELSE reply END,
+                 updated_at = ?7, pos = ?8, data = ?9 WHERE idx = ?1",
+            )?;
+            let mut moved = tx.prepare("UPDATE recipients SET pos = ?2 WHERE idx = ?1")?;
+            let people = rows
+                .iter()
+                .map(|r| (r.index, &r.email, "pending", r.hash.as_str(), r.message_id.as_str(), None, r.data.as_str()))
+                .chain(suppressed.iter().map(|s| {
+                    (s.index, &s.email, "suppressed", "", "", Some(s.why.as_str()), "")
+                }));
+            for (index, email, state, hash, message_id, reply, data) in people {
+                let addr = crate::campaign::normalise(email);
+                let pos = index as i64;
+                match known.get(&addr) {
+                    Some(p) if matches!(p.state, State::Pending | State::Removed) => {
+                        again.execute(params![p.idx, state, email, hash, message_id, reply, t, pos, data])?;
+                    }
+                    Some(p) => {
+                        moved.execute(params![p.idx, pos])?;
+                    }
+                    None => {
+                        let idx = if fresh {
+                            pos
+                        } else {
+                            next += 1;
+                            next - 1
+                        };
+                        insert.execute(params![idx, email, state, hash, message_id, reply, t, addr, pos, data])?;
+                    }
+                }
+            }
+            tx.execute(
+                "UPDATE recipients SET state = 'removed', reply = 'removed from the list before it was mailed',
+                 updated_at = ?1 WHERE pos IS NULL AND state = 'pending'",
+                [t],
+            )?;
+            for (key, value) in [
+                (key::FINGERPRINT, fingerprint),
+                (key::PREFLIGHT, "done"),
+            ] {
+                tx.execute(
+                    "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
+                    [key, value],
+                )?;
+            }
+            tx.execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES(?1, ?2)",
+                [key::CAMPAIGN_ID, fingerprint],
+            )?;
+            Ok(())
+        })();
+        applied.map_err(db_error(&path))?;
         tx.commit().map_err(db_error(&path))
     }
 
@@ -609,6 +1107,7 @@ impl Journal {
                 Some(State::Suppressed) => counts.suppressed = n,
                 Some(State::Bounced) => counts.bounced = n,
                 Some(State::Complained) => counts.complained = n,
+                Some(State::Removed) => counts.removed = n,
                 None => {}
             }
         }
@@ -618,6 +1117,11 @@ impl Journal {
     /// Rows in `state`, in list order.
     pub fn rows_in(&self, state: State) -> Result<Vec<Row>, Error> {
         self.rows_where("state = ?1", state.as_str(), usize::MAX)
+    }
+
+    /// Ambiguous rows of people still on the list (the ones `--resend-ambiguous` may send).
+    pub fn ambiguous_on_list(&self) -> Result<Vec<Row>, Error> {
+        self.rows_where("state = ?1 AND pos IS NOT NULL", "ambiguous", usize::MAX)
     }
 
     /// The next `limit` rows in `state`, in list order.
@@ -944,14 +1448,17 @@ pub enum Write {
     },
 }
 
-/// Journals made before replies were kept with their codes (or before several relays) get the
-/// columns (NULL for the rows already there).
-fn add_reply_columns(conn: &Connection) -> rusqlite::Result<()> {
+/// Journals made before replies were kept with their codes (or before several relays, or before
+/// the person was the unit) get the columns (NULL for the rows already there).
+fn add_columns(conn: &Connection) -> rusqlite::Result<()> {
     let mut has = conn.prepare("SELECT 1 FROM pragma_table_info('recipients') WHERE name = ?1")?;
     for (column, kind) in [
         ("reply_code", "INTEGER"),
         ("reply_status", "TEXT"),
         ("relay", "TEXT"),
+        ("addr", "TEXT"),
+        ("pos", "INTEGER"),
+        ("data", "TEXT"),
     ] {
         if !has.exists([column])? {
             conn.execute_batch(&format!(
@@ -1039,6 +1546,130 @@ impl<'a> Committer<'a> {
 mod tests {
     use super::*;
 
+    /// The recipients table and meta of the first journal format, before replies kept their
+    /// codes, before relays, before the person was the unit.
+    const OLD_SCHEMA: &str = "
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE recipients (
+            idx INTEGER PRIMARY KEY, email TEXT NOT NULL, state TEXT NOT NULL, hash TEXT NOT NULL,
+            message_id TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, reply TEXT,
+            stage INTEGER, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
+        );";
+
+    fn preflight(index: usize, email: &str, hash: &str) -> PreflightRow {
+        PreflightRow {
+            index,
+            email: email.to_owned(),
+            hash: hash.to_owned(),
+            message_id: format!("<{hash}@x>"),
+            data: format!("{email}/{hash}"),
+        }
+    }
+
+    fn state_of(journal: &Journal, email: &str) -> (usize, State, String) {
+        let row = journal
+            .all_rows()
+            .expect("rows")
+            .into_iter()
+            .find(|r| r.email.eq_ignore_ascii_case(email))
+            .unwrap_or_else(|| panic!("{email} is not in the journal"));
+        (row.index, row.state, row.hash)
+    }
+
+    #[test]
+    fn a_changed_list_is_matched_by_person_never_by_row() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut journal = Journal::open(&dir.path().join("j.sqlite")).expect("open");
+        let first: Vec<PreflightRow> = ["a", "b", "c", "d"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| preflight(i + 1, &format!("{n}@x.test"), &format!("{n}1")))
+            .collect();
+        journal.apply_list(&first, &[], "f1").expect("first");
+        journal.set_state(1, State::Sent, None).expect("a sent");
+        journal.set_state(2, State::Failed, None).expect("b failed");
+        // New list: `new` inserted at the top, a moved, B's case and data changed, c removed
+        // (pending), d's data changed (pending).
+        let listed = |index: usize, email: &str, data: &str| Listed {
+            index,
+            addr: crate::campaign::normalise(email),
+            data: data.to_owned(),
+        };
+        let now = [
+            listed(1, "new@x.test", "n"),
+            listed(2, "d@x.test", "changed"),
+            listed(3, "B@x.test", "changed"),
+            listed(4, "a@x.test", "a@x.test/a1"),
+        ];
+        let changes = journal.list_changes(&now).expect("changes");
+        assert_eq!(
+            changes,
+            ListChanges {
+                new: 1,
+                removed: 1,
+                removed_settled: 0,
+                changed: 2,
+                changed_settled: 1,
+                unchanged: 1,
+                moved: 3,
+            }
+        );
+        // Nothing changes before apply_list.
+        assert_eq!(state_of(&journal, "c@x.test").1, State::Pending);
+        let second = [
+            preflight(1, "new@x.test", "n2"),
+            preflight(2, "d@x.test", "d2"),
+            preflight(3, "B@x.test", "b2"),
+            preflight(4, "a@x.test", "a2"),
+        ];
+        journal.apply_list(&second, &[], "f2").expect("second");
+        assert_eq!(state_of(&journal, "a@x.test"), (1, State::Sent, "a1".into()));
+        assert_eq!(state_of(&journal, "b@x.test"), (2, State::Failed, "b1".into()));
+        assert_eq!(state_of(&journal, "c@x.test").1, State::Removed);
+        assert_eq!(state_of(&journal, "d@x.test"), (4, State::Pending, "d2".into()));
+        // The newcomer gets the next free number, never a sent person's.
+        assert_eq!(state_of(&journal, "new@x.test"), (5, State::Pending, "n2".into()));
+        let counts = journal.counts().expect("counts");
+        assert_eq!((counts.removed, counts.sendable(), counts.pending), (1, 4, 2));
+        // c back on the list: pending again, under their own number.
+        let third = [preflight(1, "c@x.test", "c3")];
+        journal.apply_list(&third, &[], "f3").expect("third");
+        assert_eq!(state_of(&journal, "c@x.test"), (3, State::Pending, "c3".into()));
+        assert_eq!(state_of(&journal, "d@x.test").1, State::Removed);
+        assert_eq!(journal.campaign_id().expect("id").as_deref(), Some("f1"));
+        assert_eq!(journal.fingerprint().expect("fp").as_deref(), Some("f3"));
+    }
+
+    #[test]
+    fn a_file_that_is_not_an_isomail_journal_is_refused_and_left_as_it_is() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let cases: [(&str, &[u8]); 3] = [
+            ("empty", b""),
+            ("garbage", b"this is not a database at all, just some text that is long enough"),
+            ("sqlite", b""),
+        ];
+        for (name, bytes) in cases {
+            let path = dir.path().join(name);
+            if name == "sqlite" {
+                let conn = Connection::open(&path).expect("other db");
+                conn.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+                    .expect("other table");
+            } else {
+                std::fs::write(&path, bytes).expect("write");
+            }
+            let before = std::fs::read(&path).expect("read");
+            let err = Journal::open(&path).err().unwrap_or_else(|| panic!("{name} was opened"));
+            assert_eq!(err.kind, crate::ErrorKind::Input, "{name}: {err}");
+            assert!(err.message.contains("never starts a campaign over"), "{name}: {err}");
+            assert_eq!(std::fs::read(&path).expect("read"), before, "{name} was changed");
+        }
+        // Control: a missing file is created, and opens again as a journal.
+        let path = dir.path().join("new");
+        drop(Journal::open(&path).expect("created"));
+        Journal::open(&path).expect("reopened");
+        Journal::open_existing(&path).expect("exists");
+    }
+
     fn journal_with(n: usize) -> (tempfile::TempDir, Journal) {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut journal = Journal::open(&dir.path().join("j.sqlite")).expect("open");
@@ -1048,6 +1679,7 @@ mod tests {
                 email: format!("r{index}@list.test"),
                 hash: format!("h{index}"),
                 message_id: format!("<m{index}@x>"),
+                data: format!("d{index}"),
             })
             .collect();
         journal.insert_preflight(&rows).expect("preflight");
@@ -1124,27 +1756,44 @@ mod tests {
         let row = journal.row(1).expect("row").expect("exists");
         assert_eq!(row.reply_code, Some(550));
         assert_eq!(row.reply_status.as_deref(), Some("5.1.1"));
-        // A journal written before the columns existed opens and keeps its rows.
+        // A journal written before the columns existed (the first format's tables, as that
+        // isomail made them) opens and keeps its rows.
         let old = dir.path().join("old.sqlite");
         let conn = Connection::open(&old).expect("old");
-        conn.execute_batch(
-            &SCHEMA
-                .replace("reply_code INTEGER,", "")
-                .replace("reply_status TEXT,", "")
-                .replace("relay TEXT,", ""),
-        )
-        .expect("old schema");
+        conn.execute_batch(OLD_SCHEMA).expect("old schema");
         conn.execute(
             "INSERT INTO recipients(idx, email, state, hash, message_id, created_at, updated_at)
-             VALUES(1, 'a@x.test', 'sent', 'h', '<m>', 0, 0)",
+             VALUES(1, 'A@x.test', 'sent', 'h', '<m>', 0, 0), (2, 'b@x.test', 'pending', 'h2', '<m2>', 0, 0)",
             [],
         )
-        .expect("old row");
+        .expect("old rows");
+        conn.execute("INSERT INTO meta(key, value) VALUES('fingerprint', 'f1')", [])
+            .expect("old meta");
+        // The set-up is what it claims: none of the later columns is there yet.
+        for column in ["reply_code", "reply_status", "relay", "addr", "pos", "data"] {
+            let has: bool = conn
+                .query_row(
+                    "SELECT EXISTS(SELECT 1 FROM pragma_table_info('recipients') WHERE name = ?1)",
+                    [column],
+                    |r| r.get(0),
+                )
+                .expect("table info");
+            assert!(!has, "the old schema already has {column}");
+        }
         drop(conn);
-        let reopened = Journal::open(&old).expect("migrated");
+        let mut reopened = Journal::open(&old).expect("migrated");
         let row = reopened.row(1).expect("row").expect("exists");
         assert_eq!((row.state, row.reply_code), (State::Sent, None));
         assert_eq!(row.relay, None);
+        // The person is now the unit: the sent row is matched by address, whatever its case
+        // and row, and keeps its fate; the first fingerprint becomes the campaign's id.
+        assert_eq!(reopened.campaign_id().expect("id").as_deref(), Some("f1"));
+        let moved = [preflight(1, "b@x.test", "h2new"), preflight(2, "a@X.TEST", "hnew")];
+        reopened.apply_list(&moved, &[], "f2").expect("apply");
+        let row = reopened.row(1).expect("row").expect("exists");
+        assert_eq!((row.state, row.hash.as_str()), (State::Sent, "h"));
+        let row = reopened.row(2).expect("row").expect("exists");
+        assert_eq!((row.state, row.hash.as_str()), (State::Pending, "h2new"));
         reopened
             .set_relay(1, "smtp://127.0.0.1:2525")
             .expect("relay");

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::journal::Counts;
+use crate::journal::{Counts, ListChanges};
 use crate::term::inert;
 
 /// Something the operator may want to know.
@@ -57,6 +57,12 @@ pub enum Event<'a> {
     StoppingNow,
     /// `isomail halt` wrote its request.
     HaltRequested,
+    /// `isomail halt` found no send running for this campaign, and wrote nothing.
+    NothingToHalt(&'a Path),
+    /// `send --allow-changed`: how the list differs from the journal, before anything changes.
+    ListChanged(&'a ListChanges),
+    /// The operator declined to apply a changed list: nothing was sent or journaled.
+    LeftUnchanged(&'a Path),
 }
 
 /// What `check` or `render` did, as the reporter prints it.
@@ -176,6 +182,15 @@ impl Reporter {
             Event::StoppingNow => eprintln!(
                 "isomail: stopping at once; messages that were in flight will be reported ambiguous"
             ),
+            Event::NothingToHalt(campaign) => println!(
+                "no `isomail send` is running for {}: nothing to halt, and nothing was recorded (the next send starts as usual)",
+                inert(&campaign.display().to_string())
+            ),
+            Event::ListChanged(c) => eprintln!("{}", list_changes(c)),
+            Event::LeftUnchanged(campaign) => eprintln!(
+                "nothing sent, the journal unchanged; send {} again when the list is as you want it",
+                inert(&campaign.display().to_string())
+            ),
             Event::HaltRequested => println!(
                 "halt requested: a running `isomail send` stops after its in-flight messages (within a second)"
             ),
@@ -215,6 +230,19 @@ impl Reporter {
 
     /// Asks on a terminal whether to run stage `stage` (`more` recipients); anywhere else the
     /// answer is no.
+    /// Asks the operator `question` on the terminal: `None` when there is none to ask on.
+    pub fn ask(&self, question: &str) -> Option<bool> {
+        if self.quiet || !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+            return None;
+        }
+        eprint!("{question} [y/N] ");
+        let mut answer = String::new();
+        Some(
+            std::io::stdin().read_line(&mut answer).is_ok()
+                && matches!(answer.trim(), "y" | "Y" | "yes"),
+        )
+    }
+
     pub fn ask_continue(&self, stage: usize, more: usize) -> bool {
         if self.quiet || !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
             return false;
@@ -224,4 +252,29 @@ impl Reporter {
         std::io::stdin().read_line(&mut answer).is_ok()
             && matches!(answer.trim(), "y" | "Y" | "yes")
     }
+}
+
+/// What `send --allow-changed` will do with a changed list, person by person.
+fn list_changes(c: &ListChanges) -> String {
+    let mut out = format!(
+        "the list changed since the journal was started: {} new, {} removed, {} changed, {} unchanged",
+        c.new,
+        c.removed + c.removed_settled,
+        c.changed,
+        c.unchanged
+    );
+    if c.moved > 0 {
+        out.push_str(&format!(" ({} at another row)", c.moved));
+    }
+    out.push_str(&format!(
+        "\n  new: pending, rendered and checked before anything is sent\
+         \n  removed: {} not yet mailed are journaled as removed and never mailed; {} already settled keep their fate\
+         \n  changed: {} pending are rendered and checked again; {} already settled keep their fate and are not mailed again\
+         \n  everyone already sent, failed, ambiguous, suppressed or bounced keeps that, wherever their row moved",
+        c.removed,
+        c.removed_settled,
+        c.changed - c.changed_settled,
+        c.changed_settled
+    ));
+    out
 }

@@ -112,7 +112,7 @@ fn read(campaign: &Path, journal: &Journal) -> Result<Report, Error> {
         bounced_recipients: recipients(State::Bounced)?,
         ambiguous_recipients: recipients(State::Ambiguous)?,
         seeds: journal.seeds()?,
-        halt_requested: journal.halt_request()?.is_some(),
+        halt_requested: journal.halt_requested()?,
     })
 }
 
@@ -148,6 +148,9 @@ fn print_text(report: &Report) {
         match c.suppressed {
             0 => String::new(),
             n => format!(", {n} suppressed"),
+        } + &match c.removed {
+            0 => String::new(),
+            n => format!(", {n} removed from the list before they were mailed"),
         }
     );
     if c.bounced + c.complained > 0 {

@@ -32,6 +32,7 @@ fn options() -> SendOptions {
         through: Through::All,
         resend_ambiguous: false,
         allow_changed: false,
+        confirmed: true,
         jobs: 1,
     }
 }

@@ -21,7 +21,7 @@ use crate::sandbox::{Format, Limits, MAX_RENDERER_BYTES, Templates};
 use delivery::DeliveryFile;
 pub use delivery::{Bounces, Delivery, DomainLimit, Relay, Secret, Stage, Target, Tls};
 pub use recipients::{Recipient, RecipientList};
-pub use suppress::Suppression;
+pub use suppress::{Suppression, normalise};
 pub use tokens::{Tokens, Unsubscribe};
 use tokens::{TokensSection, UnsubscribeSection};
 

@@ -28,6 +28,21 @@ pub struct Recipient {
 }
 
 impl Recipient {
+    /// A digest of everything the list says about this recipient (address and every column),
+    /// so the journal can tell an edited row from an unchanged one.
+    pub fn data_digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(self.email.as_bytes());
+        for (name, value) in &self.fields {
+            h.update([0]);
+            h.update(name.as_bytes());
+            h.update([0]);
+            h.update(value.as_bytes());
+        }
+        crate::campaign::hex(&h.finalize())
+    }
+
     /// `a***@example.org`: enough for an operator to tell messages apart in a report, without
     /// printing the address itself.
     pub fn masked(&self) -> String {
@@ -78,7 +93,7 @@ impl RecipientList {
                 line,
                 addresses.len() + 1,
             )?;
-            let key = recipient.email.to_lowercase();
+            let key = super::normalise(&recipient.email);
             if let Some(first) = seen.insert(key.clone(), line) {
                 return Err(Error::input(format!(
                     "{}: line {line}, column `email`: {} is already on line {first} (addresses are compared ignoring case); remove one of the two rows",

@@ -68,8 +68,9 @@ impl Suppression {
     }
 }
 
-/// How addresses are compared (and tokens made): the recipient list's rule, trimmed and
-/// lower-cased.
+/// How addresses are compared, everywhere one address is matched with another: duplicates on
+/// the list, suppression, tokens, and the journal, whose unit is the person this names (so a row
+/// that moves, or whose address changes case, keeps its fate). Trimmed and lower-cased.
 pub fn normalise(email: &str) -> String {
     email.trim().to_lowercase()
 }

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::Error;
-use crate::journal::Journal;
+use crate::journal::{Journal, JournalLock};
 use crate::report::{Event, Reporter};
 use crate::transport::Reply;
 
@@ -51,6 +51,8 @@ pub enum HaltReason {
     SendTimeFinding(String),
     /// A message rendered at send time is not the one the preflight checked.
     HashMismatch { index: usize },
+    /// A stage ended with nobody's fate settled: planning it again would change nothing.
+    NoProgress { stage: usize, pending: usize },
     /// The journal could not record a step; sending on would lose track of someone.
     Journal(String),
 }
@@ -97,6 +99,11 @@ impl std::fmt::Display for HaltReason {
                 write!(f, "cannot deliver through {relay}: {reply}")
             }
             HaltReason::SendTimeFinding(what) => f.write_str(what),
+            HaltReason::NoProgress { stage, pending } => write!(
+                f,
+                "stage {stage} settled nobody's fate ({pending} recipient(s) still pending); \
+                 stopping rather than run it again"
+            ),
             HaltReason::HashMismatch { index } => write!(
                 f,
                 "the message for recipient #{index} differs from the one checked in preflight (content hash mismatch)"
@@ -195,27 +202,51 @@ pub(super) async fn watch_signals(halt: Halt, reporter: Arc<Reporter>) {
     }
 }
 
-/// `isomail halt` writes a request into the journal; the running send polls for it.
-pub(super) async fn watch_halt_requests(path: PathBuf, halt: Halt) {
-    let Ok(journal) = Journal::open(&path) else {
+/// `isomail halt` writes a request for this send (`run`) into the journal; the send polls for it.
+pub(super) async fn watch_halt_requests(path: PathBuf, run: String, halt: Halt) {
+    let Ok(journal) = Journal::open_existing(&path) else {
         return;
     };
     loop {
         tokio::time::sleep(HALT_POLL).await;
-        if let Ok(Some(by)) = journal.halt_request() {
+        if let Ok(Some(by)) = journal.halt_request(&run) {
             halt.halt(HaltReason::Operator(by));
             return;
         }
     }
 }
 
-/// `isomail halt`: asks a running send to stop after its in-flight messages.
+/// How long `isomail halt` waits for a send that holds the lock to record itself as running.
+const RUN_RECORDED: Duration = Duration::from_secs(5);
+
+/// `isomail halt`: asks the running send to stop after its in-flight messages. With no send
+/// running it writes nothing (so no later send can find a stale request) and says so.
 pub fn request_halt(campaign_path: &Path) -> Result<(), Error> {
-    let journal = Journal::open_existing(&Journal::path_for(campaign_path, false))?;
-    let when = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    journal.request_halt(&format!("by `isomail halt` at unix time {when}"))?;
-    Reporter::terminal().event(Event::HaltRequested);
-    Ok(())
+    let path = Journal::path_for(campaign_path, false);
+    let journal = Journal::open_existing(&path)?;
+    let reporter = Reporter::terminal();
+    let started = std::time::Instant::now();
+    loop {
+        if !JournalLock::held(&path) {
+            reporter.event(Event::NothingToHalt(campaign_path));
+            return Ok(());
+        }
+        // The lock is taken before the send records itself: a send just starting is waited for.
+        let run = journal.running()?;
+        if let Some(run) = run.filter(|r| !r.is_empty()) {
+            let when = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            journal.request_halt(&run, &format!("by `isomail halt` at unix time {when}"))?;
+            reporter.event(Event::HaltRequested);
+            return Ok(());
+        }
+        if started.elapsed() > RUN_RECORDED {
+            return Err(Error::other(format!(
+                "{}: a send holds the lock but has not recorded itself in the journal; try again",
+                path.display()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -12,6 +12,7 @@
 mod bounce_gate;
 mod domains;
 mod halt;
+mod journal_file;
 mod pass;
 mod preflight;
 mod stage;
@@ -51,6 +52,8 @@ pub struct SendOptions {
     pub through: Through,
     pub resend_ambiguous: bool,
     pub allow_changed: bool,
+    /// `--yes`: the operator agreed up front, so nothing is asked (a changed list included).
+    pub confirmed: bool,
     pub jobs: usize,
 }
 
@@ -79,34 +82,44 @@ pub fn run(campaign_path: &Path, options: &SendOptions) -> Result<(), Error> {
 /// Runs `send` for a loaded campaign through `wiring`.
 pub fn run_with(campaign: &Campaign, options: &SendOptions, wiring: Wiring) -> Result<(), Error> {
     let path = Journal::path_for(&campaign.path, options.dry_run);
-    let _lock = Journal::lock(&path)?;
-    let mut journal = Journal::open(&path)?;
     let transport = &*wiring.transport;
     let fingerprint = fingerprint(campaign, &transport.describe());
-    settle(
-        campaign,
-        options,
-        &journal,
-        &fingerprint,
-        transport,
-        &wiring,
-    )?;
+    journal_file::refuse_lost(campaign, &path, &fingerprint, options.dry_run)?;
+    let lock = Journal::lock(&path)?;
+    let mut journal = Journal::open(&path)?;
+    journal_file::claim(campaign, &journal)?;
+    let run = journal.start_run()?;
+    let changed = settle(campaign, options, &journal, &fingerprint, transport, &wiring)?;
+    let listed = if changed || !journal.preflight_done()? {
+        let listed = journal_file::listing(campaign)?;
+        if changed {
+            let changes = journal.list_changes(&listed)?;
+            wiring.reporter.event(Event::ListChanged(&changes));
+            if !options.confirmed && wiring.reporter.ask("apply these changes and go on?") == Some(false) {
+                wiring.reporter.event(Event::LeftUnchanged(&campaign.path));
+                return Ok(());
+            }
+        }
+        Some(listed)
+    } else {
+        None
+    };
 
     let sandbox = pipeline::load_sandbox(campaign, options.jobs, &wiring.reporter)?;
     pipeline::probe(campaign, &sandbox)?;
     let checks = pipeline::checks(campaign)?;
     let date = journal.date()?;
-    if !journal.preflight_done()? {
+    if let Some(listed) = listed {
         let making = Making {
             campaign,
             sandbox: &sandbox,
             checks: &checks,
             date,
         };
-        preflight::run(&making, &mut journal, options.jobs, &wiring.reporter)?;
-        journal.set_fingerprint(&fingerprint)?;
-        journal.set_preflight_done()?;
+        preflight::run(&making, &mut journal, &listed, &fingerprint, options.jobs, &wiring.reporter)?;
     }
+    let campaign_id = journal.campaign_id()?.unwrap_or_else(|| fingerprint.clone());
+    lock.mark_sending(&campaign_id)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -117,7 +130,7 @@ pub fn run_with(campaign: &Campaign, options: &SendOptions, wiring: Wiring) -> R
         let reporter = Arc::clone(&wiring.reporter);
         runtime.spawn(halt::watch_signals(wiring.halt.clone(), reporter));
     }
-    runtime.spawn(halt::watch_halt_requests(path, wiring.halt.clone()));
+    runtime.spawn(halt::watch_halt_requests(path, run, wiring.halt.clone()));
     wiring.reporter.event(Event::Sending {
         campaign: &campaign.path,
         transport: &transport.describe(),
@@ -136,7 +149,7 @@ pub fn run_with(campaign: &Campaign, options: &SendOptions, wiring: Wiring) -> R
         halt: &wiring.halt,
         domains: &domains,
         reporter: &wiring.reporter,
-        fingerprint: &fingerprint,
+        campaign_id: &campaign_id,
         options,
     };
     let result = stage::run(&ctx, &runtime);
@@ -144,8 +157,9 @@ pub fn run_with(campaign: &Campaign, options: &SendOptions, wiring: Wiring) -> R
     result
 }
 
-/// Refuses a changed campaign (unless allowed), clears an old halt request and settles what an
-/// interrupted run left in flight: delivered (if the transport can tell) or ambiguous.
+/// Refuses a changed campaign (unless allowed) and settles what an interrupted run left in
+/// flight: delivered (if the transport can tell) or ambiguous. Returns whether the campaign
+/// changed since the journal's last preflight (and the operator allowed it).
 fn settle(
     campaign: &Campaign,
     options: &SendOptions,
@@ -153,22 +167,25 @@ fn settle(
     fingerprint: &str,
     transport: &dyn Transport,
     wiring: &Wiring,
-) -> Result<(), Error> {
-    match journal.fingerprint()? {
+) -> Result<bool, Error> {
+    let changed = match journal.fingerprint()? {
         Some(old) if old != fingerprint && !options.allow_changed => {
             return Err(Error::input(format!(
                 "{}: the campaign (templates, renderer, recipients or delivery target) changed since {} was started; \
-                 finish it as it was, or pass --allow-changed to re-check the pending recipients against the new campaign",
+                 finish it as it was, or pass --allow-changed: everyone already mailed keeps their fate wherever \
+                 their row moved, new and edited rows are checked again before anything is sent, and removed rows \
+                 not yet mailed are never mailed (docs/operations.md)",
                 campaign.path.display(),
                 journal.path().display()
             )));
         }
-        Some(old) if old != fingerprint => journal.forget_preflight()?,
-        _ => {}
-    }
-    journal.clear_halt_request()?;
+        Some(old) => old != fingerprint,
+        None => false,
+    };
+    // Keys of messages sent before any change: the campaign's first fingerprint.
+    let campaign_id = journal.campaign_id()?.unwrap_or_else(|| fingerprint.to_owned());
     let ambiguous = journal.recover(|row| {
-        match transport.already_delivered(&delivery_key(fingerprint, row.index)) {
+        match transport.already_delivered(&delivery_key(&campaign_id, row.index)) {
             Some(true) => Some(State::Sent),
             Some(false) => Some(State::Pending),
             None => None,
@@ -177,7 +194,7 @@ fn settle(
     if ambiguous > 0 {
         wiring.reporter.event(Event::RecoveredAmbiguous(ambiguous));
     }
-    Ok(())
+    Ok(changed)
 }
 
 /// What every message of the campaign is made with, loaded and probed once per send.
@@ -197,7 +214,8 @@ pub(super) struct Ctx<'a> {
     pub halt: &'a Halt,
     pub domains: &'a domains::Domains,
     pub reporter: &'a Reporter,
-    pub fingerprint: &'a str,
+    /// The prefix of every delivery key ([`delivery_key`]).
+    pub campaign_id: &'a str,
     pub options: &'a SendOptions,
 }
 
@@ -232,9 +250,10 @@ fn fingerprint(campaign: &Campaign, transport: &str) -> String {
     hex(&h.finalize())
 }
 
-/// The stable per-recipient key a transport may use (the Maildir's file name).
-fn delivery_key(fingerprint: &str, index: usize) -> String {
-    format!("{}-{index:08}", &fingerprint[..16])
+/// The stable per-recipient key a transport may use (the Maildir's file name): the campaign's
+/// first fingerprint and the person's journal number, neither of which a list edit changes.
+fn delivery_key(campaign_id: &str, index: usize) -> String {
+    format!("{}-{index:08}", &campaign_id[..campaign_id.len().min(16)])
 }
 
 /// The transport the campaign names: its Maildir outbox or its relay (or none, dry).

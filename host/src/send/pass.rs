@@ -10,7 +10,7 @@ use super::halt::HaltReason;
 use super::stage::Tally;
 use super::worker::{Job, Workers};
 use crate::Error;
-use crate::campaign::Recipient;
+use crate::campaign::{Recipient, normalise};
 use crate::journal::{Committer, Row};
 use crate::pipeline;
 use crate::report::Event;
@@ -72,27 +72,29 @@ pub(super) fn run(
     workers.finish()
 }
 
-/// Renders the pass's messages in list order and queues them for the workers.
+/// Renders the pass's messages in list order and queues them for the workers. A row is found
+/// on the list by its person (normalised address), not by its position: the journal's number
+/// for someone is not their row.
 fn produce(
     ctx: &Ctx<'_>,
     pass: &Pass<'_>,
     tx: tokio::sync::mpsc::Sender<Job>,
 ) -> Result<(), Error> {
-    let wanted: HashMap<usize, &str> = pass
+    let wanted: HashMap<String, (usize, &str)> = pass
         .rows
         .iter()
-        .map(|r| (r.index, r.hash.as_str()))
+        .map(|r| (normalise(&r.email), (r.index, r.hash.as_str())))
         .collect();
     let mut seed_pending = pass.with_seed && !ctx.campaign().delivery.seed.is_empty();
     for item in ctx.campaign().recipients.stream()? {
         let recipient = item?;
-        let Some(hash) = wanted.get(&recipient.index) else {
+        let Some(&(index, hash)) = wanted.get(&normalise(&recipient.email)) else {
             continue;
         };
         if ctx.halt.is_halted() {
             break;
         }
-        let Some(mut job) = render_again(ctx, recipient, hash) else {
+        let Some(mut job) = render_again(ctx, recipient, index, hash) else {
             break;
         };
         job.seed_stage = seed_pending.then_some(pass.stage);
@@ -106,7 +108,7 @@ fn produce(
 
 /// The message for `recipient`, rendered in a fresh instance, checked, and identical to the
 /// one the preflight checked; otherwise the campaign halts and `None` is returned.
-fn render_again(ctx: &Ctx<'_>, recipient: Recipient, hash: &str) -> Option<Job> {
+fn render_again(ctx: &Ctx<'_>, recipient: Recipient, journaled: usize, hash: &str) -> Option<Job> {
     let m = &ctx.making;
     let index = recipient.index;
     let message = match pipeline::render_one(m.campaign, m.sandbox, m.checks, m.date, recipient) {
@@ -130,7 +132,7 @@ fn render_again(ctx: &Ctx<'_>, recipient: Recipient, hash: &str) -> Option<Job> 
         return None;
     }
     Some(Job {
-        index,
+        index: journaled,
         email: message.email,
         bytes: message.bytes,
         seed_stage: None,

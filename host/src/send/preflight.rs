@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use super::Making;
 use crate::Error;
-use crate::journal::{Journal, PreflightRow, SuppressedRow};
+use crate::journal::{Journal, Listed, PreflightRow, SuppressedRow};
 use crate::message;
 use crate::pipeline;
 use crate::report::{Event, Reporter};
@@ -13,10 +13,14 @@ use crate::report::{Event, Reporter};
 /// Problems listed one by one; the rest are counted.
 const SHOWN: usize = 20;
 
-/// Renders and checks every message, and journals each hash; exit 3 on any problem.
+/// Renders and checks every message, and journals each hash against the people of `listed`
+/// (the list as it is now, [`Journal::apply_list`]); exit 3 on any problem, and then the
+/// journal is as it was.
 pub(super) fn run(
     making: &Making<'_>,
     journal: &mut Journal,
+    listed: &[Listed],
+    fingerprint: &str,
     jobs: usize,
     reporter: &Reporter,
 ) -> Result<(), Error> {
@@ -27,6 +31,9 @@ pub(super) fn run(
         date,
     } = *making;
     let started = Instant::now();
+    let data: std::collections::HashMap<usize, &str> =
+        listed.iter().map(|l| (l.index, l.data.as_str())).collect();
+    let digest = |index: usize| data.get(&index).map_or_else(String::new, |d| (*d).to_owned());
     let mut rows = Vec::with_capacity(campaign.recipients.len());
     let mut problems: Vec<String> = Vec::new();
     let mut problem_count = 0;
@@ -37,6 +44,7 @@ pub(super) fn run(
                 index: m.index,
                 email: m.email,
                 hash: m.hash,
+                data: digest(m.index),
             }),
             Ok(m) => {
                 problem_count += 1;
@@ -65,7 +73,6 @@ pub(super) fn run(
             findings.len()
         )));
     }
-    journal.insert_preflight(&rows)?;
     let suppressed: Vec<SuppressedRow> = summary
         .suppressed
         .into_iter()
@@ -75,7 +82,7 @@ pub(super) fn run(
             why: s.why,
         })
         .collect();
-    journal.insert_suppressed(&suppressed)?;
+    journal.apply_list(&rows, &suppressed, fingerprint)?;
     reporter.event(Event::PreflightDone {
         messages: rows.len(),
         seconds: started.elapsed().as_secs_f64(),

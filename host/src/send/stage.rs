@@ -55,7 +55,7 @@ pub(super) fn run(ctx: &Ctx<'_>, runtime: &tokio::runtime::Runtime) -> Result<()
         let total = counts.sendable();
         let targets = stages::targets(&campaign.delivery.stages, total);
         let ambiguous_again = if resend_ambiguous {
-            counts.ambiguous
+            ctx.journal()?.ambiguous_on_list()?.len()
         } else {
             0
         };
@@ -80,8 +80,15 @@ pub(super) fn run(ctx: &Ctx<'_>, runtime: &tokio::runtime::Runtime) -> Result<()
             return Ok(());
         }
         ran_one = true;
+        let settled_before = settled(ctx)?;
         run_one(ctx, runtime, stage, target, processed, resend_ambiguous)?;
         resend_ambiguous = false;
+        // A stage that settled nobody's fate would be planned again exactly as it was: end
+        // here, with the reason, rather than go round for ever.
+        if ctx.halt.reason().is_none() && settled(ctx)? == settled_before {
+            let pending = ctx.journal()?.counts()?.pending;
+            ctx.halt.halt(HaltReason::NoProgress { stage, pending });
+        }
         if target < total {
             super::bounce_gate::wait_and_judge(ctx, stage)?;
         }
@@ -97,6 +104,13 @@ pub(super) fn run(ctx: &Ctx<'_>, runtime: &tokio::runtime::Runtime) -> Result<()
             )));
         }
     }
+}
+
+/// How many people's fate is settled or decided (everyone not pending), ambiguous ones
+/// included: what every stage must move for the plan to go on.
+fn settled(ctx: &Ctx<'_>) -> Result<usize, Error> {
+    let counts = ctx.journal()?.counts()?;
+    Ok(counts.total() - counts.pending)
 }
 
 /// Reads the suppression lists again (someone may have unsubscribed while the last stage ran)
@@ -126,7 +140,7 @@ fn run_one(
 ) -> Result<(), Error> {
     let mut rows = Vec::new();
     if resend_ambiguous {
-        rows.extend(ctx.journal()?.rows_in(State::Ambiguous)?);
+        rows.extend(ctx.journal()?.ambiguous_on_list()?);
     }
     let want = target.saturating_sub(processed).saturating_sub(rows.len());
     rows.extend(ctx.journal()?.next_rows(State::Pending, want)?);

@@ -155,7 +155,7 @@ impl<'a> Workers<'a> {
             Ok(attempts) => attempts,
             Err(e) => return self.journal_failed(e),
         };
-        let key = delivery_key(self.ctx.fingerprint, job.index);
+        let key = delivery_key(self.ctx.campaign_id, job.index);
         let transport = self.ctx.transport;
         let from = self.ctx.campaign().envelope_sender(&job.email);
         let (outcome, relay) = transport
