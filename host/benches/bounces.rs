@@ -75,6 +75,7 @@ fn setup(dir: &Path, n: usize) -> (Campaign, Journal) {
             email: format!("r{i}@list.test"),
             hash: String::new(),
             message_id: String::new(),
+            data: String::new(),
         })
         .collect();
     journal.insert_preflight(&rows).expect("rows");

@@ -419,9 +419,13 @@ impl Journal {
 
     /// Opens a file that exists, refusing anything that is not an isomail journal.
     fn open_file(path: &Path) -> Result<Journal, Error> {
-        let meta = std::fs::metadata(path).map_err(|e| refuse(path, &format!("cannot read it: {e}")))?;
+        let meta =
+            std::fs::metadata(path).map_err(|e| refuse(path, &format!("cannot read it: {e}")))?;
         if !meta.is_file() {
-            return Err(refuse(path, "this is not a regular file, so it is not a journal"));
+            return Err(refuse(
+                path,
+                "this is not a regular file, so it is not a journal",
+            ));
         }
         if meta.len() == 0 {
             return Err(refuse(
@@ -457,15 +461,19 @@ impl Journal {
             ));
         }
         let format: Option<String> = conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key::FORMAT], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT value FROM meta WHERE key = ?1",
+                [key::FORMAT],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(|e| refuse(path, &format!("its meta table cannot be read ({e})")))?;
         if let Some(format) = format.as_deref().filter(|f| *f != FORMAT) {
             return Err(refuse(
                 path,
-                &format!("this journal has format {format}, which this isomail does not know (it writes {FORMAT}); use the isomail that wrote it"),
+                &format!(
+                    "this journal has format {format}, which this isomail does not know (it writes {FORMAT}); use the isomail that wrote it"
+                ),
             ));
         }
         conn.pragma_update(None, "journal_mode", "WAL")
@@ -504,14 +512,19 @@ impl Journal {
         let missing: Vec<(i64, String)> = self
             .conn
             .prepare("SELECT idx, email FROM recipients WHERE addr IS NULL")
-            .and_then(|mut stmt| stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+            .and_then(|mut stmt| {
+                stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect()
+            })
             .map_err(self.err())?;
         if !missing.is_empty() {
-            self.conn.execute_batch("BEGIN IMMEDIATE").map_err(self.err())?;
+            self.conn
+                .execute_batch("BEGIN IMMEDIATE")
+                .map_err(self.err())?;
             let filled = (|| -> rusqlite::Result<()> {
-                let mut stmt = self
-                    .conn
-                    .prepare("UPDATE recipients SET addr = ?2, pos = COALESCE(pos, idx) WHERE idx = ?1")?;
+                let mut stmt = self.conn.prepare(
+                    "UPDATE recipients SET addr = ?2, pos = COALESCE(pos, idx) WHERE idx = ?1",
+                )?;
                 for (idx, email) in &missing {
                     stmt.execute(params![idx, crate::campaign::normalise(email)])?;
                 }
@@ -875,16 +888,36 @@ impl Journal {
             let mut moved = tx.prepare("UPDATE recipients SET pos = ?2 WHERE idx = ?1")?;
             let people = rows
                 .iter()
-                .map(|r| (r.index, &r.email, "pending", r.hash.as_str(), r.message_id.as_str(), None, r.data.as_str()))
+                .map(|r| {
+                    (
+                        r.index,
+                        &r.email,
+                        "pending",
+                        r.hash.as_str(),
+                        r.message_id.as_str(),
+                        None,
+                        r.data.as_str(),
+                    )
+                })
                 .chain(suppressed.iter().map(|s| {
-                    (s.index, &s.email, "suppressed", "", "", Some(s.why.as_str()), "")
+                    (
+                        s.index,
+                        &s.email,
+                        "suppressed",
+                        "",
+                        "",
+                        Some(s.why.as_str()),
+                        "",
+                    )
                 }));
             for (index, email, state, hash, message_id, reply, data) in people {
                 let addr = crate::campaign::normalise(email);
                 let pos = index as i64;
                 match known.get(&addr) {
                     Some(p) if matches!(p.state, State::Pending | State::Removed) => {
-                        again.execute(params![p.idx, state, email, hash, message_id, reply, t, pos, data])?;
+                        again.execute(params![
+                            p.idx, state, email, hash, message_id, reply, t, pos, data
+                        ])?;
                     }
                     Some(p) => {
                         moved.execute(params![p.idx, pos])?;
@@ -896,7 +929,9 @@ impl Journal {
                             next += 1;
                             next - 1
                         };
-                        insert.execute(params![idx, email, state, hash, message_id, reply, t, addr, pos, data])?;
+                        insert.execute(params![
+                            idx, email, state, hash, message_id, reply, t, addr, pos, data
+                        ])?;
                     }
                 }
             }
@@ -905,10 +940,7 @@ impl Journal {
                  updated_at = ?1 WHERE pos IS NULL AND state = 'pending'",
                 [t],
             )?;
-            for (key, value) in [
-                (key::FINGERPRINT, fingerprint),
-                (key::PREFLIGHT, "done"),
-            ] {
+            for (key, value) in [(key::FINGERPRINT, fingerprint), (key::PREFLIGHT, "done")] {
                 tx.execute(
                     "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
                     [key, value],
@@ -1623,18 +1655,36 @@ mod tests {
             preflight(4, "a@x.test", "a2"),
         ];
         journal.apply_list(&second, &[], "f2").expect("second");
-        assert_eq!(state_of(&journal, "a@x.test"), (1, State::Sent, "a1".into()));
-        assert_eq!(state_of(&journal, "b@x.test"), (2, State::Failed, "b1".into()));
+        assert_eq!(
+            state_of(&journal, "a@x.test"),
+            (1, State::Sent, "a1".into())
+        );
+        assert_eq!(
+            state_of(&journal, "b@x.test"),
+            (2, State::Failed, "b1".into())
+        );
         assert_eq!(state_of(&journal, "c@x.test").1, State::Removed);
-        assert_eq!(state_of(&journal, "d@x.test"), (4, State::Pending, "d2".into()));
+        assert_eq!(
+            state_of(&journal, "d@x.test"),
+            (4, State::Pending, "d2".into())
+        );
         // The newcomer gets the next free number, never a sent person's.
-        assert_eq!(state_of(&journal, "new@x.test"), (5, State::Pending, "n2".into()));
+        assert_eq!(
+            state_of(&journal, "new@x.test"),
+            (5, State::Pending, "n2".into())
+        );
         let counts = journal.counts().expect("counts");
-        assert_eq!((counts.removed, counts.sendable(), counts.pending), (1, 4, 2));
+        assert_eq!(
+            (counts.removed, counts.sendable(), counts.pending),
+            (1, 4, 2)
+        );
         // c back on the list: pending again, under their own number.
         let third = [preflight(1, "c@x.test", "c3")];
         journal.apply_list(&third, &[], "f3").expect("third");
-        assert_eq!(state_of(&journal, "c@x.test"), (3, State::Pending, "c3".into()));
+        assert_eq!(
+            state_of(&journal, "c@x.test"),
+            (3, State::Pending, "c3".into())
+        );
         assert_eq!(state_of(&journal, "d@x.test").1, State::Removed);
         assert_eq!(journal.campaign_id().expect("id").as_deref(), Some("f1"));
         assert_eq!(journal.fingerprint().expect("fp").as_deref(), Some("f3"));
@@ -1645,7 +1695,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let cases: [(&str, &[u8]); 3] = [
             ("empty", b""),
-            ("garbage", b"this is not a database at all, just some text that is long enough"),
+            (
+                "garbage",
+                b"this is not a database at all, just some text that is long enough",
+            ),
             ("sqlite", b""),
         ];
         for (name, bytes) in cases {
@@ -1658,10 +1711,19 @@ mod tests {
                 std::fs::write(&path, bytes).expect("write");
             }
             let before = std::fs::read(&path).expect("read");
-            let err = Journal::open(&path).err().unwrap_or_else(|| panic!("{name} was opened"));
+            let err = Journal::open(&path)
+                .err()
+                .unwrap_or_else(|| panic!("{name} was opened"));
             assert_eq!(err.kind, crate::ErrorKind::Input, "{name}: {err}");
-            assert!(err.message.contains("never starts a campaign over"), "{name}: {err}");
-            assert_eq!(std::fs::read(&path).expect("read"), before, "{name} was changed");
+            assert!(
+                err.message.contains("never starts a campaign over"),
+                "{name}: {err}"
+            );
+            assert_eq!(
+                std::fs::read(&path).expect("read"),
+                before,
+                "{name} was changed"
+            );
         }
         // Control: a missing file is created, and opens again as a journal.
         let path = dir.path().join("new");
@@ -1767,8 +1829,11 @@ mod tests {
             [],
         )
         .expect("old rows");
-        conn.execute("INSERT INTO meta(key, value) VALUES('fingerprint', 'f1')", [])
-            .expect("old meta");
+        conn.execute(
+            "INSERT INTO meta(key, value) VALUES('fingerprint', 'f1')",
+            [],
+        )
+        .expect("old meta");
         // The set-up is what it claims: none of the later columns is there yet.
         for column in ["reply_code", "reply_status", "relay", "addr", "pos", "data"] {
             let has: bool = conn
@@ -1788,7 +1853,10 @@ mod tests {
         // The person is now the unit: the sent row is matched by address, whatever its case
         // and row, and keeps its fate; the first fingerprint becomes the campaign's id.
         assert_eq!(reopened.campaign_id().expect("id").as_deref(), Some("f1"));
-        let moved = [preflight(1, "b@x.test", "h2new"), preflight(2, "a@X.TEST", "hnew")];
+        let moved = [
+            preflight(1, "b@x.test", "h2new"),
+            preflight(2, "a@X.TEST", "hnew"),
+        ];
         reopened.apply_list(&moved, &[], "f2").expect("apply");
         let row = reopened.row(1).expect("row").expect("exists");
         assert_eq!((row.state, row.hash.as_str()), (State::Sent, "h"));

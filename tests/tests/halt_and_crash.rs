@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::util::{
-    CampaignDir, FaultySmtp, assert_halted, campaign_with, isomail_command, isomail_path,
+    CampaignDir, FaultySmtp, Lcg, assert_halted, campaign_with, isomail_command, isomail_path,
     journal_rows, status_json, stderr,
 };
 
@@ -203,19 +203,6 @@ fn failure_rate_gate_halts_the_stage() {
         "{status}"
     );
     assert_journal_matches_server(&path, &server);
-}
-
-/// A small deterministic generator for kill times (the seed is printed to reproduce a run).
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % below
-    }
 }
 
 #[test]

@@ -14,6 +14,7 @@ fn journal_with(dir: &std::path::Path, n: usize) -> Journal {
             email: format!("r{i}@list.test"),
             hash: format!("hash{i}"),
             message_id: format!("<{i}@x>"),
+            data: format!("data{i}"),
         })
         .collect();
     journal.insert_preflight(&rows).expect("preflight");

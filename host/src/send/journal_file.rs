@@ -66,9 +66,9 @@ fn outbox_messages(dir: &Path, prefix: &str) -> usize {
         .filter_map(|sub| std::fs::read_dir(dir.join(sub)).ok())
         .flat_map(|entries| entries.flatten())
         .filter(|e| {
-            e.file_name()
-                .to_str()
-                .is_some_and(|n| n.starts_with(prefix) && n.as_bytes().get(prefix.len()) == Some(&b'-'))
+            e.file_name().to_str().is_some_and(|n| {
+                n.starts_with(prefix) && n.as_bytes().get(prefix.len()) == Some(&b'-')
+            })
         })
         .count()
 }

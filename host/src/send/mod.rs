@@ -89,13 +89,22 @@ pub fn run_with(campaign: &Campaign, options: &SendOptions, wiring: Wiring) -> R
     let mut journal = Journal::open(&path)?;
     journal_file::claim(campaign, &journal)?;
     let run = journal.start_run()?;
-    let changed = settle(campaign, options, &journal, &fingerprint, transport, &wiring)?;
+    let changed = settle(
+        campaign,
+        options,
+        &journal,
+        &fingerprint,
+        transport,
+        &wiring,
+    )?;
     let listed = if changed || !journal.preflight_done()? {
         let listed = journal_file::listing(campaign)?;
         if changed {
             let changes = journal.list_changes(&listed)?;
             wiring.reporter.event(Event::ListChanged(&changes));
-            if !options.confirmed && wiring.reporter.ask("apply these changes and go on?") == Some(false) {
+            if !options.confirmed
+                && wiring.reporter.ask("apply these changes and go on?") == Some(false)
+            {
                 wiring.reporter.event(Event::LeftUnchanged(&campaign.path));
                 return Ok(());
             }
@@ -116,9 +125,18 @@ pub fn run_with(campaign: &Campaign, options: &SendOptions, wiring: Wiring) -> R
             checks: &checks,
             date,
         };
-        preflight::run(&making, &mut journal, &listed, &fingerprint, options.jobs, &wiring.reporter)?;
+        preflight::run(
+            &making,
+            &mut journal,
+            &listed,
+            &fingerprint,
+            options.jobs,
+            &wiring.reporter,
+        )?;
     }
-    let campaign_id = journal.campaign_id()?.unwrap_or_else(|| fingerprint.clone());
+    let campaign_id = journal
+        .campaign_id()?
+        .unwrap_or_else(|| fingerprint.clone());
     lock.mark_sending(&campaign_id)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -183,7 +201,9 @@ fn settle(
         None => false,
     };
     // Keys of messages sent before any change: the campaign's first fingerprint.
-    let campaign_id = journal.campaign_id()?.unwrap_or_else(|| fingerprint.to_owned());
+    let campaign_id = journal
+        .campaign_id()?
+        .unwrap_or_else(|| fingerprint.to_owned());
     let ambiguous = journal.recover(|row| {
         match transport.already_delivered(&delivery_key(&campaign_id, row.index)) {
             Some(true) => Some(State::Sent),

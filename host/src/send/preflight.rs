@@ -33,7 +33,10 @@ pub(super) fn run(
     let started = Instant::now();
     let data: std::collections::HashMap<usize, &str> =
         listed.iter().map(|l| (l.index, l.data.as_str())).collect();
-    let digest = |index: usize| data.get(&index).map_or_else(String::new, |d| (*d).to_owned());
+    let digest = |index: usize| {
+        data.get(&index)
+            .map_or_else(String::new, |d| (*d).to_owned())
+    };
     let mut rows = Vec::with_capacity(campaign.recipients.len());
     let mut problems: Vec<String> = Vec::new();
     let mut problem_count = 0;

@@ -489,3 +489,30 @@ pub fn status_json(campaign: &Path) -> serde_json::Value {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     serde_json::from_slice(&out.stdout).expect("status json")
 }
+
+/// A small deterministic generator for random schedules (kill times, list edits); a test prints
+/// its seed so a failing run can be reproduced.
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    /// A number below `below` (which must not be 0).
+    pub fn next(&mut self, below: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % below
+    }
+
+    /// A seed from the clock, or from `ISOMAIL_TEST_SEED` to reproduce a run.
+    pub fn seed() -> u64 {
+        std::env::var("ISOMAIL_TEST_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(7, |d| d.as_nanos() as u64)
+            })
+    }
+}
