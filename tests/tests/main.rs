@@ -11,6 +11,7 @@ mod contract;
 mod deliverability;
 mod delivery;
 mod dkim;
+mod docs;
 mod domains;
 mod formats;
 mod halt_and_crash;
