@@ -27,29 +27,131 @@ impl GuestTarget {
 
 /// The `wasm-component-ld` that ships with the toolchain building us (the wasm32-wasip2 linker).
 fn wasm_component_ld() -> PathBuf {
-    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let out = Command::new(&rustc)
-        .args(["--print", "sysroot"])
-        .output()
-        .expect("cannot run rustc --print sysroot");
-    let sysroot = String::from_utf8(out.stdout).expect("sysroot is UTF-8");
+    let sysroot =
+        sysroot().unwrap_or_else(|| stop("isomail's build cannot run `rustc --print sysroot`"));
     let host = std::env::var("HOST").expect("cargo sets HOST");
-    let linker = Path::new(sysroot.trim())
+    let linker = sysroot
         .join("lib")
         .join("rustlib")
         .join(host)
         .join("bin")
         .join("wasm-component-ld");
-    assert!(
-        linker.is_file(),
-        "{} is missing; it comes with the wasm32-wasip2 target (`rustup target add wasm32-wasip2`)",
-        linker.display()
-    );
+    if !linker.is_file() {
+        stop(&format!(
+            "isomail's build needs {}, the component linker that comes with Rust 1.95 and later",
+            linker.display()
+        ));
+    }
     linker
+}
+
+/// The rustc cargo builds us with.
+fn rustc() -> std::ffi::OsString {
+    std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into())
+}
+
+/// The sysroot of [`rustc`], if it runs.
+fn sysroot() -> Option<PathBuf> {
+    let out = Command::new(rustc())
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()?;
+    let sysroot = String::from_utf8(out.stdout).ok()?;
+    (out.status.success() && !sysroot.trim().is_empty()).then(|| PathBuf::from(sysroot.trim()))
+}
+
+/// Ends the build with one sentence (no panic, so no backtrace).
+fn stop(why: &str) -> ! {
+    eprintln!("error: {why}");
+    std::process::exit(1)
+}
+
+/// Whether the toolchain building us has the standard library for `triple`.
+fn has_std_for(triple: &str) -> bool {
+    let Ok(out) = Command::new(rustc())
+        .args(["--print", "target-libdir", "--target", triple])
+        .output()
+    else {
+        return false;
+    };
+    let libdir = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    out.status.success()
+        && std::fs::read_dir(libdir).is_ok_and(|entries| {
+            entries.flatten().any(|e| {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                name.starts_with("libstd-") && name.ends_with(".rlib")
+            })
+        })
+}
+
+/// Makes sure the toolchain building us has the standard library for `target`, before anything
+/// is compiled for it: rustup does not add rust-toolchain.toml's targets to a toolchain that is
+/// already installed. If it is missing, `rustup target add` adds it to the toolchain in use
+/// (`RUSTUP_TOOLCHAIN`, which rustup's proxies set) and says so in one warning; without rustup,
+/// or if that fails, the build ends with one sentence saying what to install.
+fn ensure_target_installed(target: GuestTarget) {
+    let triple = target.triple();
+    if has_std_for(triple) {
+        return;
+    }
+    let wanted = format!(
+        "isomail's build needs the Rust standard library for {triple}; install it with \
+         `rustup target add {triple}` or your distribution's rust-std package for that target"
+    );
+    // The rustup toolchain building us: the one rustup's proxy chose, else the one whose
+    // directory rustc's sysroot is (cargo run from a toolchain's bin/, its rustup home too).
+    let (toolchain, home) = match std::env::var("RUSTUP_TOOLCHAIN") {
+        Ok(name) if !name.is_empty() => (name, None),
+        _ => {
+            let sysroot = sysroot().unwrap_or_default();
+            let name = sysroot.file_name().and_then(|n| n.to_str());
+            let toolchains = sysroot.parent().filter(|p| p.ends_with("toolchains"));
+            match (name, toolchains.and_then(Path::parent)) {
+                (Some(name), Some(home)) => (name.to_owned(), Some(home.to_owned())),
+                _ => stop(&format!("{wanted} (the Rust building it is not rustup's)")),
+            }
+        }
+    };
+    // host/build.rs and tests/build.rs may run at once: one `rustup target add` at a time in a
+    // target directory (rustup itself takes no lock on the toolchain it changes).
+    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let lock = out_dir.ancestors().nth(4).and_then(|target_dir| {
+        let file = std::fs::File::create(target_dir.join(".rustup-target-add.lock")).ok()?;
+        file.lock().ok()?;
+        Some(file)
+    });
+    if has_std_for(triple) {
+        return;
+    }
+    let mut rustup = Command::new("rustup");
+    rustup.args(["target", "add", "--toolchain", &toolchain, triple]);
+    if let Some(home) = home {
+        rustup.env("RUSTUP_HOME", home);
+    }
+    let added = match rustup.output() {
+        Err(_) => stop(&format!("{wanted} (rustup was not found)")),
+        Ok(out) => out,
+    };
+    drop(lock);
+    if !added.status.success() || !has_std_for(triple) {
+        let said = String::from_utf8_lossy(&added.stderr);
+        let said = said
+            .lines()
+            .find(|l| l.starts_with("error"))
+            .map_or_else(String::new, |l| format!(": {}", l.trim()));
+        stop(&format!(
+            "{wanted} (`rustup target add {triple}` failed{said})"
+        ));
+    }
+    println!(
+        "cargo:warning=the Rust standard library for {triple} was not installed: added it with `rustup target add {triple}` (toolchain {toolchain})"
+    );
 }
 
 /// Builds every cdylib in the project at `manifest` and returns the release output directory.
 fn build_wasm_guests(manifest: &Path, target_subdir: &str, target: GuestTarget) -> PathBuf {
+    ensure_target_installed(target);
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     // OUT_DIR is <target>/<profile>/build/<pkg>-<hash>/out: keep guest builds beside the host's
     // so they survive `cargo clean -p` and are shared by the debug and release profiles.
@@ -59,10 +161,16 @@ fn build_wasm_guests(manifest: &Path, target_subdir: &str, target: GuestTarget) 
         .map_or_else(|| out_dir.join("wasm"), |t| t.join(target_subdir));
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--release", "--target", target.triple(), "--manifest-path"])
-        .arg(manifest)
-        .arg("--target-dir")
-        .arg(&target_dir);
+    cmd.args([
+        "build",
+        "--release",
+        "--target",
+        target.triple(),
+        "--manifest-path",
+    ])
+    .arg(manifest)
+    .arg("--target-dir")
+    .arg(&target_dir);
     // The outer build's flags and wrappers (clippy, coverage, cross targets) are for the host.
     for var in [
         "CARGO_ENCODED_RUSTFLAGS",
@@ -77,20 +185,28 @@ fn build_wasm_guests(manifest: &Path, target_subdir: &str, target: GuestTarget) 
         cmd.env_remove(var);
     }
     if target == GuestTarget::Bare {
-        cmd.env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER", wasm_component_ld())
-            .env(
-                "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS",
-                "-C link-arg=--wasi-adapter=none",
-            );
+        cmd.env(
+            "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER",
+            wasm_component_ld(),
+        )
+        .env(
+            "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS",
+            "-C link-arg=--wasi-adapter=none",
+        );
     }
-    let status = cmd.status().unwrap_or_else(|e| panic!("cannot run cargo to build {}: {e}", manifest.display()));
-    assert!(
-        status.success(),
-        "building {} for {} failed; is the target installed? (`rustup target add {}`)",
-        manifest.display(),
-        target.triple(),
-        target.triple()
-    );
+    let status = cmd.status().unwrap_or_else(|e| {
+        stop(&format!(
+            "cannot run cargo to build {}: {e}",
+            manifest.display()
+        ))
+    });
+    if !status.success() {
+        stop(&format!(
+            "building {} for {} failed (cargo's messages are above)",
+            manifest.display(),
+            target.triple()
+        ));
+    }
     target_dir.join(target.triple()).join("release")
 }
 

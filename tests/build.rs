@@ -8,16 +8,17 @@
 include!("../host/build_guest.rs");
 
 fn main() {
-    mark_missing_parts();
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
     let guests = here.join("guests");
-    rerun_if_tree_changed(&guests);
-    rerun_if_tree_changed(&here.join("..").join("wit"));
+    // First, so that a missing target is all a failed build prints.
     let release = build_wasm_guests(
         &guests.join("Cargo.toml"),
         "wasm-test-guests",
         GuestTarget::Wasip2,
     );
+    mark_missing_parts();
+    rerun_if_tree_changed(&guests);
+    rerun_if_tree_changed(&here.join("..").join("wit"));
     for name in [
         "accumulator",
         "counter",
