@@ -2,8 +2,9 @@
 //! turns into an exit code. Summaries go to stdout, problems and progress to stderr.
 
 use std::borrow::Cow;
+use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
 use crate::Error;
@@ -11,7 +12,7 @@ use crate::campaign::Campaign;
 use crate::checks::Checks;
 use crate::cli::{Cli, Command, SendArgs};
 use crate::pipeline::{self, Failed, Outcome, Summary};
-use crate::report::{Event, RenderSummary, Reporter};
+use crate::report::{CompileCache, Event, RenderSummary, RendererLoaded, Reporter};
 use crate::sandbox::RenderError;
 use crate::sandbox::RenderFailure;
 use crate::send::{SendOptions, Through};
@@ -117,8 +118,8 @@ fn init(dir: &Path) -> Result<(), Error> {
 }
 
 fn check(path: &Path, jobs: Option<usize>) -> Result<(), Error> {
+    let (campaign, sandbox, jobs, loaded) = prepare(path, jobs)?;
     let started = Instant::now();
-    let (campaign, sandbox, jobs) = prepare(path, jobs)?;
     let checks = pipeline::checks(&campaign)?;
     let mut tally = Tally::new(campaign.recipients.len());
     let summary = pipeline::render_all(
@@ -132,13 +133,13 @@ fn check(path: &Path, jobs: Option<usize>) -> Result<(), Error> {
             Ok(())
         },
     )?;
-    tally.finish("checked", &campaign, started, &summary)
+    tally.finish("checked", &campaign, &loaded, started, &summary)
 }
 
 fn render(path: &Path, out: &Path, jobs: Option<usize>) -> Result<(), Error> {
-    let started = Instant::now();
-    let (campaign, sandbox, jobs) = prepare(path, jobs)?;
+    let (campaign, sandbox, jobs, loaded) = prepare(path, jobs)?;
     create_empty_dir(out)?;
+    let started = Instant::now();
     let checks = pipeline::checks(&campaign)?;
     let mut tally = Tally::new(campaign.recipients.len());
     let now = SystemTime::now();
@@ -155,7 +156,7 @@ fn render(path: &Path, out: &Path, jobs: Option<usize>) -> Result<(), Error> {
         Ok(())
     })?;
     let verb = format!("rendered to {}:", out.display());
-    tally.finish(&verb, &campaign, started, &summary)
+    tally.finish(&verb, &campaign, &loaded, started, &summary)
 }
 
 fn preview(path: &Path, to: Option<&str>, index: Option<usize>) -> Result<(), Error> {
@@ -230,20 +231,92 @@ fn preview(path: &Path, to: Option<&str>, index: Option<usize>) -> Result<(), Er
     }
 }
 
-/// Loads the campaign and its sandbox and proves the templates work before any recipient.
+/// Loads the campaign and its sandbox and proves the templates work before any recipient; also
+/// says how long making the renderer ready took, and whether the compile cache had it.
 fn prepare(
     path: &Path,
     jobs: Option<usize>,
-) -> Result<(Campaign, crate::sandbox::Sandbox, usize), Error> {
+) -> Result<(Campaign, crate::sandbox::Sandbox, usize, RendererLoaded), Error> {
     let campaign = Campaign::load(path)?;
     let jobs = match jobs {
         Some(0) => return Err(Error::input("--jobs must be at least 1")),
         Some(n) => n,
         None => pipeline::default_jobs(),
     };
+    let cache = CacheWatch::start();
+    let started = Instant::now();
     let sandbox = pipeline::load_sandbox(&campaign, jobs, &Reporter::terminal())?;
+    let loaded = RendererLoaded {
+        seconds: started.elapsed().as_secs_f64(),
+        cache: cache.finish(),
+    };
     pipeline::probe(&campaign, &sandbox)?;
-    Ok((campaign, sandbox, jobs))
+    Ok((campaign, sandbox, jobs, loaded))
+}
+
+/// What the compile cache's directory shows a load of the renderer did: the sandbox compiles
+/// what the cache lacks and writes it as a new file, and touches an entry it loads (the same
+/// evidence the compile-cache tests read). Another isomail using the same cache at the same
+/// moment could blur it; it only picks the words of one line.
+struct CacheWatch {
+    dir: Option<PathBuf>,
+    /// The entries before: file name, inode and modification time.
+    before: Vec<(OsString, u64, Option<SystemTime>)>,
+}
+
+impl CacheWatch {
+    fn start() -> CacheWatch {
+        // Where the sandbox's compile cache is (host/src/sandbox/cache.rs): `ISOMAIL_CACHE_DIR`
+        // (empty: off), else `$XDG_CACHE_HOME/isomail`, else `~/.cache/isomail`.
+        let dir = match std::env::var_os("ISOMAIL_CACHE_DIR") {
+            Some(dir) => (!dir.is_empty()).then(|| PathBuf::from(dir)),
+            None => std::env::var_os("XDG_CACHE_HOME")
+                .filter(|v| !v.is_empty())
+                .map(|xdg| PathBuf::from(xdg).join("isomail"))
+                .or_else(|| {
+                    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/isomail"))
+                }),
+        };
+        let before = dir.as_deref().map(cache_entries).unwrap_or_default();
+        CacheWatch { dir, before }
+    }
+
+    fn finish(self) -> CompileCache {
+        let Some(dir) = &self.dir else {
+            return CompileCache::NotUsed;
+        };
+        let after = cache_entries(dir);
+        let was = |name: &OsString| self.before.iter().find(|(n, ..)| n == name);
+        if after
+            .iter()
+            .any(|entry| was(&entry.0).is_none_or(|old| old.1 != entry.1))
+        {
+            CompileCache::Stored
+        } else if after
+            .iter()
+            .any(|entry| was(&entry.0).is_some_and(|old| old.2 != entry.2))
+        {
+            CompileCache::Loaded
+        } else {
+            CompileCache::NotUsed
+        }
+    }
+}
+
+/// The compiled entries (`*.cwasm`) of a compile-cache directory; none if it cannot be read.
+fn cache_entries(dir: &Path) -> Vec<(OsString, u64, Option<SystemTime>)> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(listing) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    listing
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+        .filter_map(|e| {
+            let meta = e.metadata().ok()?;
+            Some((e.file_name(), meta.ino(), meta.modified().ok()))
+        })
+        .collect()
 }
 
 fn create_empty_dir(dir: &Path) -> Result<(), Error> {
@@ -316,6 +389,7 @@ impl Tally {
         mut self,
         verb: &str,
         campaign: &Campaign,
+        loaded: &RendererLoaded,
         started: Instant,
         summary: &Summary,
     ) -> Result<(), Error> {
@@ -331,6 +405,7 @@ impl Tally {
             bytes: self.bytes,
             seconds: started.elapsed().as_secs_f64(),
         }));
+        self.reporter.event(Event::RendererReady(loaded));
         self.first_findings.sort_by_key(|(index, _)| *index);
         for (_, line) in &self.first_findings {
             self.reporter.event(Event::Problem(line));

@@ -23,6 +23,8 @@ pub enum Event<'a> {
     Problem(&'a str),
     /// What `check` or `render` did.
     Rendered(&'a RenderSummary<'a>),
+    /// How `check` or `render` got the renderer ready, before the first message.
+    RendererReady(&'a RendererLoaded),
     /// Recipients an interrupted run left in flight, now marked ambiguous.
     RecoveredAmbiguous(usize),
     /// Pending recipients a suppression list (read again) now names: not sent.
@@ -77,7 +79,27 @@ pub struct RenderSummary<'a> {
     /// Left out because a suppression list names them.
     pub suppressed: usize,
     pub bytes: u64,
+    /// Rendering and checking the messages; the renderer's compile is [`RendererLoaded`].
     pub seconds: f64,
+}
+
+/// How long the renderer took to be ready (compiled, or loaded from the compile cache, and
+/// snapshotted with the campaign's templates), apart from rendering.
+#[derive(Debug)]
+pub struct RendererLoaded {
+    pub seconds: f64,
+    pub cache: CompileCache,
+}
+
+/// What the compile cache did for the renderer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompileCache {
+    /// It lacked (part of) the renderer, which was compiled and stored in it.
+    Stored,
+    /// It had all of it.
+    Loaded,
+    /// Off, or not private enough to be used: compiled, not kept.
+    NotUsed,
 }
 
 /// One stage's outcome, as the reporter prints it.
@@ -147,7 +169,7 @@ impl Reporter {
             ),
             Event::Problem(problem) => eprintln!("  {}", inert(problem)),
             Event::Rendered(r) => println!(
-                "{} {} recipients: {} rendered, {} failed, {} flagged by safety checks{}; {:.1} KiB average; {:.2} s ({:.0} messages/s)",
+                "{} {} recipients: {} rendered, {} failed, {} flagged by safety checks{}; {:.1} KiB average; {:.3} s ({:.0} messages/s)",
                 r.verb,
                 r.recipients,
                 r.rendered,
@@ -161,6 +183,20 @@ impl Reporter {
                 r.seconds,
                 (r.rendered + r.failed) as f64 / r.seconds.max(1e-9)
             ),
+            Event::RendererReady(r) => match r.cache {
+                CompileCache::Stored => println!(
+                    "renderer compiled in {:.2} s (cached for next time)",
+                    r.seconds
+                ),
+                CompileCache::Loaded => println!(
+                    "renderer loaded from the compile cache in {:.2} s",
+                    r.seconds
+                ),
+                CompileCache::NotUsed => println!(
+                    "renderer compiled in {:.2} s (not cached: the compile cache is off or not private)",
+                    r.seconds
+                ),
+            },
             Event::PreflightDone { messages, seconds } => {
                 println!("preflight: {messages} messages rendered and checked in {seconds:.1} s");
             }

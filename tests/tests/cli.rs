@@ -138,3 +138,77 @@ fn compiled_renderer_is_cached_only_in_a_private_directory() {
     std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).expect("chmod");
     assert_eq!(cached(&shared), 0);
 }
+
+#[test]
+fn check_times_the_renderer_compile_apart_from_the_render_rate() {
+    let (dir, demo) = sample();
+    let campaign = demo.join("campaign.toml");
+    let check = |cache: &std::ffi::OsStr| -> String {
+        let out = crate::util::isomail_command(&["check", campaign.to_str().expect("utf-8")])
+            .env("ISOMAIL_CACHE_DIR", cache)
+            .output()
+            .expect("check");
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let renderer_line = |out: &str| -> String {
+        out.lines()
+            .find(|l| l.starts_with("renderer "))
+            .unwrap_or_else(|| panic!("no renderer line in: {out}"))
+            .to_owned()
+    };
+    // The rate is over the rendering alone: the seconds the line gives, not the compile's.
+    let assert_rate = |out: &str| -> f64 {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("checked 20 recipients: 20 rendered"))
+            .unwrap_or_else(|| panic!("no summary in: {out}"));
+        let (seconds, rate) = line
+            .rsplit_once("; ")
+            .and_then(|(_, t)| t.strip_suffix(" messages/s)"))
+            .and_then(|t| t.split_once(" s ("))
+            .unwrap_or_else(|| panic!("no time and rate in: {line}"));
+        let seconds: f64 = seconds.parse().expect("seconds");
+        let rate: f64 = rate.parse().expect("rate");
+        // Both printed rounded: to the millisecond, and to the message.
+        let slowest = 20.0 / (seconds + 0.0005) - 0.5;
+        let fastest = 20.0 / (seconds - 0.0005).max(1e-9) + 0.5;
+        assert!(
+            (slowest..=fastest).contains(&rate),
+            "{rate} messages/s is not 20 messages in {seconds} s: {line}"
+        );
+        seconds
+    };
+
+    let cache = crate::util::private_cache(dir.path());
+    let first = check(cache.as_os_str());
+    let compiled = renderer_line(&first);
+    assert!(
+        compiled.starts_with("renderer compiled in ")
+            && compiled.ends_with(" s (cached for next time)"),
+        "{first}"
+    );
+    let compile_seconds: f64 = compiled
+        .trim_start_matches("renderer compiled in ")
+        .trim_end_matches(" s (cached for next time)")
+        .parse()
+        .expect("compile seconds");
+    // Rendering 20 messages of the sample takes milliseconds, the compile seconds.
+    assert!(assert_rate(&first) < compile_seconds, "{first}");
+
+    let second = check(cache.as_os_str());
+    assert!(
+        renderer_line(&second).starts_with("renderer loaded from the compile cache in "),
+        "{second}"
+    );
+    assert_rate(&second);
+
+    // The cache turned off: compiled every time, and said so.
+    let off = check("".as_ref());
+    assert!(
+        renderer_line(&off).starts_with("renderer compiled in ")
+            && renderer_line(&off)
+                .ends_with("(not cached: the compile cache is off or not private)"),
+        "{off}"
+    );
+}
