@@ -1,4 +1,4 @@
-//! The command line as an operator meets it: init, check, preview, render, exit codes.
+//! The command line as an operator meets it: init, check, preview, render, help, exit codes.
 
 use crate::util::{isomail, isomail_path, stderr, stdout};
 
@@ -211,4 +211,45 @@ fn check_times_the_renderer_compile_apart_from_the_render_rate() {
                 .ends_with("(not cached: the compile cache is off or not private)"),
         "{off}"
     );
+}
+
+#[test]
+fn every_help_names_an_existing_docs_page() {
+    use clap::CommandFactory;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let cli = isomail::cli::Cli::command();
+    let subcommands: Vec<String> = cli
+        .get_subcommands()
+        .map(|c| c.get_name().to_owned())
+        .collect();
+    assert!(subcommands.contains(&"send".to_owned()), "{subcommands:?}");
+    // `isomail --help`, then `isomail SUBCOMMAND --help` for each.
+    for mut args in std::iter::once(vec![]).chain(subcommands.iter().map(|c| vec![c.as_str()])) {
+        args.push("--help");
+        let out = isomail(&args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        let help = stdout(&out);
+        let pages: Vec<String> = help
+            .match_indices("docs/")
+            .filter_map(|(at, _)| {
+                let rest = &help[at + "docs/".len()..];
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                    .collect();
+                (!name.is_empty() && rest[name.len()..].starts_with(".md"))
+                    .then(|| format!("docs/{name}.md"))
+            })
+            .collect();
+        assert!(
+            !pages.is_empty(),
+            "isomail {args:?} names no docs page:\n{help}"
+        );
+        for page in pages {
+            assert!(
+                root.join(&page).is_file(),
+                "isomail {args:?} names {page:?}, which is not a file of the repository"
+            );
+        }
+    }
 }
