@@ -125,7 +125,8 @@ fn places(html: &str, marks: &[usize]) -> Vec<(usize, usize, Place)> {
     let mut attribute: Vec<u8> = Vec::new();
     let name = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
     let inside = |element: &[u8]| {
-        let article = if element == b"svg" || element.first().is_some_and(|c| b"aeiou".contains(c)) {
+        let article = if element == b"svg" || element.first().is_some_and(|c| b"aeiou".contains(c))
+        {
             "an"
         } else {
             "a"

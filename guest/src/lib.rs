@@ -186,10 +186,15 @@ impl Guest for BuiltinRenderer {
         };
 
         if prepared.source.format != Format::Plain {
-            let fields = recipient.fields.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+            let fields = recipient
+                .fields
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()));
             for (name, value) in fields.chain([("email", recipient.email.as_str())]) {
                 if let Some(why) = literal::reserved_in_value(value) {
-                    return Err(RenderError::Other(format!("the recipient's `{name}` {why}")));
+                    return Err(RenderError::Other(format!(
+                        "the recipient's `{name}` {why}"
+                    )));
                 }
             }
         }

@@ -13,7 +13,9 @@ struct Legacy;
 
 impl Guest for Legacy {
     fn render(templates: Templates, recipient: Recipient) -> Result<Content, RenderError> {
-        let mut seen = SEEN.lock().map_err(|_| RenderError::Other("poisoned".into()))?;
+        let mut seen = SEEN
+            .lock()
+            .map_err(|_| RenderError::Other("poisoned".into()))?;
         seen.push(recipient.email.clone());
         let name = recipient
             .fields

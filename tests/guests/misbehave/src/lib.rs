@@ -40,7 +40,8 @@ impl Guest for Misbehave {
             "errbig" => return Err(RenderError::Other("E".repeat(40 << 20))),
             "erresc" => {
                 return Err(RenderError::Other(
-                    "\x1b]0;pwned\x07\x1b[2K\r\nchecked 9 recipients: 9 rendered, 0 failed\n".into(),
+                    "\x1b]0;pwned\x07\x1b[2K\r\nchecked 9 recipients: 9 rendered, 0 failed\n"
+                        .into(),
                 ));
             }
             "eqrun" => text = run_then_at('='),
