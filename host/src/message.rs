@@ -116,7 +116,7 @@ fn check_content(content: &Content) -> Result<(), Unfit> {
     Ok(())
 }
 
-/// Builds the message, or says why this content cannot be one ([`Unfit`]) or why the result
+/// Builds the message, or says why this content cannot be one (`Unfit`) or why the result
 /// would not be well-formed (a campaign `from` or address too long for a header line).
 pub fn build(envelope: &Envelope<'_>, content: &Content) -> Result<Vec<u8>, String> {
     check_content(content).map_err(|unfit| unfit.to_string())?;

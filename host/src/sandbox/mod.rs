@@ -4,7 +4,7 @@
 //! [`Sandbox::render`] then builds a new `Store`, instantiates, makes exactly one `render` call and
 //! drops both. No function here, public or not, lets a caller keep an instance for a second
 //! message: that is the property the 2016 incident lacked. Each instance gets no capability (see
-//! [`wasi`]) and runs under the [`Limits`], whose breach fails only that message.
+//! `wasi.rs`) and runs under the [`Limits`], whose breach fails only that message.
 
 mod cache;
 mod snapshot;
@@ -416,7 +416,7 @@ impl Sandbox {
 
     /// Like [`Sandbox::load`], for one campaign's templates: if the renderer exports `prepare`
     /// (the built-in one does), it is run once with `templates` alone and every message's fresh
-    /// instance starts from a snapshot of it (see [`snapshot`](self::snapshot)). Otherwise, or
+    /// instance starts from a snapshot of it (see `snapshot.rs`). Otherwise, or
     /// if `prepare` refuses the templates, this is `load`; `render` then reports the problem.
     pub fn load_for(
         source: Source<'_>,
