@@ -14,7 +14,8 @@
 #     port 25; installs the postfix package if missing);
 #   - componentize-qjs, which makes the JavaScript renderers components (tests/build.rs): npm ci
 #     of guest/javascript's pinned package-lock.json into the target directory
-#     (target/tmp/js-tools), its path exported as ISOMAIL_COMPONENTIZE_QJS;
+#     (target/tmp/js-tools), its path exported as ISOMAIL_COMPONENTIZE_QJS; as root only, it
+#     installs Debian's nodejs and npm first if node or npm is missing;
 #   - checks that `openssl` and `script` (util-linux) exist; and whether it runs as root (the
 #     compile-cache tests make files of another user).
 # What it cannot prepare it says up front, and the tests that need it are compiled as ignored
@@ -88,9 +89,17 @@ fi
 # --- componentize-qjs, for the JavaScript renderers (tests/build.rs builds them with it) ----------
 # guest/javascript's package.json and package-lock.json pin it; npm ci installs exactly that
 # into the target directory, again only when the lock file changed.
+if { ! command -v npm >/dev/null || ! command -v node >/dev/null; } && [ "$(id -u)" = 0 ]; then
+  echo "tests/run.sh: installing nodejs and npm (apt-get)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm || true
+fi
 if ! command -v npm >/dev/null || ! command -v node >/dev/null; then
   missing+=(componentize-qjs)
-  why+=("componentize-qjs: node and npm not found (Debian: apt-get install nodejs npm)")
+  if [ "$(id -u)" = 0 ]; then
+    why+=("componentize-qjs: node and npm not found, and apt-get install nodejs npm failed (its messages are above)")
+  else
+    why+=("componentize-qjs: node and npm not found (Debian: apt-get install nodejs npm; as root tests/run.sh does)")
+  fi
 else
   js_target=$(cargo metadata --no-deps --format-version 1 \
     | node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).target_directory))')
