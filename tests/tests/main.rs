@@ -24,4 +24,5 @@ mod messages;
 mod postfix;
 mod python;
 mod relays;
+mod resume;
 mod sender;

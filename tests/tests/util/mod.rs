@@ -474,6 +474,9 @@ pub fn journal_rows(
         isomail::journal::State::Failed,
         isomail::journal::State::Ambiguous,
         isomail::journal::State::Suppressed,
+        isomail::journal::State::Bounced,
+        isomail::journal::State::Complained,
+        isomail::journal::State::Removed,
     ] {
         for r in journal.rows_in(state).expect("rows") {
             rows.push((r.index, r.email, state.as_str().to_owned(), r.hash, r.reply));
