@@ -4,7 +4,7 @@ use std::path::Path;
 
 use crate::Error;
 
-const CAMPAIGN: &str = r#"# isomail campaign: see README.md for every key.
+const CAMPAIGN: &str = r#"# isomail campaign: every key is described in docs/configuration.md.
 [message]
 from = "Example Service <noreply@example.org>"
 subject = "Update to our subscriber agreement, {{ name }}"
