@@ -129,7 +129,10 @@ pub struct SendArgs {
     /// Send again to recipients whose earlier delivery is ambiguous (may have arrived).
     #[arg(long)]
     pub resend_ambiguous: bool,
-    /// Resume even though the campaign changed: pending recipients are checked again.
+    /// Resume even though the campaign changed. The journal matches the list by person
+    /// (address), after a preview (and, on a terminal without --yes, a question): new addresses
+    /// are checked and sent, removed ones still pending are never mailed, and everyone already
+    /// sent, failed or ambiguous keeps that fate wherever their row moved.
     #[arg(long)]
     pub allow_changed: bool,
     #[command(flatten)]

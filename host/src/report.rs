@@ -264,8 +264,6 @@ impl Reporter {
         }
     }
 
-    /// Asks on a terminal whether to run stage `stage` (`more` recipients); anywhere else the
-    /// answer is no.
     /// Asks the operator `question` on the terminal: `None` when there is none to ask on.
     pub fn ask(&self, question: &str) -> Option<bool> {
         if self.quiet || !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
@@ -279,19 +277,26 @@ impl Reporter {
         )
     }
 
+    /// Asks on a terminal whether to run stage `stage` (`more` recipients); anywhere else the
+    /// answer is no.
     pub fn ask_continue(&self, stage: usize, more: usize) -> bool {
-        if self.quiet || !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
-            return false;
-        }
-        eprint!("continue with stage {stage} ({more} more recipients)? [y/N] ");
-        let mut answer = String::new();
-        std::io::stdin().read_line(&mut answer).is_ok()
-            && matches!(answer.trim(), "y" | "Y" | "yes")
+        self.ask(&format!(
+            "continue with stage {stage} ({more} more recipients)?"
+        )) == Some(true)
     }
 }
 
 /// What `send --allow-changed` will do with a changed list, person by person.
 fn list_changes(c: &ListChanges) -> String {
+    if c.is_empty() && c.moved == 0 {
+        return format!(
+            "the campaign changed since the journal was started (templates, renderer, delivery or \
+             another setting), its list did not: {} people\
+             \n  the pending are rendered and checked again; everyone already sent, failed, \
+             ambiguous, suppressed or bounced keeps that and is not mailed again",
+            c.unchanged
+        );
+    }
     let mut out = format!(
         "the list changed since the journal was started: {} new, {} removed, {} changed, {} unchanged",
         c.new,

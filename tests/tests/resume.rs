@@ -839,3 +839,29 @@ fn random_sends_edits_kills_and_resumes_mail_everyone_once() {
 fn random_sends_edits_kills_and_resumes_mail_everyone_once_long() {
     property(cases(1000));
 }
+
+#[test]
+fn a_changed_template_with_the_same_list_says_so_and_mails_nobody_twice() {
+    let list: Vec<Row> = (1..=6)
+        .map(|i| (format!("t{i}@example.com"), format!("Person {i}")))
+        .collect();
+    let (dir, path) = campaign(None, &list, "");
+    assert_exit(&send(&["--through", "1"], &path), 0);
+    std::fs::write(
+        dir.dir.path().join("templates/body.txt"),
+        "Hello again {{ name }}, for {{ email }}.\n",
+    )
+    .expect("template");
+    let out = send(&["--yes", "--allow-changed"], &path);
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out).contains("its list did not: 6 people"),
+        "{}",
+        stderr(&out)
+    );
+    let messages = outbox(dir.dir.path());
+    assert!(messages.values().all(|m| m.len() == 1), "{messages:#?}");
+    assert_eq!(messages.len(), 6);
+    assert!(messages["t1@example.com"][0].contains("Dear Person 1,"));
+    assert!(messages["t2@example.com"][0].contains("Hello again Person 2,"));
+}
