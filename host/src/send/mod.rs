@@ -1,13 +1,13 @@
 //! `isomail send`: staged delivery with a crash-safe journal, gates and halt.
 //!
-//! Order of events: lock the campaign (one sender at a time) → open the journal and refuse a
-//! changed campaign → settle what an earlier run left in flight → [`preflight`] (render and
-//! check every message, journal each hash) → [`stage`] by stage: the stage plan picks the
-//! recipients, a [`pass`] renders each message again in a fresh instance, checks it, compares
-//! its hash and hands it to a [`worker`], which journals `sending`, transmits and journals the
-//! outcome → the gate. A [`halt`] (operator, signal, gate) stops new messages; those in flight
-//! finish and are journaled. Nothing in this folder prints: it emits events to the
-//! [`Reporter`].
+//! Order of events (each step a private module of this folder, named in backticks): lock the
+//! campaign (one sender at a time) → open the journal and refuse a changed campaign → settle
+//! what an earlier run left in flight → `preflight` (render and check every message, journal
+//! each hash) → `stage` by stage: the stage plan picks the recipients, a `pass` renders each
+//! message again in a fresh instance, checks it, compares its hash and hands it to a `worker`,
+//! which journals `sending`, transmits and journals the outcome → the gate. A `halt`
+//! (operator, signal, gate) stops new messages; those in flight finish and are journaled.
+//! Nothing in this folder prints: it emits events to the [`Reporter`].
 
 mod bounce_gate;
 mod domains;
