@@ -82,10 +82,11 @@ pub(super) fn run(ctx: &Ctx<'_>, runtime: &tokio::runtime::Runtime) -> Result<()
         ran_one = true;
         let settled_before = settled(ctx)?;
         run_one(ctx, runtime, stage, target, processed, resend_ambiguous)?;
-        resend_ambiguous = false;
         // A stage that settled nobody's fate would be planned again exactly as it was: end
-        // here, with the reason, rather than go round for ever.
-        if ctx.halt.reason().is_none() && settled(ctx)? == settled_before {
+        // here, with the reason, rather than go round for ever. (A pass that sent the
+        // ambiguous again moves them from one settled fate to another, and runs only once.)
+        let resent = std::mem::take(&mut resend_ambiguous);
+        if !resent && ctx.halt.reason().is_none() && settled(ctx)? == settled_before {
             let pending = ctx.journal()?.counts()?.pending;
             ctx.halt.halt(HaltReason::NoProgress { stage, pending });
         }
