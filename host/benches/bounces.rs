@@ -54,6 +54,15 @@ fn setup(dir: &Path, n: usize) -> (Campaign, Journal) {
     std::fs::create_dir_all(dir.join("templates")).expect("mkdir");
     std::fs::write(dir.join("templates/body.txt"), "Hello {{ email }}\n").expect("text");
     std::fs::write(dir.join("secret.txt"), SECRET).expect("secret");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // A secret must be private (mode 0600), or the campaign is refused.
+        std::fs::set_permissions(
+            dir.join("secret.txt"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .expect("chmod secret");
+    }
     std::fs::write(dir.join("suppressed.txt"), "").expect("suppress");
     let mut csv = String::from("email\n");
     for i in 0..recipients {

@@ -8,7 +8,6 @@
 //! only from files no one but their owner can read or write, and parsed by maintained crates.
 
 use std::fmt;
-use std::io::Read;
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -41,7 +40,7 @@ const RSA_MIN_BITS: usize = 2048;
 const RSA_MAX_BITS: usize = 4096;
 
 /// A key file is a few kilobytes; anything far larger is not one, and is not read whole.
-const KEY_FILE_MAX_BYTES: u64 = 64 * 1024;
+const KEY_FILE_MAX_BYTES: u64 = crate::input_file::SECRET_MAX_BYTES;
 
 const SIGNATURE_HEADER: &str = "DKIM-Signature:";
 
@@ -82,7 +81,8 @@ impl Algorithm {
 #[derive(Debug)]
 pub enum KeyError {
     Unreadable(std::io::Error),
-    NotAFile,
+    /// What it is instead (a FIFO, a directory, …).
+    NotAFile(&'static str),
     /// Group or others may read or write it (the permission bits); refused as ssh does.
     Exposed(u32),
     TooLarge,
@@ -100,7 +100,7 @@ impl fmt::Display for KeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             KeyError::Unreadable(e) => write!(f, "cannot be read: {e}"),
-            KeyError::NotAFile => f.write_str("is not a regular file"),
+            KeyError::NotAFile(what) => write!(f, "is {what}, not a regular file"),
             KeyError::Exposed(mode) => write!(
                 f,
                 "is readable or writable by group or others (mode {mode:04o}); a private key \
@@ -155,27 +155,13 @@ impl fmt::Debug for Key {
 impl Key {
     /// Reads a PEM key file, refusing one that group or others may read or write.
     pub fn from_pem_file(path: &Path) -> Result<Key, KeyError> {
-        let file = std::fs::File::open(path).map_err(KeyError::Unreadable)?;
-        // The checks look at the file that was opened, not at the path again.
-        let meta = file.metadata().map_err(KeyError::Unreadable)?;
-        if !meta.is_file() {
-            return Err(KeyError::NotAFile);
-        }
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::MetadataExt;
-            let mode = meta.mode() & 0o7777;
-            if mode & 0o066 != 0 {
-                return Err(KeyError::Exposed(mode));
-            }
-        }
-        let mut bytes = Vec::new();
-        file.take(KEY_FILE_MAX_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(KeyError::Unreadable)?;
-        if bytes.len() as u64 > KEY_FILE_MAX_BYTES {
-            return Err(KeyError::TooLarge);
-        }
+        use crate::input_file::Refusal;
+        let bytes = crate::input_file::read_secret(path).map_err(|refusal| match refusal {
+            Refusal::Unreadable(e) => KeyError::Unreadable(e),
+            Refusal::NotRegular(what) => KeyError::NotAFile(what),
+            Refusal::TooLarge { .. } => KeyError::TooLarge,
+            Refusal::Exposed(mode) => KeyError::Exposed(mode),
+        })?;
         Key::from_pem(&bytes)
     }
 

@@ -13,6 +13,7 @@ pub mod checks;
 pub mod cli;
 pub mod commands;
 pub mod dkim;
+pub mod input_file;
 pub mod journal;
 pub mod message;
 pub mod pipeline;

@@ -41,7 +41,7 @@ fn postfix_campaign(emails: &[String], delivery: &str, extra: &str) -> (Campaign
         "\n[delivery]\nsmtp = \"smtp://isomail@127.0.0.1:2587\"\npassword_env = \"ISOMAIL_TEST_SMTP_PASSWORD\"\nca_file = \"{CERT}\"\n{delivery}\n[tokens]\nsecret_file = \"secret.txt\"\n\n[unsubscribe]\nurl = \"https://example.org/u/{{token}}\"\n{extra}"
     );
     let path = campaign.write();
-    std::fs::write(campaign.dir.path().join("secret.txt"), SECRET).expect("secret");
+    crate::util::write_secret(&campaign.dir.path().join("secret.txt"), SECRET);
     (campaign, path)
 }
 
@@ -153,7 +153,7 @@ fn return_path_is_checked_when_the_campaign_loads() {
                 .push_str("\n[tokens]\nsecret_file = \"secret.txt\"\n");
         }
         let path = campaign.write();
-        std::fs::write(campaign.dir.path().join("secret.txt"), SECRET).expect("secret");
+        crate::util::write_secret(&campaign.dir.path().join("secret.txt"), SECRET);
         let out = isomail_path(&["check"], &path);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{line}: {err}");
@@ -167,7 +167,7 @@ fn return_path_is_checked_when_the_campaign_loads() {
     let mut campaign = CampaignDir::new();
     campaign.extra = "\n[delivery]\nreturn_path = \"b+{token}@example.org\"\n\n[tokens]\nsecret_file = \"secret.txt\"\n".into();
     let path = campaign.write();
-    std::fs::write(campaign.dir.path().join("secret.txt"), SECRET).expect("secret");
+    crate::util::write_secret(&campaign.dir.path().join("secret.txt"), SECRET);
     let out = isomail_path(&["check"], &path);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
@@ -229,7 +229,7 @@ fn fixture_campaign(suppress: &str, suppress_body: &str) -> (CampaignDir, PathBu
         "suppress = [\"{suppress}\"]\n\n[delivery]\nstages = [\"all\"]\nreturn_path = \"bounces+{{token}}@example.org\"\n\n[tokens]\nsecret_file = \"secret.txt\"\n"
     );
     let path = campaign.write();
-    std::fs::write(campaign.dir.path().join("secret.txt"), SECRET).expect("secret");
+    crate::util::write_secret(&campaign.dir.path().join("secret.txt"), SECRET);
     std::fs::write(campaign.dir.path().join(suppress), suppress_body).expect("suppress");
     let out = isomail_path(&["send", "--yes"], &path);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -572,7 +572,7 @@ fn bounces_runs_while_a_send_holds_the_campaign_and_the_send_keeps_what_it_journ
     campaign.csv = csv.into_bytes();
     campaign.extra = "suppress = [\"suppressed.txt\"]\n\n[delivery]\nstages = [\"all\"]\nrate = 4\nconcurrency = 1\nreturn_path = \"bounces+{token}@example.org\"\n\n[tokens]\nsecret_file = \"secret.txt\"\n".into();
     let path = campaign.write();
-    std::fs::write(campaign.dir.path().join("secret.txt"), SECRET).expect("secret");
+    crate::util::write_secret(&campaign.dir.path().join("secret.txt"), SECRET);
     std::fs::write(campaign.dir.path().join("suppressed.txt"), "").expect("suppress");
     let maildir = fixture_maildir(campaign.dir.path());
     let mut sender = crate::util::isomail_command(&["send", "--yes"])

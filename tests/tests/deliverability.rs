@@ -133,7 +133,7 @@ fn a_bad_suppression_file_is_refused_naming_file_and_line() {
     let out = isomail_path(&["check"], &campaign.path());
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("suppressed.txt: cannot read"),
+        stderr(&out).contains("suppressed.txt: the suppression file cannot be read"),
         "{}",
         stderr(&out)
     );
@@ -162,11 +162,10 @@ fn unsubscribe_campaign(text: &str, url: &str) -> CampaignDir {
         "\n[tokens]\nsecret_file = \"secret.txt\"\n\n[unsubscribe]\nurl = \"{url}\"\nmailto = \"unsub+{{token}}@example.org\"\n"
     );
     campaign.write();
-    std::fs::write(
-        campaign.dir.path().join("secret.txt"),
+    crate::util::write_secret(
+        &campaign.dir.path().join("secret.txt"),
         format!("{SECRET}\n"),
-    )
-    .expect("secret");
+    );
     campaign
 }
 

@@ -818,11 +818,10 @@ fn signed_campaign(keys: &Keys, emails: &[String], delivery: &str) -> crate::uti
         keys.ed.display()
     );
     campaign.write();
-    std::fs::write(
-        campaign.dir.path().join("secret.txt"),
+    crate::util::write_secret(
+        &campaign.dir.path().join("secret.txt"),
         "a-secret-for-the-dkim-tests\n",
-    )
-    .expect("secret");
+    );
     campaign
 }
 

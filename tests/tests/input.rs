@@ -295,3 +295,139 @@ fn a_from_too_long_for_a_header_line_is_refused_before_anything_renders() {
     assert!(stderr(&out).contains("[message] from"), "{}", stderr(&out));
     assert!(stderr(&out).contains("998"), "{}", stderr(&out));
 }
+
+/// `check` of `campaign` within 30 s: exit 2 and one sentence containing every needle.
+fn refused_quickly(campaign: &std::path::Path, needles: &[&str]) {
+    let out = crate::util::isomail_within(
+        &["check", campaign.to_str().expect("utf-8")],
+        std::time::Duration::from_secs(30),
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "one sentence expected: {err}");
+    for needle in needles {
+        assert!(err.contains(needle), "{needle:?} missing from: {err}");
+    }
+}
+
+fn mkfifo(path: &std::path::Path) {
+    let made = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+}
+
+#[test]
+fn files_that_are_not_regular_files_are_refused_at_once() {
+    // A FIFO nobody writes to would block a plain open for ever; /dev/zero never ends.
+    let campaign = CampaignDir::new();
+    let path = campaign.write();
+    let root = campaign.dir.path();
+    let list = root.join("recipients.csv");
+    std::fs::remove_file(&list).expect("rm");
+    mkfifo(&list);
+    refused_quickly(&path, &["recipients.csv", "the recipient list", "a FIFO"]);
+    std::fs::remove_file(&list).expect("rm");
+    std::os::unix::fs::symlink("/dev/zero", &list).expect("symlink");
+    refused_quickly(
+        &path,
+        &["recipients.csv (a link to /dev/zero)", "a character device"],
+    );
+    std::fs::remove_file(&list).expect("rm");
+    std::fs::write(&list, &CampaignDir::new().csv).expect("list");
+
+    // The suppression file, the token secret and a DKIM key, each a FIFO.
+    for (extra, file, needle) in [
+        (
+            "suppress = [\"stop.txt\"]\n",
+            "stop.txt",
+            "the suppression file",
+        ),
+        (
+            "\n[tokens]\nsecret_file = \"secret.txt\"\n",
+            "secret.txt",
+            "secret_file = \"",
+        ),
+        (
+            "\n[[dkim]]\ndomain = \"example.org\"\nselector = \"s1\"\nkey_file = \"key.pem\"\n",
+            "key.pem",
+            "key_file =",
+        ),
+    ] {
+        let mut campaign = CampaignDir::new();
+        campaign.extra = extra.into();
+        let path = campaign.write();
+        mkfifo(&campaign.dir.path().join(file));
+        refused_quickly(&path, &[needle, file, "a FIFO"]);
+    }
+    // The campaign file and a template too.
+    let campaign = CampaignDir::new();
+    let path = campaign.write();
+    let template = campaign.dir.path().join("templates/body.txt");
+    std::fs::remove_file(&template).expect("rm");
+    mkfifo(&template);
+    refused_quickly(&path, &["text = ", "body.txt", "a FIFO"]);
+    let other = campaign.dir.path().join("fifo.toml");
+    mkfifo(&other);
+    refused_quickly(&other, &["fifo.toml", "the campaign file", "a FIFO"]);
+
+    // Control: the same campaign with regular files passes.
+    std::fs::remove_file(&template).expect("rm");
+    std::fs::write(&template, "Dear {{ name }}\n").expect("template");
+    let out = crate::util::isomail_within(
+        &["check", path.to_str().expect("utf-8")],
+        std::time::Duration::from_secs(60),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn the_token_secret_must_be_private_like_a_key() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut campaign = CampaignDir::new();
+    campaign.extra = "\n[tokens]\nsecret_file = \"secret.txt\"\n".into();
+    let path = campaign.write();
+    let secret = campaign.dir.path().join("secret.txt");
+    std::fs::write(&secret, "a-long-enough-secret-for-the-tokens\n").expect("secret");
+    for mode in [0o644, 0o640, 0o604, 0o660] {
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        refused_quickly(
+            &path,
+            &[
+                "secret_file = \"",
+                "secret.txt",
+                &format!("(mode {mode:04o})"),
+                "chmod 600",
+            ],
+        );
+    }
+    // A link to a readable file elsewhere is judged by the file it leads to.
+    let elsewhere = campaign.dir.path().join("shared.txt");
+    std::fs::write(&elsewhere, "a-long-enough-secret-for-the-tokens\n").expect("shared");
+    std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    std::fs::remove_file(&secret).expect("rm");
+    std::os::unix::fs::symlink(&elsewhere, &secret).expect("symlink");
+    refused_quickly(&path, &["(a link to ", "shared.txt", "(mode 0644)"]);
+    // Control: private, it is accepted.
+    std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let out = crate::util::isomail_within(
+        &["check", path.to_str().expect("utf-8")],
+        std::time::Duration::from_secs(60),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn a_very_wide_header_is_checked_in_one_pass() {
+    // 100,000 columns with the duplicate at the very end: found, named by both columns.
+    let mut header: Vec<String> = (1..100_000).map(|i| format!("c{i}")).collect();
+    header.insert(0, "email".into());
+    header.push("c7".into());
+    let mut csv = header.join(",");
+    csv.push('\n');
+    refused(
+        &with_csv(csv.as_bytes()),
+        &["column `c7` appears twice (columns 8 and 100001)"],
+    );
+}

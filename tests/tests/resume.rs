@@ -6,12 +6,13 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use isomail::journal::Journal;
 
 use crate::util::{
-    CampaignDir, FaultySmtp, Lcg, isomail_command, journal_rows, status_json, stderr, stdout,
+    CampaignDir, FaultySmtp, Lcg, isomail_command, isomail_within, journal_rows, status_json,
+    stderr, stdout,
 };
 
 /// One row of the list: address and name.
@@ -53,31 +54,10 @@ fn campaign(server: Option<&FaultySmtp>, rows: &[Row], delivery: &str) -> (Campa
 
 /// Runs `isomail ARGS CAMPAIGN`, killed and failed if it has not ended within `limit`.
 fn run(args: &[&str], campaign: &Path, limit: Duration) -> Output {
-    let mut child = isomail_command(args)
-        .arg(campaign)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("isomail");
-    let started = Instant::now();
-    while child.try_wait().expect("try_wait").is_none() {
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("wait");
-            panic!(
-                "isomail {args:?} did not end within {limit:?}; it printed: {}",
-                tail(&stderr(&out))
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.wait_with_output().expect("wait")
-}
-
-fn tail(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(12)..].join("\n")
+    let campaign = campaign.to_str().expect("utf-8 path");
+    let mut all = args.to_vec();
+    all.push(campaign);
+    isomail_within(&all, limit)
 }
 
 const LIMIT: Duration = Duration::from_secs(60);

@@ -200,7 +200,8 @@ fn maildir_files(maildir: &Path) -> Result<Vec<(String, PathBuf)>, Error> {
 
 /// Reads a file, at most [`MAX_REPORT_BYTES`]; `None` when it is larger or vanished.
 fn read_mail(path: &Path) -> Option<Vec<u8>> {
-    let file = std::fs::File::open(path).ok()?;
+    // A regular file only: a FIFO planted in the mailbox would hang the reader.
+    let file = crate::input_file::open(path, MAX_REPORT_BYTES).ok()?;
     let mut bytes = Vec::new();
     file.take(MAX_REPORT_BYTES + 1)
         .read_to_end(&mut bytes)

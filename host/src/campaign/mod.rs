@@ -117,8 +117,16 @@ impl Campaign {
     /// Loads and validates `path` and everything it refers to.
     pub fn load(path: &Path) -> Result<Campaign, Error> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::input(format!("{shown}: cannot read the campaign file: {e}")))?;
+        let text =
+            crate::input_file::read_text(path, crate::input_file::TEXT_MAX_BYTES).map_err(|e| {
+                Error::input(match e {
+                    Ok(refusal) => format!(
+                        "{}: the campaign file {refusal}",
+                        crate::input_file::shown(path)
+                    ),
+                    Err(at) => format!("{shown}: not UTF-8 (invalid byte at offset {at})"),
+                })
+            })?;
         let file: CampaignFile = toml::from_str(&text)
             .map_err(|e| Error::input(format!("{shown}: {}", one_line(&e.to_string()))))?;
         let base = path.parent().unwrap_or(Path::new("."));
@@ -485,13 +493,17 @@ fn resolve(base: &Path, p: &Path) -> PathBuf {
 /// (and whatever it grows to while being read).
 fn read_renderer(path: &Path) -> Result<Vec<u8>, String> {
     use std::io::Read;
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read it: {e}"))?;
     let too_big = || {
         format!(
             "larger than the {} MiB a renderer may be",
             MAX_RENDERER_BYTES >> 20
         )
     };
+    let file = crate::input_file::open(path, MAX_RENDERER_BYTES).map_err(|e| match e {
+        crate::input_file::Refusal::TooLarge { .. } => too_big(),
+        crate::input_file::Refusal::Unreadable(e) => format!("cannot read it: {e}"),
+        refusal => format!("{} {refusal}", crate::input_file::shown(path)),
+    })?;
     let len = file
         .metadata()
         .map_err(|e| format!("cannot read it: {e}"))?
@@ -510,18 +522,17 @@ fn read_renderer(path: &Path) -> Result<Vec<u8>, String> {
 }
 
 fn read_template(path: &Path, key: &str, campaign: &str) -> Result<String, Error> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        Error::input(format!(
-            "{campaign}: {key} = \"{}\": cannot read it: {e}",
-            path.display()
-        ))
-    })?;
-    String::from_utf8(bytes).map_err(|e| {
-        Error::input(format!(
-            "{}: not UTF-8 (invalid byte at offset {})",
-            path.display(),
-            e.utf8_error().valid_up_to()
-        ))
+    crate::input_file::read_text(path, crate::input_file::TEXT_MAX_BYTES).map_err(|e| {
+        Error::input(match e {
+            Ok(refusal) => format!(
+                "{campaign}: {key} = \"{}\" {refusal}",
+                crate::input_file::shown(path)
+            ),
+            Err(at) => format!(
+                "{}: not UTF-8 (invalid byte at offset {at})",
+                path.display()
+            ),
+        })
     })
 }
 

@@ -270,10 +270,10 @@ impl FinishHash for HashHandle {
 fn open(
     path: &Path,
 ) -> Result<(Vec<String>, usize, csv::Reader<HashingReader>, HashHandle), Error> {
-    let file = File::open(path).map_err(|e| {
+    let file = crate::input_file::open(path, crate::input_file::LIST_MAX_BYTES).map_err(|e| {
         Error::input(format!(
-            "{}: cannot open the recipient list: {e}",
-            path.display()
+            "{}: the recipient list {e}",
+            crate::input_file::shown(path)
         ))
     })?;
     let hash: HashHandle = Default::default();
@@ -297,6 +297,9 @@ fn open(
         )));
     }
     let mut email_column = None;
+    // First column of each name: one look-up per column, however wide the header.
+    let mut seen: std::collections::HashMap<&str, usize> =
+        std::collections::HashMap::with_capacity(columns.len());
     for (i, name) in columns.iter().enumerate() {
         if name.is_empty() {
             return Err(Error::input(format!(
@@ -305,7 +308,7 @@ fn open(
                 i + 1
             )));
         }
-        if let Some(j) = columns[..i].iter().position(|c| c == name) {
+        if let Some(&j) = seen.get(name.as_str()) {
             return Err(Error::input(format!(
                 "{}: line 1: column `{name}` appears twice (columns {} and {})",
                 path.display(),
@@ -313,6 +316,7 @@ fn open(
                 i + 1
             )));
         }
+        seen.insert(name, i);
         if name == "email" {
             email_column = Some(i);
         }

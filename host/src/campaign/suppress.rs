@@ -78,8 +78,14 @@ pub fn normalise(email: &str) -> String {
 /// (line, normalised address) of every entry of one file.
 fn read(file: &SuppressFile) -> Result<Vec<(u64, String)>, Error> {
     let shown = file.written.display();
-    let text = std::fs::read(&file.path)
-        .map_err(|e| Error::input(format!("{shown}: cannot read the suppression file: {e}")))?;
+    let text = crate::input_file::read(&file.path, crate::input_file::SUPPRESS_MAX_BYTES).map_err(
+        |e| {
+            Error::input(format!(
+                "{}: the suppression file {e}",
+                crate::input_file::shown(&file.path)
+            ))
+        },
+    )?;
     let text = String::from_utf8(text).map_err(|e| {
         Error::input(format!(
             "{shown}: not UTF-8 (invalid byte at offset {})",

@@ -104,8 +104,10 @@ impl TokensSection {
                 })?
                 .into_bytes(),
             (None, Some(file)) => {
-                let mut bytes = std::fs::read(base.join(file))
-                    .map_err(|e| format!("secret_file = \"{}\": {e}", file.display()))?;
+                let path = base.join(file);
+                let mut bytes = crate::input_file::read_secret(&path).map_err(|e| {
+                    format!("secret_file = \"{}\" {e}", crate::input_file::shown(&path))
+                })?;
                 while bytes.last().is_some_and(|b| matches!(b, b'\n' | b'\r')) {
                     bytes.pop();
                 }

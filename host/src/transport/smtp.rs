@@ -99,7 +99,8 @@ impl std::fmt::Display for RelayUrl {
 
 /// Reads a `ca_file` as the TLS setup will: one or more PEM certificates.
 pub fn read_ca_file(path: &std::path::Path) -> Result<Certificate, String> {
-    let pem = std::fs::read(path).map_err(|e| format!("ca_file {}: {e}", path.display()))?;
+    let pem = crate::input_file::read(path, crate::input_file::TEXT_MAX_BYTES)
+        .map_err(|e| format!("ca_file {} {e}", crate::input_file::shown(path)))?;
     Certificate::from_pem(&pem)
         .map_err(|e| format!("ca_file {}: not a PEM certificate: {e}", path.display()))
 }

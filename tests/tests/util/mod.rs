@@ -159,6 +159,32 @@ pub fn isomail(args: &[&str]) -> Output {
     isomail_command(args).output().expect("run isomail")
 }
 
+/// Runs the real command line, failing the test (after killing it) if it has not ended within
+/// `limit`: for what must never hang.
+pub fn isomail_within(args: &[&str], limit: std::time::Duration) -> Output {
+    let mut child = isomail_command(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("isomail");
+    let started = std::time::Instant::now();
+    while child.try_wait().expect("try_wait").is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("wait");
+            let err = stderr(&out);
+            let lines: Vec<&str> = err.lines().collect();
+            panic!(
+                "isomail {args:?} did not end within {limit:?}; it printed: {}",
+                lines[lines.len().saturating_sub(12)..].join("\n")
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.wait_with_output().expect("wait")
+}
+
 pub fn isomail_path(args: &[&str], campaign: &Path) -> Output {
     let campaign = campaign.display().to_string();
     let mut all: Vec<&str> = args.to_vec();
@@ -491,6 +517,14 @@ pub fn status_json(campaign: &Path) -> serde_json::Value {
     let out = isomail_path(&["status", "--json"], campaign);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     serde_json::from_slice(&out.stdout).expect("status json")
+}
+
+/// Writes a secret (the token secret, a key) as an operator must: mode 0600, neither group
+/// nor others may read it.
+pub fn write_secret(path: &Path, contents: impl AsRef<[u8]>) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, contents).expect("write secret");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod 600");
 }
 
 /// A small deterministic generator for random schedules (kill times, list edits); a test prints
