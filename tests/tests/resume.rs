@@ -779,7 +779,8 @@ fn flip_case(email: &str) -> String {
 
 fn property(cases: usize) {
     let tmp = tempfile::tempdir().expect("tmp");
-    let server = FaultySmtp::start(tmp.path(), 1.0);
+    // The server's own time limit (300 s by default) must outlast every case.
+    let server = FaultySmtp::start_with(tmp.path(), 1.0, &["--max-seconds", "3600"]);
     let seed = Lcg::seed();
     eprintln!("resume property test: {cases} cases, seed {seed} (ISOMAIL_TEST_SEED reproduces it)");
     let mut rng = Lcg(seed);
