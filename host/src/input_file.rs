@@ -150,6 +150,18 @@ pub fn read_text(path: &Path, max: u64) -> Result<String, Result<Refusal, usize>
     String::from_utf8(bytes).map_err(|e| Err(e.utf8_error().valid_up_to()))
 }
 
+/// As [`read_text`], the refusal written after the key that named the file:
+/// `key = "path" is a FIFO …`, `key = "path": not UTF-8 …`.
+pub fn read_text_for(key: &str, path: &Path, max: u64) -> Result<String, String> {
+    read_text(path, max).map_err(|e| match e {
+        Ok(refusal) => format!("{key} = \"{}\" {refusal}", shown(path)),
+        Err(at) => format!(
+            "{key} = \"{}\": not UTF-8 (invalid byte at offset {at})",
+            path.display()
+        ),
+    })
+}
+
 fn read_open(file: File, max: u64) -> Result<Vec<u8>, Refusal> {
     let len = file.metadata().map_or(0, |m| m.len());
     let mut bytes = Vec::with_capacity(len.min(max) as usize);

@@ -120,6 +120,9 @@ impl Campaign {
         let text =
             crate::input_file::read_text(path, crate::input_file::TEXT_MAX_BYTES).map_err(|e| {
                 Error::input(match e {
+                    Ok(crate::input_file::Refusal::Unreadable(e)) => {
+                        format!("{shown}: cannot read the campaign file: {e}")
+                    }
                     Ok(refusal) => format!(
                         "{}: the campaign file {refusal}",
                         crate::input_file::shown(path)
@@ -522,18 +525,8 @@ fn read_renderer(path: &Path) -> Result<Vec<u8>, String> {
 }
 
 fn read_template(path: &Path, key: &str, campaign: &str) -> Result<String, Error> {
-    crate::input_file::read_text(path, crate::input_file::TEXT_MAX_BYTES).map_err(|e| {
-        Error::input(match e {
-            Ok(refusal) => format!(
-                "{campaign}: {key} = \"{}\" {refusal}",
-                crate::input_file::shown(path)
-            ),
-            Err(at) => format!(
-                "{}: not UTF-8 (invalid byte at offset {at})",
-                path.display()
-            ),
-        })
-    })
+    crate::input_file::read_text_for(key, path, crate::input_file::TEXT_MAX_BYTES)
+        .map_err(|why| Error::input(format!("{campaign}: {why}")))
 }
 
 /// TOML errors come with a multi-line snippet; the operator gets its first meaningful line.

@@ -328,19 +328,12 @@ fn smtp_config(campaign: &Campaign, relay: &Relay) -> Result<SmtpConfig, Error> 
             ))
         })?),
         Some(Secret::File { path, .. }) => {
-            let secret = crate::input_file::read_text(path, crate::input_file::TEXT_MAX_BYTES)
-                .map_err(|e| {
-                    Error::input(match e {
-                        Ok(refusal) => format!(
-                            "{shown}: [delivery] password_file = \"{}\" {refusal}",
-                            crate::input_file::shown(path)
-                        ),
-                        Err(at) => format!(
-                            "{shown}: [delivery] password_file = \"{}\": not UTF-8 (invalid byte at offset {at})",
-                            path.display()
-                        ),
-                    })
-                })?;
+            let secret = crate::input_file::read_text_for(
+                "password_file",
+                path,
+                crate::input_file::TEXT_MAX_BYTES,
+            )
+            .map_err(|why| Error::input(format!("{shown}: [delivery] {why}")))?;
             Some(secret.trim_end_matches(['\r', '\n']).to_owned())
         }
         None => None,
