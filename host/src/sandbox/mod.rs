@@ -74,6 +74,16 @@ impl std::fmt::Display for Format {
     }
 }
 
+/// How often [`Sandbox::instantiate_fresh`] tries when the kernel refuses to seal the memory
+/// image.
+const SEAL_ATTEMPTS: u32 = 4;
+
+/// Whether `e` is wasmtime's report that the kernel refused to seal a memory image's memfd.
+fn memfd_seal_refused(e: &wasmtime::Error) -> bool {
+    e.chain()
+        .any(|cause| cause.to_string().contains("cannot add seals to the memfd"))
+}
+
 /// A linked renderer of either contract version, ready to instantiate.
 enum Pre {
     Current(RendererPre<MessageCtx>),
@@ -526,6 +536,22 @@ impl Sandbox {
         self.render_timed(templates, recipient).0
     }
 
+    /// A new store and a fresh instance in it. The kernel may refuse, now and then, to seal
+    /// the memfd that holds the renderer's initial memory image (Linux `F_ADD_SEALS` gives
+    /// `EBUSY` while pages are briefly pinned): that is the host's, not the renderer's, and
+    /// passes; it is tried again, each time in a new store, at most [`SEAL_ATTEMPTS`] times.
+    fn instantiate_fresh(&self) -> wasmtime::Result<(Store<MessageCtx>, Instance)> {
+        let mut attempt = 1;
+        loop {
+            let mut store = self.new_store();
+            match self.pre.instantiate(&mut store) {
+                Ok(renderer) => return Ok((store, renderer)),
+                Err(e) if attempt < SEAL_ATTEMPTS && memfd_seal_refused(&e) => attempt += 1,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// [`Sandbox::render`], also saying where the time went (for the benchmark).
     pub fn render_timed(
         &self,
@@ -537,9 +563,8 @@ impl Sandbox {
             return (Err(failure), phases);
         }
         let started = Instant::now();
-        let mut store = self.new_store();
-        let renderer = match self.pre.instantiate(&mut store) {
-            Ok(renderer) => renderer,
+        let (mut store, renderer) = match self.instantiate_fresh() {
+            Ok(instance) => instance,
             Err(e) => return (Err(classify(e)), phases),
         };
         let instantiated = Instant::now();
@@ -835,6 +860,25 @@ impl Drop for EpochTicker {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::memfd_seal_refused;
+
+    #[test]
+    fn only_the_kernels_seal_refusal_is_tried_again() {
+        let sealed = wasmtime::Error::msg("cannot add seals to the memfd").context("instantiate");
+        assert!(memfd_seal_refused(&sealed));
+        // Control: a renderer's own failures are never tried again.
+        for other in [
+            "all fuel consumed",
+            "wasm trap: unreachable",
+            "memory limit",
+        ] {
+            assert!(!memfd_seal_refused(&wasmtime::Error::msg(other)), "{other}");
         }
     }
 }
