@@ -95,7 +95,8 @@ fn bounces(path: &Path, maildir: Option<&Path>) -> Result<(), Error> {
         );
     }
     println!(
-        "{}: {} new, {} already read; {} bounced, {} soft bounces, {} complaints, {} added to the suppress file, {} not for this campaign, {} left for later (still sending)",
+        "{}: {} new, {} already read; {} bounced, {} soft bounces, {} complaints, {} added to the \
+         suppress file, {} not for this campaign, {} left for later (still sending)",
         term::inert(&maildir.display().to_string()),
         t.read,
         t.known,
@@ -266,17 +267,7 @@ struct CacheWatch {
 
 impl CacheWatch {
     fn start() -> CacheWatch {
-        // Where the sandbox's compile cache is (host/src/sandbox/cache.rs): `ISOMAIL_CACHE_DIR`
-        // (empty: off), else `$XDG_CACHE_HOME/isomail`, else `~/.cache/isomail`.
-        let dir = match std::env::var_os("ISOMAIL_CACHE_DIR") {
-            Some(dir) => (!dir.is_empty()).then(|| PathBuf::from(dir)),
-            None => std::env::var_os("XDG_CACHE_HOME")
-                .filter(|v| !v.is_empty())
-                .map(|xdg| PathBuf::from(xdg).join("isomail"))
-                .or_else(|| {
-                    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/isomail"))
-                }),
-        };
+        let dir = crate::sandbox::compile_cache_dir();
         let before = dir.as_deref().map(cache_entries).unwrap_or_default();
         CacheWatch { dir, before }
     }

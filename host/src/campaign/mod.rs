@@ -460,7 +460,8 @@ fn body_templates<'a>(
             html.as_deref(),
         )),
         (None, _, None, _) => refuse(
-            "needs the body: text = \"…\" (a text template, with html or mjml beside it if you like) or markdown = \"…\"",
+            "needs the body: text = \"…\" (a text template, with html or mjml beside it if you \
+             like) or markdown = \"…\"",
         ),
     }
 }

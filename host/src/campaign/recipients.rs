@@ -96,7 +96,8 @@ impl RecipientList {
             let key = super::normalise(&recipient.email);
             if let Some(first) = seen.insert(key.clone(), line) {
                 return Err(Error::input(format!(
-                    "{}: line {line}, column `email`: {} is already on line {first} (addresses are compared ignoring case); remove one of the two rows",
+                    "{}: line {line}, column `email`: {} is already on line {first} (addresses are \
+                     compared ignoring case); remove one of the two rows",
                     path.display(),
                     recipient.masked()
                 )));

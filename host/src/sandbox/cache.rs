@@ -306,7 +306,7 @@ fn rand_suffix() -> u128 {
 }
 
 /// The configured cache directory; `None` if the cache is off.
-fn configured_dir() -> Option<PathBuf> {
+pub fn configured_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("ISOMAIL_CACHE_DIR") {
         // An empty value turns the cache off.
         return (!dir.is_empty()).then(|| PathBuf::from(dir));

@@ -7,6 +7,8 @@
 //! `wasi.rs`) and runs under the [`Limits`], whose breach fails only that message.
 
 mod cache;
+/// Where the compile cache is (`None`: off), for what reports on it.
+pub use cache::configured_dir as compile_cache_dir;
 mod snapshot;
 mod wasi;
 
