@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
-use isomail::dkim::{self, Signer};
+use isomail::message::dkim::{self, Signer};
 use isomail::message::{self, Envelope};
 use isomail::sandbox::Content;
 

@@ -11,12 +11,16 @@ use crate::Error;
 use crate::campaign::Campaign;
 use crate::checks::Checks;
 use crate::cli::{Cli, Command, SendArgs};
-use crate::pipeline::{self, Failed, Outcome, Summary};
-use crate::report::{CompileCache, Event, RenderSummary, RendererLoaded, Reporter};
+use crate::render::{self, Failed, Outcome, Summary};
+use crate::reporter::{CompileCache, Event, RenderSummary, RendererLoaded, Reporter};
 use crate::sandbox::RenderError;
 use crate::sandbox::RenderFailure;
 use crate::send::{SendOptions, Through};
 use crate::term;
+
+/// What can go wrong in this area (see [`crate::Error`] for the exit codes).
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {}
 
 /// Runs one command.
 pub fn run(cli: Cli) -> Result<(), Error> {
@@ -61,7 +65,7 @@ fn send(args: SendArgs) -> Result<(), Error> {
     let jobs = match args.threads.jobs {
         Some(0) => return Err(Error::input("--jobs must be at least 1")),
         Some(n) => n,
-        None => pipeline::default_jobs(),
+        None => render::default_jobs(),
     };
     let options = SendOptions {
         dry_run: args.dry_run,
@@ -111,7 +115,7 @@ fn bounces(path: &Path, maildir: Option<&Path>) -> Result<(), Error> {
 }
 
 fn init(dir: &Path) -> Result<(), Error> {
-    crate::sample::write(dir)?;
+    crate::campaign::sample::write(dir)?;
     let campaign = dir.join("campaign.toml");
     println!("wrote a sample campaign to {}", dir.display());
     println!("next: isomail check {}", campaign.display());
@@ -121,9 +125,9 @@ fn init(dir: &Path) -> Result<(), Error> {
 fn check(path: &Path, jobs: Option<usize>) -> Result<(), Error> {
     let (campaign, sandbox, jobs, loaded) = prepare(path, jobs)?;
     let started = Instant::now();
-    let checks = pipeline::checks(&campaign)?;
+    let checks = render::checks(&campaign)?;
     let mut tally = Tally::new(campaign.recipients.len());
-    let summary = pipeline::render_all(
+    let summary = render::render_all(
         &campaign,
         &sandbox,
         &checks,
@@ -141,10 +145,10 @@ fn render(path: &Path, out: &Path, jobs: Option<usize>) -> Result<(), Error> {
     let (campaign, sandbox, jobs, loaded) = prepare(path, jobs)?;
     create_empty_dir(out)?;
     let started = Instant::now();
-    let checks = pipeline::checks(&campaign)?;
+    let checks = render::checks(&campaign)?;
     let mut tally = Tally::new(campaign.recipients.len());
     let now = SystemTime::now();
-    let summary = pipeline::render_all(&campaign, &sandbox, &checks, jobs, now, |outcome| {
+    let summary = render::render_all(&campaign, &sandbox, &checks, jobs, now, |outcome| {
         // A message a check flagged is not written: a dry run shows what would be sent.
         if let Ok(message) = &outcome
             && message.findings.is_empty()
@@ -194,15 +198,15 @@ fn preview(path: &Path, to: Option<&str>, index: Option<usize>) -> Result<(), Er
             "recipient #{wanted} is {why}: isomail will not render or send it"
         )));
     }
-    let sandbox = pipeline::load_sandbox(&campaign, 1, &Reporter::terminal())?;
-    pipeline::probe(&campaign, &sandbox)?;
+    let sandbox = render::load_sandbox(&campaign, 1, &Reporter::terminal())?;
+    render::probe(&campaign, &sandbox)?;
     let recipient = campaign
         .recipients
         .stream()?
         .nth(wanted - 1)
         .ok_or_else(|| Error::other("the recipient list ended early"))??;
-    let checks = pipeline::checks(&campaign)?;
-    match pipeline::render_one(&campaign, &sandbox, &checks, SystemTime::now(), recipient) {
+    let checks = render::checks(&campaign)?;
+    match render::render_one(&campaign, &sandbox, &checks, SystemTime::now(), recipient) {
         Ok(message) => {
             let mut stdout = std::io::stdout().lock();
             // On a terminal the message is shown, not interpreted: a renderer's escape
@@ -242,16 +246,16 @@ fn prepare(
     let jobs = match jobs {
         Some(0) => return Err(Error::input("--jobs must be at least 1")),
         Some(n) => n,
-        None => pipeline::default_jobs(),
+        None => render::default_jobs(),
     };
     let cache = CacheWatch::start();
     let started = Instant::now();
-    let sandbox = pipeline::load_sandbox(&campaign, jobs, &Reporter::terminal())?;
+    let sandbox = render::load_sandbox(&campaign, jobs, &Reporter::terminal())?;
     let loaded = RendererLoaded {
         seconds: started.elapsed().as_secs_f64(),
         cache: cache.finish(),
     };
-    pipeline::probe(&campaign, &sandbox)?;
+    render::probe(&campaign, &sandbox)?;
     Ok((campaign, sandbox, jobs, loaded))
 }
 
@@ -424,7 +428,7 @@ impl Tally {
             campaign_findings.len(),
             failures.map_or_else(String::new, |f| format!(
                 ", and {}",
-                f.message.trim_end_matches("; nothing was sent")
+                f.to_string().trim_end_matches("; nothing was sent")
             ))
         )))
     }

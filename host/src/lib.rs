@@ -1,93 +1,39 @@
 //! isomail: one email per recipient, each rendered by a fresh, capability-free WebAssembly
 //! instance, checked before anything is sent.
 //!
-//! The pipeline reads top to bottom: [`campaign`] (validated input) → [`sandbox`] (one instance
-//! per message) → [`message`] (the exact RFC 5322 bytes) → [`pipeline`] (every message, on all
-//! cores, in bounded memory) → [`checks`] → [`journal`] → [`send`] and [`stages`] →
-//! [`transport`]. [`run`] maps a parsed command line onto it; `main` only maps the
-//! result to an exit code.
+//! A message travels top to bottom through the modules below: [`campaign`] → [`sandbox`] →
+//! [`message`] → [`checks`] (with [`render`] driving those three over the whole list) →
+//! [`journal`] → [`send`] → [`transport`]. [`run`] maps a parsed command line onto it; `main`
+//! only turns the result into an exit code ([`Error::exit_code`], the one place codes are
+//! chosen). `docs/development.md` describes the layout and the rules it keeps (no import cycle,
+//! the sandbox depending on nothing else), which `tests/tests/layout.rs` checks.
 
-pub mod bounces;
-pub mod campaign;
-pub mod checks;
+// The pipeline a message travels, in order:
+pub mod campaign; // campaign.toml, its templates, list, suppression, tokens and keys, validated
+pub mod checks; // every message read for leaks before any is sent
+pub mod journal; // each recipient's fate, crash-safe
+pub mod message; // the exact RFC 5322 bytes: build, headers, DKIM
+pub mod render; // every recipient through sandbox, message and checks, on all cores
+pub mod sandbox; // one fresh, capability-free WebAssembly instance per message
+pub mod send; // stages, gates, workers and halt
+pub mod transport; // SMTP relays, the Maildir outbox, the dry run
+
+// The side commands:
+pub mod bounces; // reads DSNs and complaints, suppresses
+pub mod status; // what the journal says
+
+// How the command line reaches the pipeline:
 pub mod cli;
 pub mod commands;
-pub mod dkim;
-pub mod input_file;
-pub mod journal;
-pub mod message;
-pub mod pipeline;
-pub mod report;
-pub mod sample;
-pub mod sandbox;
-pub mod send;
-pub mod stages;
-pub mod status;
-pub mod term;
-pub mod transport;
 
-/// What went wrong, and so which exit code the process ends with (see DESIGN.md).
-#[derive(Debug)]
-pub struct Error {
-    pub kind: ErrorKind,
-    pub message: String,
-}
+// Small shared parts:
+pub mod digest; // hex digests
+pub mod input_file; // every file a campaign names: regular, bounded
+pub mod reply; // an SMTP reply: code, enhanced status, text
+pub mod reporter; // the one place isomail talks to the operator while it works
+pub mod term; // making quoted text inert on a terminal
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// Bad input or configuration; nothing was sent. Exit 2.
-    Input,
-    /// A safety check failed; nothing was sent. Exit 3.
-    Safety,
-    /// Halted by the operator, a signal or a gate; the journal is consistent. Exit 4.
-    Halted,
-    /// Anything else. Exit 1.
-    Other,
-}
-
-impl Error {
-    pub fn input(message: impl Into<String>) -> Error {
-        Error {
-            kind: ErrorKind::Input,
-            message: message.into(),
-        }
-    }
-    pub fn safety(message: impl Into<String>) -> Error {
-        Error {
-            kind: ErrorKind::Safety,
-            message: message.into(),
-        }
-    }
-    pub fn halted(message: impl Into<String>) -> Error {
-        Error {
-            kind: ErrorKind::Halted,
-            message: message.into(),
-        }
-    }
-    pub fn other(message: impl Into<String>) -> Error {
-        Error {
-            kind: ErrorKind::Other,
-            message: message.into(),
-        }
-    }
-
-    /// The process exit code DESIGN.md assigns to this kind of failure.
-    pub fn exit_code(&self) -> u8 {
-        match self.kind {
-            ErrorKind::Input => 2,
-            ErrorKind::Safety => 3,
-            ErrorKind::Halted => 4,
-            ErrorKind::Other => 1,
-        }
-    }
-}
-
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Error {}
+mod error;
+pub use error::{Error, ErrorKind};
 
 pub use commands::run;

@@ -1,5 +1,5 @@
 //! DKIM signatures checked by an independent verifier: keys made by `openssl`, messages signed by
-//! `isomail::dkim`, verified by dkimpy (tests/dkim/verify.py) given public keys that openssl, not
+//! `isomail::message::dkim`, verified by dkimpy (tests/dkim/verify.py) given public keys that openssl, not
 //! isomail, derived. Every passing verification has a control that must fail.
 
 use std::os::unix::fs::PermissionsExt;
@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use crate::util::{missing, stderr, stdout};
-use isomail::dkim::{self, Algorithm, Key, KeyError, Signer};
+use isomail::message::dkim::{self, Algorithm, Key, KeyError, Signer};
 
 /// The Date of the test messages, Tue, 03 Mar 2026 10:00:00 +0000, as the signature time (in
 /// the past: verifiers refuse a t= in the future).

@@ -79,7 +79,7 @@ fn accepted_at(dir: &Path, path: &[Step]) -> Option<BTreeSet<String>> {
     std::fs::write(&file, probe_file(path)).expect("write the probe");
     let message = match Campaign::load(&file) {
         Ok(_) => panic!("a campaign of nothing but {path:?} loaded"),
-        Err(e) => e.message,
+        Err(e) => e.to_string(),
     };
     let refusal = format!("unknown field `{PROBE}`");
     let at = message.find(&refusal)?;

@@ -4,7 +4,7 @@
 
 use crate::util::{CampaignDir, addresses_in, guest, outcomes, render_campaign};
 use isomail::checks::{CampaignFinding, Checks, Watch};
-use isomail::pipeline::Rendered;
+use isomail::render::Rendered;
 use isomail::sandbox::{self, Content, Limit, Limits, RenderFailure, Sandbox, Source};
 
 fn list(n: usize) -> Vec<String> {

@@ -82,7 +82,7 @@ fn a_refused_write_fails_alone() {
     committer.write(begin(1)).expect("first send");
     // Row 1 is `sending` now: beginning it again is refused (it would send twice)...
     let again = committer.write(begin(1)).expect_err("refused");
-    assert!(again.message.contains("not pending"), "{}", again.message);
+    assert!(again.to_string().contains("not pending"), "{again}");
     // ...and that refusal leaves the other rows' writes alone.
     assert_eq!(committer.write(begin(2)).expect("second"), 1);
     let j = journal.lock().expect("lock");

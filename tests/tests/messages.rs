@@ -284,7 +284,7 @@ fn recipients_strategy() -> impl Strategy<Value = Vec<(String, String, String)>>
 /// (message index, whose data) for every piece of another recipient's address or secret found
 /// in a message's subject, text or HTML.
 fn foreign_data(
-    messages: &[isomail::pipeline::Rendered],
+    messages: &[isomail::render::Rendered],
     rows: &[(String, String, String)],
 ) -> Vec<(usize, usize)> {
     let emails: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
@@ -335,7 +335,7 @@ proptest! {
         let (messages, failed) = render_campaign(&campaign.write(), 2);
         prop_assert!(failed.is_empty());
         prop_assert_eq!(messages.len(), rows.len());
-        let own = |m: &isomail::pipeline::Rendered| m.content.text.contains(rows[m.index - 1].2.as_str());
+        let own = |m: &isomail::render::Rendered| m.content.text.contains(rows[m.index - 1].2.as_str());
         prop_assert!(messages.iter().all(own));
         prop_assert_eq!(foreign_data(&messages, &rows), vec![]);
     }

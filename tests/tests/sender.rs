@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::util::CampaignDir;
 use isomail::campaign::Campaign;
 use isomail::journal::{Journal, State};
-use isomail::report::Reporter;
+use isomail::reporter::Reporter;
 use isomail::send::{self, Halt, HaltReason, SendOptions, Through, Wiring};
 use isomail::transport::stub::{Scripted, Stub};
 use isomail::{Error, ErrorKind};
@@ -102,7 +102,7 @@ fn the_failure_rate_gate_halts_the_campaign_before_the_next_stage() {
     );
     let stub = Arc::new((1..=3).fold(Stub::new(), |s, i| s.script(&addr(i), [Scripted::Reject])));
     let (result, halt) = send(&campaign, &stub, &options());
-    assert_eq!(result.map_err(|e| e.kind), Err(ErrorKind::Halted));
+    assert_eq!(result.map_err(|e| e.kind()), Err(ErrorKind::Halted));
     // Three of ten already fail a 20% ceiling: the stage stops there, mid-way.
     assert!(
         matches!(
@@ -173,7 +173,7 @@ fn a_halt_stops_new_messages_and_a_resume_sends_each_remaining_one_once() {
         reporter: Arc::new(Reporter::silent()),
     };
     let result = send::run_with(&campaign, &options(), wiring);
-    assert_eq!(result.map_err(|e| e.kind), Err(ErrorKind::Halted));
+    assert_eq!(result.map_err(|e| e.kind()), Err(ErrorKind::Halted));
     assert_eq!(halt.reason(), Some(HaltReason::Operator("the test".into())));
     // The halt came with the first message; at most the workers' in-flight ones followed.
     let first_run = stub.received().len();
@@ -193,7 +193,7 @@ fn an_unusable_relay_halts_with_everyone_still_pending() {
     let (_dir, campaign) = stub_campaign(5, "");
     let stub = Arc::new(Stub::new().script(&addr(1), [Scripted::Unreachable]));
     let (result, halt) = send(&campaign, &stub, &options());
-    assert_eq!(result.map_err(|e| e.kind), Err(ErrorKind::Halted));
+    assert_eq!(result.map_err(|e| e.kind()), Err(ErrorKind::Halted));
     assert!(
         matches!(halt.reason(), Some(HaltReason::RelayUnusable { .. })),
         "{:?}",

@@ -6,8 +6,10 @@
 //! mailbox is normal). What was read is recorded in the journal by the file's unique name and
 //! content hash, so running this again, often, or while a `send` runs, counts nothing twice.
 
+mod error;
 mod report;
-mod suppress_append;
+
+pub use error::BouncesError;
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
@@ -16,7 +18,8 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::Error;
-use crate::campaign::{Campaign, hex, tokens::TOKEN};
+use crate::campaign::{Campaign, tokens::TOKEN};
+use crate::digest::hex;
 use crate::journal::{Journal, ReportRecord, State};
 pub use report::{DsnRecipient, Parsed, Severity, parse};
 
@@ -345,7 +348,7 @@ fn suppress(
     match campaign.suppression.files().first() {
         None => tally.no_suppress_file = true,
         Some(file) => {
-            suppress_append::append(file, &lines)?;
+            crate::campaign::suppress::append::append(file, &lines)?;
             tally.appended = lines.len();
         }
     }

@@ -6,9 +6,13 @@
 //! lower-cased addresses are kept, for duplicate detection and the leak scan.
 
 mod delivery;
+mod error;
 pub mod recipients;
+pub mod sample;
 pub mod suppress;
 pub mod tokens;
+
+pub use error::CampaignError;
 
 use std::path::{Path, PathBuf};
 
@@ -17,6 +21,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::Error;
+use crate::digest::hex;
 use crate::sandbox::{Format, Limits, MAX_RENDERER_BYTES, Templates};
 use delivery::DeliveryFile;
 pub use delivery::{Bounces, Delivery, DomainLimit, Relay, Secret, Stage, Target, Tls};
@@ -106,7 +111,7 @@ pub struct Campaign {
     /// `[recipients] suppress`: read now, and again at every stage boundary of a send.
     pub suppression: Suppression,
     /// `[[dkim]]`: every message is signed by each, in order, after it is built.
-    pub dkim: Vec<crate::dkim::Signer>,
+    pub dkim: Vec<crate::message::dkim::Signer>,
     /// `[bounces]`: the bounce mailbox and the gate's wait (defaults: none, 0 s).
     pub bounces: Bounces,
     /// SHA-256 over templates, renderer and recipient list: what a journal pins.
@@ -224,7 +229,7 @@ fn load_recipients(
 /// rather than a hash mismatch found one message at a time.
 fn signed_fingerprint(
     fingerprint: String,
-    dkim: &[crate::dkim::Signer],
+    dkim: &[crate::message::dkim::Signer],
     unsubscribe: Option<(&Tokens, &Unsubscribe)>,
 ) -> String {
     let mut extra: Vec<String> = dkim
@@ -261,21 +266,22 @@ fn dkim_signers(
     blocks: &[DkimSection],
     base: &Path,
     shown: &str,
-) -> Result<Vec<crate::dkim::Signer>, Error> {
+) -> Result<Vec<crate::message::dkim::Signer>, Error> {
     blocks
         .iter()
         .enumerate()
         .map(|(i, block)| {
             let path = resolve(base, &block.key_file);
-            crate::dkim::Signer::from_pem_file(&path, &block.domain, &block.selector).map_err(|e| {
-                Error::input(format!(
-                    "{shown}: [[dkim]] #{} (d={}, s={}) key_file = \"{}\": {e}",
-                    i + 1,
-                    block.domain,
-                    block.selector,
-                    path.display()
-                ))
-            })
+            crate::message::dkim::Signer::from_pem_file(&path, &block.domain, &block.selector)
+                .map_err(|e| {
+                    Error::input(format!(
+                        "{shown}: [[dkim]] #{} (d={}, s={}) key_file = \"{}\": {e}",
+                        i + 1,
+                        block.domain,
+                        block.selector,
+                        path.display()
+                    ))
+                })
         })
         .collect()
 }
@@ -543,8 +549,4 @@ fn one_line(message: &str) -> String {
         Some(t) if t != head => format!("{}: {t}", head.trim_start_matches("TOML parse error at ")),
         _ => head,
     }
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -40,7 +40,7 @@ impl Recipient {
             h.update([0]);
             h.update(value.as_bytes());
         }
-        crate::campaign::hex(&h.finalize())
+        crate::digest::hex(&h.finalize())
     }
 
     /// `a***@example.org`: enough for an operator to tell messages apart in a report, without
@@ -264,7 +264,7 @@ impl FinishHash for HashHandle {
             .map_err(|_| Error::other("recipient hash lock poisoned"))?
             .clone()
             .finalize();
-        Ok(super::hex(&digest))
+        Ok(crate::digest::hex(&digest))
     }
 }
 

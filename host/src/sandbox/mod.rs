@@ -7,10 +7,13 @@
 //! `wasi.rs`) and runs under the [`Limits`], whose breach fails only that message.
 
 mod cache;
+mod error;
 /// Where the compile cache is (`None`: off), for what reports on it.
 pub use cache::configured_dir as compile_cache_dir;
 mod snapshot;
 mod wasi;
+
+pub use error::SandboxError;
 
 use std::path::Path;
 use std::sync::Arc;

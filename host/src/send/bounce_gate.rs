@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use super::Ctx;
 use super::halt::HaltReason;
 use crate::Error;
-use crate::report::Event;
+use crate::reporter::Event;
 
 /// How often the mailbox is read while waiting.
 const READ_EVERY: Duration = Duration::from_secs(2);

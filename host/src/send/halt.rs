@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::Error;
 use crate::journal::{Journal, JournalLock};
-use crate::report::{Event, Reporter};
+use crate::reporter::{Event, Reporter};
 use crate::transport::Reply;
 
 /// How often a running send looks for a `halt` request.

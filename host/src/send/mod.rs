@@ -11,12 +11,16 @@
 
 mod bounce_gate;
 mod domains;
+mod error;
 mod halt;
 mod journal_file;
 mod pass;
+pub mod plan;
 mod preflight;
 mod stage;
 mod worker;
+
+pub use error::SendError;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -25,11 +29,12 @@ use std::time::{Duration, SystemTime};
 use sha2::{Digest, Sha256};
 
 use crate::Error;
-use crate::campaign::{Campaign, Relay, Secret, Target, Tls, hex};
+use crate::campaign::{Campaign, Relay, Secret, Target, Tls};
 use crate::checks::Checks;
+use crate::digest::hex;
 use crate::journal::{Journal, State};
-use crate::pipeline;
-use crate::report::{Event, Reporter};
+use crate::render;
+use crate::reporter::{Event, Reporter};
 use crate::sandbox::Sandbox;
 use crate::transport::maildir::Maildir;
 use crate::transport::smtp::{Smtp, SmtpConfig};
@@ -114,9 +119,9 @@ pub fn run_with(campaign: &Campaign, options: &SendOptions, wiring: Wiring) -> R
         None
     };
 
-    let sandbox = pipeline::load_sandbox(campaign, options.jobs, &wiring.reporter)?;
-    pipeline::probe(campaign, &sandbox)?;
-    let checks = pipeline::checks(campaign)?;
+    let sandbox = render::load_sandbox(campaign, options.jobs, &wiring.reporter)?;
+    render::probe(campaign, &sandbox)?;
+    let checks = render::checks(campaign)?;
     let date = journal.date()?;
     if let Some(listed) = listed {
         let making = Making {

@@ -12,8 +12,8 @@ use super::worker::{Job, Workers};
 use crate::Error;
 use crate::campaign::{Recipient, normalise};
 use crate::journal::{Committer, Row};
-use crate::pipeline;
-use crate::report::Event;
+use crate::render;
+use crate::reporter::Event;
 
 /// What one pass is asked to do.
 pub(super) struct Pass<'a> {
@@ -111,7 +111,7 @@ fn produce(
 fn render_again(ctx: &Ctx<'_>, recipient: Recipient, journaled: usize, hash: &str) -> Option<Job> {
     let m = &ctx.making;
     let index = recipient.index;
-    let message = match pipeline::render_one(m.campaign, m.sandbox, m.checks, m.date, recipient) {
+    let message = match render::render_one(m.campaign, m.sandbox, m.checks, m.date, recipient) {
         Ok(message) => message,
         Err(failed) => {
             let why = format!("{failed} at send time");

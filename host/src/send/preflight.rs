@@ -7,8 +7,8 @@ use super::Making;
 use crate::Error;
 use crate::journal::{Journal, Listed, PreflightRow, SuppressedRow};
 use crate::message;
-use crate::pipeline;
-use crate::report::{Event, Reporter};
+use crate::render;
+use crate::reporter::{Event, Reporter};
 
 /// Problems listed one by one; the rest are counted.
 const SHOWN: usize = 20;
@@ -40,7 +40,7 @@ pub(super) fn run(
     let mut rows = Vec::with_capacity(campaign.recipients.len());
     let mut problems: Vec<String> = Vec::new();
     let mut problem_count = 0;
-    let summary = pipeline::render_all(campaign, sandbox, checks, jobs, date, |outcome| {
+    let summary = render::render_all(campaign, sandbox, checks, jobs, date, |outcome| {
         match outcome {
             Ok(m) if m.findings.is_empty() => rows.push(PreflightRow {
                 message_id: message::message_id(&campaign.fingerprint, m.index, &campaign.from),

@@ -11,8 +11,8 @@ use super::pass::{self, Pass};
 use super::{Ctx, Through};
 use crate::Error;
 use crate::journal::{Row, State};
-use crate::report::{Event, StageSummary};
-use crate::stages;
+use crate::reporter::{Event, StageSummary};
+use crate::send::plan;
 
 /// Attempts per recipient before a transient failure becomes `failed`.
 pub(super) const MAX_ATTEMPTS: u32 = 3;
@@ -53,14 +53,14 @@ pub(super) fn run(ctx: &Ctx<'_>, runtime: &tokio::runtime::Runtime) -> Result<()
         // Suppressed recipients are not part of the plan: stage sizes count those who may
         // still be sent.
         let total = counts.sendable();
-        let targets = stages::targets(&campaign.delivery.stages, total);
+        let targets = plan::targets(&campaign.delivery.stages, total);
         let ambiguous_again = if resend_ambiguous {
             ctx.journal()?.ambiguous_on_list()?.len()
         } else {
             0
         };
         let processed = counts.processed() - ambiguous_again;
-        let Some((stage, target)) = stages::next_stage(&targets, processed) else {
+        let Some((stage, target)) = plan::next_stage(&targets, processed) else {
             ctx.reporter.event(Event::AllStagesDone {
                 stages: targets.len(),
                 counts: &counts,
@@ -199,7 +199,7 @@ fn gate(ctx: &Ctx<'_>, stage: usize, tally: &Tally) -> String {
         return format!("halted: {reason}");
     }
     let max = ctx.campaign().delivery.max_failure_rate;
-    if !stages::gate_tripped(tally.permanent, tally.finished(), max) {
+    if !plan::gate_tripped(tally.permanent, tally.finished(), max) {
         return "done".to_owned();
     }
     let reason = HaltReason::FailureRate {

@@ -17,10 +17,10 @@ use super::pass::{Pass, PassResult};
 use super::stage::{MAX_ATTEMPTS, Tally};
 use super::{Ctx, delivery_key};
 use crate::Error;
-use crate::campaign::hex;
+use crate::digest::hex;
 use crate::journal::{Committer, State, Write};
-use crate::report::Event;
-use crate::stages;
+use crate::reporter::Event;
+use crate::send::plan;
 use crate::transport::{Delivery, Reply};
 
 /// One message ready for the transport.
@@ -217,7 +217,7 @@ impl<'a> Workers<'a> {
             }
         }
         let max = self.ctx.campaign().delivery.max_failure_rate;
-        if stages::gate_certain(t.permanent, self.stage_size, max) {
+        if plan::gate_certain(t.permanent, self.stage_size, max) {
             self.ctx.halt.halt(HaltReason::FailureRate {
                 stage: self.stage,
                 permanent: t.permanent,
@@ -229,7 +229,7 @@ impl<'a> Workers<'a> {
     }
 
     fn journal_failed(&self, e: Error) -> bool {
-        self.ctx.halt.halt(HaltReason::Journal(e.message.clone()));
+        self.ctx.halt.halt(HaltReason::Journal(e.to_string()));
         if let Ok(mut f) = self.failure.lock() {
             f.get_or_insert(e);
         }

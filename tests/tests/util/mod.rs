@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use isomail::campaign::Campaign;
 use isomail::checks::CampaignFinding;
-use isomail::pipeline::{self, Failed, Rendered};
+use isomail::render::{self, Failed, Rendered};
 
 /// Path of a hostile guest built by tests/build.rs.
 pub fn guest(name: &str) -> PathBuf {
@@ -293,13 +293,13 @@ pub fn render_and_check(
 ) -> (Vec<Rendered>, Vec<Failed>, Vec<CampaignFinding>) {
     use_the_test_cache();
     let campaign = Campaign::load(campaign).unwrap_or_else(|e| panic!("load: {e}"));
-    let sandbox = pipeline::load_sandbox(&campaign, jobs, &isomail::report::Reporter::silent())
+    let sandbox = render::load_sandbox(&campaign, jobs, &isomail::reporter::Reporter::silent())
         .unwrap_or_else(|e| panic!("sandbox: {e}"));
-    pipeline::probe(&campaign, &sandbox).unwrap_or_else(|e| panic!("probe: {e}"));
-    let checks = pipeline::checks(&campaign).unwrap_or_else(|e| panic!("checks: {e}"));
+    render::probe(&campaign, &sandbox).unwrap_or_else(|e| panic!("probe: {e}"));
+    let checks = render::checks(&campaign).unwrap_or_else(|e| panic!("checks: {e}"));
     let mut ok = Vec::new();
     let mut failed = Vec::new();
-    let findings = pipeline::render_all(
+    let findings = render::render_all(
         &campaign,
         &sandbox,
         &checks,

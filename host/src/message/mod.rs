@@ -17,8 +17,13 @@ use lettre::message::header::{self, Headers};
 use lettre::message::{Mailbox, Mailboxes};
 use sha2::{Digest, Sha256};
 
-use crate::campaign::hex;
+use crate::digest::hex;
 use crate::sandbox::Content;
+
+pub mod dkim;
+mod error;
+
+pub use error::BuildError;
 
 /// RFC 5322 §2.1.1: a line MUST NOT exceed 998 octets, CRLF excluded.
 const MAX_LINE: usize = 998;

@@ -14,6 +14,10 @@
 //! fate is unknown: it becomes `ambiguous` and is re-sent only when the operator says so. WAL
 //! mode with `synchronous = FULL`: a commit survives power loss.
 
+mod error;
+
+pub use error::JournalError;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,7 +27,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::Error;
-use crate::transport::Reply;
+use crate::reply::Reply;
 
 /// A recipient's state in the journal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1078,7 +1082,7 @@ impl Journal {
     /// commit fails, every write fails with it.
     fn apply(&self, writes: &[Write]) -> Vec<Result<u32, Error>> {
         let all_fail = |e: rusqlite::Error| {
-            let message = self.err()(e).message;
+            let message = self.err()(e).to_string();
             writes
                 .iter()
                 .map(|_| Err(Error::other(message.clone())))
@@ -1714,9 +1718,9 @@ mod tests {
             let err = Journal::open(&path)
                 .err()
                 .unwrap_or_else(|| panic!("{name} was opened"));
-            assert_eq!(err.kind, crate::ErrorKind::Input, "{name}: {err}");
+            assert_eq!(err.kind(), crate::ErrorKind::Input, "{name}: {err}");
             assert!(
-                err.message.contains("never starts a campaign over"),
+                err.to_string().contains("never starts a campaign over"),
                 "{name}: {err}"
             );
             assert_eq!(

@@ -14,9 +14,13 @@ use crate::campaign::tokens::UNSUBSCRIBE_FIELD;
 use crate::campaign::{Campaign, Recipient, RendererChoice};
 use crate::checks::{CampaignFinding, Checks, Finding, Watch};
 use crate::message::{self, Envelope};
-use crate::report::{Event, Reporter};
+use crate::reporter::{Event, Reporter};
 use crate::sandbox::{self, Content, RenderError, RenderFailure, Sandbox};
 use crate::term::shown;
+
+/// What can go wrong in this area (see [`crate::Error`] for the exit codes).
+#[derive(Debug, thiserror::Error)]
+pub enum RenderAllError {}
 
 /// One message, ready to write or send.
 pub struct Rendered {
@@ -336,7 +340,7 @@ pub fn render_one(
         if campaign.dkim.is_empty() {
             Ok(bytes)
         } else {
-            crate::dkim::sign(&bytes, &campaign.dkim, date)
+            crate::message::dkim::sign(&bytes, &campaign.dkim, date)
         }
     });
     let bytes = match built {

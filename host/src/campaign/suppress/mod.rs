@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use crate::Error;
 
+pub mod append;
+
 /// One suppression file: where it is and how the campaign file names it.
 #[derive(Debug, Clone)]
 pub struct SuppressFile {
@@ -205,7 +207,7 @@ mod tests {
         let (_d, s) = load("s.csv", "name\nAnn\n");
         assert!(
             s.expect_err("no column")
-                .message
+                .to_string()
                 .contains("no `email` column")
         );
     }
@@ -214,6 +216,6 @@ mod tests {
     fn a_line_that_is_not_an_address_is_refused_naming_it() {
         let (_d, s) = load("s.txt", "ann@x.org\nnot an address\n");
         let e = s.expect_err("refused");
-        assert!(e.message.contains("s.txt: line 2"), "{}", e.message);
+        assert!(e.to_string().contains("s.txt: line 2"), "{e}");
     }
 }
