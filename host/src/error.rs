@@ -97,3 +97,17 @@ impl Error {
         }
     }
 }
+
+/// An error and every error below it ([`source`](std::error::Error::source)), joined by ": ":
+/// the sentence an operator reads. Each error's own text leaves its source out, so nothing is
+/// said twice.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    text
+}

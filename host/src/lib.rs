@@ -34,6 +34,6 @@ pub mod reporter; // the one place isomail talks to the operator while it works
 pub mod term; // making quoted text inert on a terminal
 
 mod error;
-pub use error::{Error, ErrorKind};
+pub use error::{Error, ErrorKind, chain};
 
 pub use commands::run;

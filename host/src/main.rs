@@ -13,7 +13,7 @@ fn main() -> ExitCode {
             // the terminal.
             eprintln!(
                 "isomail: {}",
-                isomail::term::inert_keeping_lines(&err.to_string())
+                isomail::term::inert_keeping_lines(&isomail::chain(&err))
             );
             ExitCode::from(err.exit_code())
         }
