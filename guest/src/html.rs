@@ -106,183 +106,248 @@ const REPARSED: [&[u8]; 6] = [
 /// The spans of `html` that hold a placeholder (starting at one of `marks`, sorted), each as text,
 /// an attribute value, or a place no value may go. Spans without one cost no allocation.
 fn places(html: &str, marks: &[usize]) -> Vec<(usize, usize, Place)> {
-    let holds = |start: usize, end: usize| {
-        let first = marks.partition_point(|&mark| mark < start);
-        marks.get(first).is_some_and(|&mark| mark < end)
-    };
-    let mut places = Vec::new();
-    // The current tag's attribute values: kept once it proves a start tag (an end tag's
-    // attributes are dropped by HTML, so a value there is refused).
-    let mut pending: Vec<(usize, usize, Place)> = Vec::new();
-    // The raw-text or script element the tokenizer is in, if any.
-    let mut raw: Option<Vec<u8>> = None;
-    // The RCDATA element (title, textarea) the tokenizer is in, and where its content starts.
-    let mut rcdata: Option<(Vec<u8>, usize)> = None;
-    // The outermost element of [`REPARSED`] open, and how deep in same-named ones.
-    let mut reparsed: Option<(Vec<u8>, usize)> = None;
-    let mut tag: Vec<u8> = Vec::new();
-    let mut tag_start = 0;
-    let mut attribute: Vec<u8> = Vec::new();
-    let name = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
-    let inside = |element: &[u8]| {
-        let article = if element == b"svg" || element.first().is_some_and(|c| b"aeiou".contains(c))
-        {
-            "an"
-        } else {
-            "a"
-        };
-        Place::Refused(format!(
-            "inside {article} <{}> element, whose content a browser does not parse as HTML text",
-            name(element)
-        ))
-    };
+    let mut reader = Reader::new(html, marks);
     let callback = |event: CallbackEvent<'_>, span: Span<usize>| -> Option<()> {
-        match event {
-            CallbackEvent::OpenStartTag { name } => {
-                tag.clear();
-                tag.extend_from_slice(name);
-                tag_start = span.start;
-                attribute.clear();
-                pending.clear();
-            }
-            CallbackEvent::AttributeName { name } => {
-                attribute.clear();
-                attribute.extend(name.iter().map(u8::to_ascii_lowercase));
-            }
-            // The value's span ends at its last character (inclusive).
-            CallbackEvent::AttributeValue { .. } if holds(span.start, span.end + 1) => {
-                let tag = name(&tag);
-                let place = match (&reparsed, attribute.as_slice()) {
-                    (Some((element, _)), _) => inside(element),
-                    (_, b"style") => Place::Refused(format!(
-                        "in the style attribute of <{tag}>, which is CSS (MJML writes mj-* \
-                         sizes, colours and paddings there)"
-                    )),
-                    (_, b"srcdoc") => Place::Refused(format!(
-                        // Its markup is read after the attribute's own references are decoded,
-                        // so escaping once does not keep a value text.
-                        "in the srcdoc attribute of <{tag}>, which is HTML"
-                    )),
-                    (_, handler) if handler.starts_with(b"on") => {
-                        Place::Refused(format!("in the event handler {} of <{tag}>", name(handler)))
-                    }
-                    _ => {
-                        let before = span
-                            .start
-                            .checked_sub(1)
-                            .and_then(|at| html.as_bytes().get(at));
-                        Place::Attribute {
-                            quoted: matches!(before, Some(b'"' | b'\'')),
-                        }
-                    }
-                };
-                pending.push((span.start, span.end + 1, place));
-            }
-            CallbackEvent::CloseStartTag { self_closing } => {
-                places.append(&mut pending);
-                if holds(tag_start, span.end) {
-                    places.push((
-                        tag_start,
-                        span.end,
-                        Place::Refused(format!(
-                            "in the tag or an attribute name of <{}>",
-                            name(&tag)
-                        )),
-                    ));
-                }
-                // A browser ignores the `/` of `<style/>` and reads raw text all the same.
-                match html5gum::naive_next_state(&tag) {
-                    Some(html5gum::State::RcData) => rcdata = Some((tag.clone(), span.end)),
-                    Some(_) => raw = Some(tag.clone()),
-                    None => {}
-                }
-                match &mut reparsed {
-                    Some((element, depth)) if *element == tag => *depth += 1,
-                    Some(_) => {}
-                    // Only foreign elements honour `/>`; an empty `<svg/>` holds nothing.
-                    None if REPARSED.contains(&tag.as_slice())
-                        && !(self_closing && matches!(tag.as_slice(), b"svg" | b"math")) =>
-                    {
-                        reparsed = Some((tag.clone(), 1));
-                    }
-                    None => {}
-                }
-            }
-            CallbackEvent::EndTag { name: end } => {
-                if !pending.is_empty() || holds(span.start, span.end) {
-                    pending.clear();
-                    places.push((
-                        span.start,
-                        span.end,
-                        Place::Refused(format!(
-                            "in the end tag </{}>, whose attributes HTML drops",
-                            name(end)
-                        )),
-                    ));
-                }
-                if raw.as_deref() == Some(end) {
-                    raw = None;
-                }
-                if rcdata.as_ref().is_some_and(|(element, _)| element == end) {
-                    rcdata = None;
-                }
-                if let Some((element, depth)) = &mut reparsed
-                    && element == end
-                {
-                    *depth -= 1;
-                    if *depth == 0 {
-                        reparsed = None;
-                    }
-                }
-            }
-            CallbackEvent::String { .. } if holds(span.start, span.end) => {
-                let place = match (&reparsed, &raw, &rcdata) {
-                    (Some((element, _)), _, _) => inside(element),
-                    (None, Some(element), _) => Place::Refused(format!(
-                        "inside a <{}> element, whose content is {}",
-                        name(element),
-                        if element == b"style" {
-                            "CSS"
-                        } else {
-                            "not HTML text"
-                        }
-                    )),
-                    (None, None, Some((element, start)))
-                        if rcdata_holds_markup(html, element, *start) =>
-                    {
-                        Place::Refused(format!(
-                            "inside a <{}> element whose text holds markup (a `<`), which a \
-                             browser may read as tags",
-                            name(element)
-                        ))
-                    }
-                    _ => Place::Text,
-                };
-                places.push((span.start, span.end, place));
-            }
-            CallbackEvent::Comment { .. } if holds(span.start, span.end) => places.push((
-                span.start,
-                span.end,
-                Place::Refused(
-                    "inside an HTML comment (for MJML, perhaps an Outlook conditional comment \
-                     holding a size)"
-                        .to_owned(),
-                ),
-            )),
-            CallbackEvent::Doctype { .. } if holds(span.start, span.end) => places.push((
-                span.start,
-                span.end,
-                Place::Refused("in the doctype".to_owned()),
-            )),
-            _ => {}
-        }
+        reader.event(event, span);
         None
     };
     let mut emitter = CallbackEmitter::new(callback);
     // Switch to raw text after <style>, <script>, … as a browser would.
     emitter.naively_switch_states(true);
     for _ in Tokenizer::<_, _>::new_with_emitter(html, emitter) {}
-    places
+    reader.places
+}
+
+/// What [`places`] keeps while the tokenizer walks the HTML: the places found so far, and the
+/// elements and tag it is in, which decide what the next span is.
+struct Reader<'a> {
+    html: &'a str,
+    marks: &'a [usize],
+    places: Vec<(usize, usize, Place)>,
+    /// The current tag's attribute values: kept once it proves a start tag (an end tag's
+    /// attributes are dropped by HTML, so a value there is refused).
+    pending: Vec<(usize, usize, Place)>,
+    /// The raw-text or script element the tokenizer is in, if any.
+    raw: Option<Vec<u8>>,
+    /// The RCDATA element (title, textarea) the tokenizer is in, and where its content starts.
+    rcdata: Option<(Vec<u8>, usize)>,
+    /// The outermost element of [`REPARSED`] open, and how deep in same-named ones.
+    reparsed: Option<(Vec<u8>, usize)>,
+    tag: Vec<u8>,
+    tag_start: usize,
+    attribute: Vec<u8>,
+}
+
+impl<'a> Reader<'a> {
+    fn new(html: &'a str, marks: &'a [usize]) -> Reader<'a> {
+        Reader {
+            html,
+            marks,
+            places: Vec::new(),
+            pending: Vec::new(),
+            raw: None,
+            rcdata: None,
+            reparsed: None,
+            tag: Vec::new(),
+            tag_start: 0,
+            attribute: Vec::new(),
+        }
+    }
+
+    /// Whether `start..end` holds a placeholder.
+    fn holds(&self, start: usize, end: usize) -> bool {
+        let first = self.marks.partition_point(|&mark| mark < start);
+        self.marks.get(first).is_some_and(|&mark| mark < end)
+    }
+
+    fn event(&mut self, event: CallbackEvent<'_>, span: Span<usize>) {
+        match event {
+            CallbackEvent::OpenStartTag { name } => {
+                self.tag.clear();
+                self.tag.extend_from_slice(name);
+                self.tag_start = span.start;
+                self.attribute.clear();
+                self.pending.clear();
+            }
+            CallbackEvent::AttributeName { name } => {
+                self.attribute.clear();
+                self.attribute
+                    .extend(name.iter().map(u8::to_ascii_lowercase));
+            }
+            // The value's span ends at its last character (inclusive).
+            CallbackEvent::AttributeValue { .. } if self.holds(span.start, span.end + 1) => {
+                let place = self.attribute_place(span.start);
+                self.pending.push((span.start, span.end + 1, place));
+            }
+            CallbackEvent::CloseStartTag { self_closing } => {
+                self.close_start_tag(self_closing, span.end);
+            }
+            CallbackEvent::EndTag { name } => self.end_tag(name, span),
+            CallbackEvent::String { .. } if self.holds(span.start, span.end) => {
+                let place = self.text_place();
+                self.places.push((span.start, span.end, place));
+            }
+            CallbackEvent::Comment { .. } if self.holds(span.start, span.end) => {
+                self.places.push((
+                    span.start,
+                    span.end,
+                    Place::Refused(
+                        "inside an HTML comment (for MJML, perhaps an Outlook conditional \
+                         comment holding a size)"
+                            .to_owned(),
+                    ),
+                ));
+            }
+            CallbackEvent::Doctype { .. } if self.holds(span.start, span.end) => {
+                self.places.push((
+                    span.start,
+                    span.end,
+                    Place::Refused("in the doctype".to_owned()),
+                ))
+            }
+            _ => {}
+        }
+    }
+
+    /// The place of a value of the current attribute, which starts at `start`.
+    fn attribute_place(&self, start: usize) -> Place {
+        let tag = name(&self.tag);
+        match (&self.reparsed, self.attribute.as_slice()) {
+            (Some((element, _)), _) => inside(element),
+            (_, b"style") => Place::Refused(format!(
+                "in the style attribute of <{tag}>, which is CSS (MJML writes mj-* \
+                 sizes, colours and paddings there)"
+            )),
+            (_, b"srcdoc") => Place::Refused(format!(
+                // Its markup is read after the attribute's own references are decoded,
+                // so escaping once does not keep a value text.
+                "in the srcdoc attribute of <{tag}>, which is HTML"
+            )),
+            (_, handler) if handler.starts_with(b"on") => {
+                Place::Refused(format!("in the event handler {} of <{tag}>", name(handler)))
+            }
+            _ => {
+                let before = start
+                    .checked_sub(1)
+                    .and_then(|at| self.html.as_bytes().get(at));
+                Place::Attribute {
+                    quoted: matches!(before, Some(b'"' | b'\'')),
+                }
+            }
+        }
+    }
+
+    /// The start tag read since its `<` ends at `end`: its values are kept, and the element it
+    /// opens may change how what follows is read.
+    fn close_start_tag(&mut self, self_closing: bool, end: usize) {
+        self.places.append(&mut self.pending);
+        if self.holds(self.tag_start, end) {
+            self.places.push((
+                self.tag_start,
+                end,
+                Place::Refused(format!(
+                    "in the tag or an attribute name of <{}>",
+                    name(&self.tag)
+                )),
+            ));
+        }
+        let tag = &self.tag;
+        // A browser ignores the `/` of `<style/>` and reads raw text all the same.
+        match html5gum::naive_next_state(tag) {
+            Some(html5gum::State::RcData) => self.rcdata = Some((tag.clone(), end)),
+            Some(_) => self.raw = Some(tag.clone()),
+            None => {}
+        }
+        match &mut self.reparsed {
+            Some((element, depth)) if element == tag => *depth += 1,
+            Some(_) => {}
+            // Only foreign elements honour `/>`; an empty `<svg/>` holds nothing.
+            None if REPARSED.contains(&tag.as_slice())
+                && !(self_closing && matches!(tag.as_slice(), b"svg" | b"math")) =>
+            {
+                self.reparsed = Some((tag.clone(), 1));
+            }
+            None => {}
+        }
+    }
+
+    /// An end tag `</end …>` at `span`: refused if it holds a value, and the end of the element
+    /// it closes.
+    fn end_tag(&mut self, end: &[u8], span: Span<usize>) {
+        if !self.pending.is_empty() || self.holds(span.start, span.end) {
+            self.pending.clear();
+            self.places.push((
+                span.start,
+                span.end,
+                Place::Refused(format!(
+                    "in the end tag </{}>, whose attributes HTML drops",
+                    name(end)
+                )),
+            ));
+        }
+        if self.raw.as_deref() == Some(end) {
+            self.raw = None;
+        }
+        if self
+            .rcdata
+            .as_ref()
+            .is_some_and(|(element, _)| element == end)
+        {
+            self.rcdata = None;
+        }
+        if let Some((element, depth)) = &mut self.reparsed
+            && element == end
+        {
+            *depth -= 1;
+            if *depth == 0 {
+                self.reparsed = None;
+            }
+        }
+    }
+
+    /// The place of text read where the tokenizer is now.
+    fn text_place(&self) -> Place {
+        match (&self.reparsed, &self.raw, &self.rcdata) {
+            (Some((element, _)), _, _) => inside(element),
+            (None, Some(element), _) => Place::Refused(format!(
+                "inside a <{}> element, whose content is {}",
+                name(element),
+                if element == b"style" {
+                    "CSS"
+                } else {
+                    "not HTML text"
+                }
+            )),
+            (None, None, Some((element, start)))
+                if rcdata_holds_markup(self.html, element, *start) =>
+            {
+                Place::Refused(format!(
+                    "inside a <{}> element whose text holds markup (a `<`), which a \
+                     browser may read as tags",
+                    name(element)
+                ))
+            }
+            _ => Place::Text,
+        }
+    }
+}
+
+/// An element or attribute name as the error message shows it.
+fn name(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Inside `element` of [`REPARSED`], where no value may go.
+fn inside(element: &[u8]) -> Place {
+    let article = if element == b"svg" || element.first().is_some_and(|c| b"aeiou".contains(c)) {
+        "an"
+    } else {
+        "a"
+    };
+    Place::Refused(format!(
+        "inside {article} <{}> element, whose content a browser does not parse as HTML text",
+        name(element)
+    ))
 }
 
 /// Whether the content of the RCDATA `element` starting at `start` holds a `<` that is not its

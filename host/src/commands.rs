@@ -18,9 +18,46 @@ use crate::sandbox::RenderFailure;
 use crate::send::{SendOptions, Through};
 use crate::term;
 
-/// What can go wrong in this area (see [`crate::Error`] for the exit codes).
+/// What a command refuses or fails at itself, beyond what the pipeline reports.
 #[derive(Debug, thiserror::Error)]
-pub enum CommandError {}
+pub enum CommandError {
+    /// An option's value the command cannot use (exit 2).
+    #[error("{0}")]
+    Usage(String),
+    /// `bounces` with no mailbox to read (exit 2).
+    #[error("{campaign}: no bounce mailbox: give --maildir or [bounces] maildir")]
+    NoBounceMailbox { campaign: String },
+    /// `preview --to` an address the list does not hold (exit 2).
+    #[error("{list}: no recipient with the address given to --to")]
+    NotOnList { list: String },
+    /// `preview` of a suppressed recipient (exit 2).
+    #[error("recipient #{index} is {why}: isomail will not render or send it")]
+    Suppressed { index: usize, why: String },
+    /// `render` into a directory that holds files already (exit 2).
+    #[error("{0}: the output directory is not empty")]
+    OutputNotEmpty(String),
+    /// The list was shorter on a second read than on the first (exit 1).
+    #[error("the recipient list ended early")]
+    ListEndedEarly,
+    /// Messages did not render. Only template problems (`input_only`) are bad input (exit 2);
+    /// a renderer breaking a limit or crashing, or the host failing, is a failed check (exit 3).
+    #[error("{total} message(s) did not render; nothing was sent")]
+    NotRendered { total: usize, input_only: bool },
+    /// `preview`: the one message shown failed checks (exit 3).
+    #[error("this message failed {0} safety check(s); it must not be sent")]
+    PreviewUnsafe(usize),
+    /// `check`/`render`: messages or campaign-wide checks failed (exit 3).
+    #[error(
+        "{flagged} message(s) and {campaign} campaign-wide check(s) failed the safety checks{}; \
+         nothing was sent",
+        not_rendered.map_or_else(String::new, |n| format!(", and {n} message(s) did not render"))
+    )]
+    Unsafe {
+        flagged: usize,
+        campaign: usize,
+        not_rendered: Option<usize>,
+    },
+}
 
 /// Runs one command.
 pub fn run(cli: Cli) -> Result<(), Error> {
@@ -56,14 +93,15 @@ fn send(args: SendArgs) -> Result<(), Error> {
         Some(n) => match n.parse::<usize>() {
             Ok(n) if n > 0 => Through::Count(n),
             _ => {
-                return Err(Error::input(format!(
+                return Err(CommandError::Usage(format!(
                     "--through takes a positive number or `all`, not `{n}`"
-                )));
+                ))
+                .into());
             }
         },
     };
     let jobs = match args.threads.jobs {
-        Some(0) => return Err(Error::input("--jobs must be at least 1")),
+        Some(0) => return Err(usage("--jobs must be at least 1")),
         Some(n) => n,
         None => render::default_jobs(),
     };
@@ -83,11 +121,8 @@ fn bounces(path: &Path, maildir: Option<&Path>) -> Result<(), Error> {
     let maildir = maildir
         .map(Path::to_path_buf)
         .or_else(|| campaign.bounces.maildir.clone())
-        .ok_or_else(|| {
-            Error::input(format!(
-                "{}: no bounce mailbox: give --maildir or [bounces] maildir",
-                path.display()
-            ))
+        .ok_or_else(|| CommandError::NoBounceMailbox {
+            campaign: path.display().to_string(),
         })?;
     let mut journal =
         crate::journal::Journal::open_existing(&crate::journal::Journal::path_for(path, false))?;
@@ -154,8 +189,10 @@ fn render(path: &Path, out: &Path, jobs: Option<usize>) -> Result<(), Error> {
             && message.findings.is_empty()
         {
             let file = out.join(format!("{:06}.eml", message.index));
-            std::fs::write(&file, &message.bytes)
-                .map_err(|e| Error::other(format!("{}: cannot write: {e}", file.display())))?;
+            std::fs::write(&file, &message.bytes).map_err(|source| Error::Output {
+                what: format!("{}: cannot write", file.display()),
+                source,
+            })?;
         }
         tally.add(outcome, &checks);
         Ok(())
@@ -174,17 +211,14 @@ fn preview(path: &Path, to: Option<&str>, index: Option<usize>) -> Result<(), Er
                 .addresses()
                 .iter()
                 .position(|a| *a == key)
-                .ok_or_else(|| {
-                    Error::input(format!(
-                        "{}: no recipient with the address given to --to",
-                        campaign.recipients.path().display()
-                    ))
+                .ok_or_else(|| CommandError::NotOnList {
+                    list: campaign.recipients.path().display().to_string(),
                 })?;
             position + 1
         }
-        (None, Some(0)) => return Err(Error::input("--index counts from 1")),
+        (None, Some(0)) => return Err(usage("--index counts from 1")),
         (None, Some(n)) if n > campaign.recipients.len() => {
-            return Err(Error::input(format!(
+            return Err(usage(format!(
                 "--index {n}: the list has {} recipients",
                 campaign.recipients.len()
             )));
@@ -194,9 +228,11 @@ fn preview(path: &Path, to: Option<&str>, index: Option<usize>) -> Result<(), Er
     };
     let email = &campaign.recipients.addresses()[wanted - 1];
     if let Some(why) = campaign.suppression.why(email) {
-        return Err(Error::input(format!(
-            "recipient #{wanted} is {why}: isomail will not render or send it"
-        )));
+        return Err(CommandError::Suppressed {
+            index: wanted,
+            why: why.to_string(),
+        }
+        .into());
     }
     let sandbox = render::load_sandbox(&campaign, 1, &Reporter::terminal())?;
     render::probe(&campaign, &sandbox)?;
@@ -204,7 +240,7 @@ fn preview(path: &Path, to: Option<&str>, index: Option<usize>) -> Result<(), Er
         .recipients
         .stream()?
         .nth(wanted - 1)
-        .ok_or_else(|| Error::other("the recipient list ended early"))??;
+        .ok_or(CommandError::ListEndedEarly)??;
     let checks = render::checks(&campaign)?;
     match render::render_one(&campaign, &sandbox, &checks, SystemTime::now(), recipient) {
         Ok(message) => {
@@ -219,7 +255,10 @@ fn preview(path: &Path, to: Option<&str>, index: Option<usize>) -> Result<(), Er
             stdout
                 .write_all(&shown)
                 .and_then(|()| stdout.flush())
-                .map_err(|e| Error::other(format!("cannot write to stdout: {e}")))?;
+                .map_err(|source| Error::Output {
+                    what: "cannot write to stdout".into(),
+                    source,
+                })?;
             if message.findings.is_empty() {
                 return Ok(());
             }
@@ -227,10 +266,7 @@ fn preview(path: &Path, to: Option<&str>, index: Option<usize>) -> Result<(), Er
             for finding in &message.findings {
                 reporter.event(Event::Problem(&checks.describe(message.index, finding)));
             }
-            Err(Error::safety(format!(
-                "this message failed {} safety check(s); it must not be sent",
-                message.findings.len()
-            )))
+            Err(CommandError::PreviewUnsafe(message.findings.len()).into())
         }
         Err(failed) => Err(failure_error(&[failed], 1, &Reporter::terminal())),
     }
@@ -244,7 +280,7 @@ fn prepare(
 ) -> Result<(Campaign, crate::sandbox::Sandbox, usize, RendererLoaded), Error> {
     let campaign = Campaign::load(path)?;
     let jobs = match jobs {
-        Some(0) => return Err(Error::input("--jobs must be at least 1")),
+        Some(0) => return Err(usage("--jobs must be at least 1")),
         Some(n) => n,
         None => render::default_jobs(),
     };
@@ -316,13 +352,12 @@ fn cache_entries(dir: &Path) -> Vec<(OsString, u64, Option<SystemTime>)> {
 
 fn create_empty_dir(dir: &Path) -> Result<(), Error> {
     if dir.exists() && std::fs::read_dir(dir).map_or(true, |mut d| d.next().is_some()) {
-        return Err(Error::input(format!(
-            "{}: the output directory is not empty",
-            dir.display()
-        )));
+        return Err(CommandError::OutputNotEmpty(dir.display().to_string()).into());
     }
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::other(format!("{}: cannot create: {e}", dir.display())))
+    std::fs::create_dir_all(dir).map_err(|source| Error::Output {
+        what: format!("{}: cannot create", dir.display()),
+        source,
+    })
 }
 
 /// Counts outcomes, keeps the first failures and findings in full, and tells the reporter.
@@ -422,15 +457,12 @@ impl Tally {
         if safety == 0 {
             return failures.map_or(Ok(()), Err);
         }
-        Err(Error::safety(format!(
-            "{} message(s) and {} campaign-wide check(s) failed the safety checks{}; nothing was sent",
-            self.flagged,
-            campaign_findings.len(),
-            failures.map_or_else(String::new, |f| format!(
-                ", and {}",
-                f.to_string().trim_end_matches("; nothing was sent")
-            ))
-        )))
+        Err(CommandError::Unsafe {
+            flagged: self.flagged,
+            campaign: campaign_findings.len(),
+            not_rendered: failures.map(|_| self.failed),
+        }
+        .into())
     }
 }
 
@@ -449,13 +481,14 @@ fn failure_error(shown: &[Failed], total: usize, reporter: &Reporter) -> Error {
     let input_only = shown.iter().all(|f| {
         matches!(
             f.failure,
-            RenderFailure::Renderer(RenderError::Syntax(_) | RenderError::Undefined(_))
+            render::Failure::Renderer(RenderFailure::Renderer(
+                RenderError::Syntax(_) | RenderError::Undefined(_)
+            ))
         )
     });
-    let message = format!("{total} message(s) did not render; nothing was sent");
-    if input_only {
-        Error::input(message)
-    } else {
-        Error::safety(message)
-    }
+    CommandError::NotRendered { total, input_only }.into()
+}
+
+fn usage(message: impl Into<String>) -> Error {
+    CommandError::Usage(message.into()).into()
 }

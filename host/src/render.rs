@@ -5,22 +5,53 @@
 //! caller's sink sees each outcome in completion order. At most a few messages per worker exist
 //! at once, whatever the list's size. Nothing here talks to the network.
 
+use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use crate::Error;
 use crate::campaign::tokens::UNSUBSCRIBE_FIELD;
-use crate::campaign::{Campaign, Recipient, RendererChoice};
-use crate::checks::{CampaignFinding, Checks, Finding, Watch};
-use crate::message::{self, Envelope};
+use crate::campaign::{Campaign, CampaignError, Recipient, RendererChoice};
+use crate::checks::{CampaignFinding, Checks, ChecksError, Finding, Watch};
+use crate::message::{self, BuildError, Envelope};
 use crate::reporter::{Event, Reporter};
-use crate::sandbox::{self, Content, RenderError, RenderFailure, Sandbox};
+use crate::sandbox::{self, Content, RenderError, RenderFailure, Sandbox, SandboxError};
 use crate::term::shown;
 
-/// What can go wrong in this area (see [`crate::Error`] for the exit codes).
+/// What stops the whole campaign from rendering, before or while its messages are made (see
+/// [`crate::Error`] for the exit codes). One message that fails is a [`Failed`] outcome instead.
 #[derive(Debug, thiserror::Error)]
-pub enum RenderAllError {}
+pub enum RenderAllError {
+    /// The campaign's renderer cannot be compiled or linked.
+    #[error("{}: [message] renderer", campaign.display())]
+    Renderer {
+        campaign: PathBuf,
+        #[source]
+        why: SandboxError,
+    },
+    /// A template error the probe found, named against its file; `detail` is shown inert.
+    #[error("{file}: {kind}: {detail}")]
+    Template {
+        file: String,
+        kind: &'static str,
+        detail: String,
+    },
+    /// The renderer broke a limit or crashed on the probe's recipient, who has no data.
+    #[error(
+        "{}: the renderer failed on a sample recipient with no data: {failure}",
+        campaign.display()
+    )]
+    Probe {
+        campaign: PathBuf,
+        failure: RenderFailure,
+    },
+    /// The leak scanner cannot be built over this list.
+    #[error(transparent)]
+    Checks(#[from] ChecksError),
+    #[error("cannot start a render thread")]
+    Thread(#[source] std::io::Error),
+}
 
 /// One message, ready to write or send.
 pub struct Rendered {
@@ -43,7 +74,26 @@ pub struct Failed {
     pub index: usize,
     pub line: u64,
     pub masked: String,
-    pub failure: RenderFailure,
+    pub failure: Failure,
+}
+
+/// Why one message failed, and whose failure it is.
+#[derive(Debug)]
+pub enum Failure {
+    /// The renderer failed, or returned what no message can carry.
+    Renderer(RenderFailure),
+    /// The host could not build or sign a message from content it accepted (e.g. a DKIM
+    /// signature that failed): the renderer is not to blame.
+    Host(BuildError),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Renderer(failure) => failure.fmt(f),
+            Failure::Host(error) => write!(f, "host error: {}", crate::chain(error)),
+        }
+    }
 }
 
 impl std::fmt::Display for Failed {
@@ -69,17 +119,15 @@ pub fn load_sandbox(
     campaign: &Campaign,
     jobs: usize,
     reporter: &Reporter,
-) -> Result<Sandbox, Error> {
+) -> Result<Sandbox, RenderAllError> {
     let source = match &campaign.renderer {
         RendererChoice::Builtin => sandbox::Source::Builtin,
         RendererChoice::File { path, bytes } => sandbox::Source::File { path, bytes },
     };
     let sandbox = Sandbox::load_for(source, campaign.limits.clone(), jobs, &campaign.templates)
-        .map_err(|why| {
-            Error::input(format!(
-                "{}: [message] renderer: {why}",
-                campaign.path.display()
-            ))
+        .map_err(|why| RenderAllError::Renderer {
+            campaign: campaign.path.clone(),
+            why,
         })?;
     if let Some(why) = sandbox.unprepared_reason() {
         // Still correct (every message gets a fresh instance either way), only slower.
@@ -93,7 +141,7 @@ pub fn load_sandbox(
 /// Renders the templates once for a made-up recipient that has every column (empty values) and
 /// no real data, so a template error is reported once, against its file, before any real
 /// recipient is rendered.
-pub fn probe(campaign: &Campaign, sandbox: &Sandbox) -> Result<(), Error> {
+pub fn probe(campaign: &Campaign, sandbox: &Sandbox) -> Result<(), RenderAllError> {
     let recipient = sandbox::Recipient {
         email: "probe@isomail.invalid".into(),
         fields: campaign
@@ -112,20 +160,18 @@ pub fn probe(campaign: &Campaign, sandbox: &Sandbox) -> Result<(), Error> {
     };
     match sandbox.render(&campaign.templates, &recipient) {
         Ok(_) => Ok(()),
-        Err(RenderFailure::Renderer(err)) => {
-            Err(Error::input(describe_template_error(campaign, &err)))
-        }
+        Err(RenderFailure::Renderer(err)) => Err(template_error(campaign, &err)),
         // A limit or crash on harmless input says the renderer is unusable; the per-recipient
         // pass would fail every message the same way.
-        Err(other) => Err(Error::input(format!(
-            "{}: the renderer failed on a sample recipient with no data: {other}",
-            campaign.path.display()
-        ))),
+        Err(failure) => Err(RenderAllError::Probe {
+            campaign: campaign.path.clone(),
+            failure,
+        }),
     }
 }
 
 /// Names the template file for the built-in renderer's "text template, line 3: …" messages.
-fn describe_template_error(campaign: &Campaign, err: &RenderError) -> String {
+fn template_error(campaign: &Campaign, err: &RenderError) -> RenderAllError {
     let (kind, detail) = match err {
         RenderError::Syntax(m) => ("syntax error", m),
         RenderError::Undefined(m) => ("unknown column", m),
@@ -143,16 +189,24 @@ fn describe_template_error(campaign: &Campaign, err: &RenderError) -> String {
     for (label, source) in labels.map(|(label, i)| (label, &campaign.template_sources[i])) {
         if let Some(rest) = detail.strip_prefix(label) {
             let rest = rest.trim_start_matches([',', ':', ' ']);
-            return format!("{source}: {kind}: {}", shown(rest));
+            return RenderAllError::Template {
+                file: source.clone(),
+                kind,
+                detail: shown(rest).into_owned(),
+            };
         }
     }
-    format!("{}: {kind}: {}", campaign.path.display(), shown(detail))
+    RenderAllError::Template {
+        file: campaign.path.display().to_string(),
+        kind,
+        detail: shown(detail).into_owned(),
+    }
 }
 
 /// Builds the campaign's per-message checks (the leak scanner over the whole list).
 /// With `[unsubscribe]`, every recipient's token is private too: another recipient's token
 /// (in a link or anywhere) in a message is a finding.
-pub fn checks(campaign: &Campaign) -> Result<Checks<'_>, Error> {
+pub fn checks(campaign: &Campaign) -> Result<Checks<'_>, RenderAllError> {
     let addresses = campaign.recipients.addresses();
     let private = campaign.recipients.private_values();
     let checks = match (&campaign.tokens, &campaign.unsubscribe) {
@@ -168,7 +222,7 @@ pub fn checks(campaign: &Campaign) -> Result<Checks<'_>, Error> {
         }
         _ => Checks::new(addresses, private),
     };
-    checks.map_err(Error::other)
+    checks.map_err(RenderAllError::Checks)
 }
 
 /// A recipient a suppression list names: never rendered, never sent.
@@ -204,7 +258,7 @@ pub fn render_all(
     let stream = campaign.recipients.stream()?;
     let suppressed = Mutex::new(Vec::new());
     let (work_tx, work_rx) = sync_channel::<Recipient>(jobs * 4);
-    let (done_tx, done_rx) = sync_channel::<Result<Outcome, Error>>(jobs * 4);
+    let (done_tx, done_rx) = sync_channel::<Result<Outcome, CampaignError>>(jobs * 4);
     let work_rx = Arc::new(Mutex::new(work_rx));
     std::thread::scope(|scope| {
         let reader_done = done_tx.clone();
@@ -241,7 +295,7 @@ pub fn render_all(
                 .spawn_scoped(scope, move || {
                     worker(campaign, sandbox, checks, date, &work_rx, &done_tx)
                 })
-                .map_err(|e| Error::other(format!("cannot start a render thread: {e}")))?;
+                .map_err(RenderAllError::Thread)?;
         }
         drop(done_tx);
         let mut watch = Watch::new();
@@ -273,7 +327,7 @@ fn worker(
     checks: &Checks,
     date: SystemTime,
     work: &Mutex<Receiver<Recipient>>,
-    done: &std::sync::mpsc::SyncSender<Result<Outcome, Error>>,
+    done: &std::sync::mpsc::SyncSender<Result<Outcome, CampaignError>>,
 ) {
     loop {
         let next = match work.lock() {
@@ -324,7 +378,7 @@ pub fn render_one(
     };
     let content = match sandbox.render(&campaign.templates, &wit) {
         Ok(content) => content,
-        Err(failure) => return Err(fail(failure)),
+        Err(failure) => return Err(fail(Failure::Renderer(failure))),
     };
     let message_id = message::message_id(&campaign.fingerprint, index, &campaign.from);
     let envelope = Envelope {
@@ -334,18 +388,15 @@ pub fn render_one(
         message_id: &message_id,
         list_unsubscribe: list_unsubscribe.as_deref(),
     };
-    let built = message::build(&envelope, &content).and_then(|bytes| {
-        // Signed here, with the journaled Date as the signature time: the signed bytes are the
-        // ones checked, hashed, journaled and sent, identical at preflight and at send time.
-        if campaign.dkim.is_empty() {
-            Ok(bytes)
-        } else {
-            crate::message::dkim::sign(&bytes, &campaign.dkim, date)
-        }
-    });
-    let bytes = match built {
+    let bytes = match build_and_sign(campaign, &envelope, &content, date) {
         Ok(bytes) => bytes,
-        Err(why) => return Err(fail(RenderFailure::Invalid(why))),
+        // Content no message can carry is the renderer's failure; anything else is the host's.
+        Err(BuildError::Unfit(unfit)) => {
+            return Err(fail(Failure::Renderer(RenderFailure::Invalid(
+                unfit.to_string(),
+            ))));
+        }
+        Err(host) => return Err(fail(Failure::Host(host))),
     };
     let hash = message::content_hash(&bytes);
     let findings = checks.message(index, &content);
@@ -359,4 +410,49 @@ pub fn render_one(
         findings,
         own_data,
     })
+}
+
+/// The message's bytes, signed here with the journaled Date as the signature time: the signed
+/// bytes are the ones checked, hashed, journaled and sent, identical at preflight and at send
+/// time.
+fn build_and_sign(
+    campaign: &Campaign,
+    envelope: &Envelope<'_>,
+    content: &Content,
+    date: SystemTime,
+) -> Result<Vec<u8>, BuildError> {
+    let bytes = message::build(envelope, content)?;
+    if campaign.dkim.is_empty() {
+        return Ok(bytes);
+    }
+    message::dkim::sign(&bytes, &campaign.dkim, date).map_err(BuildError::Sign)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Unfit;
+    use crate::message::dkim::SignError;
+
+    #[test]
+    fn a_message_the_host_cannot_build_or_sign_names_the_host_not_the_renderer() {
+        let unsigned = Failure::Host(BuildError::Sign(SignError::NoFrom));
+        assert_eq!(
+            unsigned.to_string(),
+            "host error: cannot sign the message with DKIM: the message has no From header, \
+             which DKIM must sign"
+        );
+        let unbuilt = Failure::Host(BuildError::LineTooLong { line: 1, len: 1212 });
+        assert_eq!(
+            unbuilt.to_string(),
+            "host error: cannot build a well-formed message: its line 1 would be 1212 octets \
+             long (at most 998)"
+        );
+        let refused =
+            Failure::Renderer(RenderFailure::Invalid(Unfit::SubjectLineBreak.to_string()));
+        assert_eq!(
+            refused.to_string(),
+            "renderer output refused: the subject contains a line break"
+        );
+    }
 }

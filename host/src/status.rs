@@ -55,8 +55,10 @@ pub fn run(campaign: &Path, json: bool, dry_run: bool) -> Result<(), Error> {
     let journal = Journal::open_existing(&path)?;
     let report = read(campaign, &journal)?;
     if json {
-        let text = serde_json::to_string_pretty(&report)
-            .map_err(|e| Error::other(format!("cannot write JSON: {e}")))?;
+        let text = serde_json::to_string_pretty(&report).map_err(|e| Error::Output {
+            what: "cannot write JSON".into(),
+            source: e.into(),
+        })?;
         println!("{text}");
         return Ok(());
     }

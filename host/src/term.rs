@@ -8,40 +8,11 @@
 //! what the operator reads is what isomail says.
 
 use std::borrow::Cow;
-use std::fmt::Write;
 
-/// How much of a foreign string a one-line report shows, in characters.
-pub const SHOWN_CHARS: usize = 300;
-
-/// `s` with every control character, line break and bidirectional formatting character
-/// written as a visible escape (`\n`, `\u{1b}`, …). Printable text, tabs excepted, is unchanged.
-pub fn inert(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(needs_escape) {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 16);
-    for c in s.chars() {
-        push_inert(&mut out, c);
-    }
-    Cow::Owned(out)
-}
-
-/// [`inert`], and cut to [`SHOWN_CHARS`] characters with a note of how long it really was.
-pub fn shown(s: &str) -> Cow<'_, str> {
-    match s.char_indices().nth(SHOWN_CHARS) {
-        None => inert(s),
-        Some(_) => Cow::Owned(format!("{} ({} bytes in all)", prefix(s), s.len())),
-    }
-}
-
-/// The start of `s` for a one-line report: at most [`SHOWN_CHARS`] characters, made inert, with
-/// `…` where it was cut.
-pub fn prefix(s: &str) -> String {
-    match s.char_indices().nth(SHOWN_CHARS) {
-        None => inert(s).into_owned(),
-        Some((at, _)) => format!("{}…", inert(&s[..at])),
-    }
-}
+// The character rule and the one-line forms live with the sandbox, which quotes renderer text in
+// its failures and may depend on nothing else in the crate; the terminal's forms build on them.
+pub use crate::sandbox::inert::{SHOWN_CHARS, inert, prefix, shown};
+use crate::sandbox::inert::{needs_escape, push_inert};
 
 /// Like [`inert`], but keeps line breaks: for isomail's own multi-line messages, which may quote
 /// foreign text that has already been made inert, and for the last line of defence in `main`.
@@ -74,36 +45,6 @@ pub fn inert_message(bytes: &[u8]) -> String {
         }
     }
     out
-}
-
-fn push_inert(out: &mut String, c: char) {
-    if !needs_escape(c) {
-        out.push(c);
-        return;
-    }
-    match c {
-        '\n' => out.push_str("\\n"),
-        '\r' => out.push_str("\\r"),
-        c => {
-            let _ = write!(out, "\\u{{{:x}}}", c as u32);
-        }
-    }
-}
-
-/// C0 and C1 controls and DEL (tab aside), the line and paragraph separators, and the Unicode
-/// bidirectional formatting characters (the "Trojan Source" set).
-fn needs_escape(c: char) -> bool {
-    (c.is_control() && c != '\t')
-        || matches!(
-            c,
-            '\u{2028}'
-                | '\u{2029}'
-                | '\u{061c}'
-                | '\u{200e}'
-                | '\u{200f}'
-                | '\u{202a}'..='\u{202e}'
-                | '\u{2066}'..='\u{2069}'
-        )
 }
 
 #[cfg(test)]

@@ -5,8 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::postfix::{CERT, require_postfix};
-use crate::util::{CampaignDir, isomail_path, stderr, stdout};
+use crate::util::{
+    CERT, CampaignDir, Run, TestCommand, isomail_path, require_postfix, stderr, stdout,
+};
 
 const SECRET: &str = "a-bounce-test-secret-of-length";
 const SHARED: &str = "/var/tmp/isomail-postfix/Maildir";
@@ -45,14 +46,13 @@ fn postfix_campaign(emails: &[String], delivery: &str, extra: &str) -> (Campaign
     (campaign, path)
 }
 
-fn send(path: &Path, args: &[&str]) -> std::process::Output {
+fn send(path: &Path, args: &[&str]) -> Run {
     let mut all = vec!["send"];
     all.extend_from_slice(args);
     all.push(path.to_str().expect("utf-8"));
     crate::util::isomail_command(&all)
         .env("ISOMAIL_TEST_SMTP_PASSWORD", "isomail-test-password")
-        .output()
-        .expect("send")
+        .run()
 }
 
 /// The shared Maildir's files (new/ and cur/) whose text contains `needle`, waiting until there
@@ -97,7 +97,7 @@ fn return_path_puts_each_recipients_token_in_the_envelope_sender() {
         "",
     );
     let out = send(&path, &["--yes"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
     let files = wait_for(&format!("verp{n}x"), 3);
     assert_eq!(files.len(), 3);
     for file in &files {
@@ -117,7 +117,7 @@ fn return_path_puts_each_recipients_token_in_the_envelope_sender() {
     let plain: Vec<String> = vec![format!("verp{n}plain@isomail.test")];
     let (_c2, path2) = postfix_campaign(&plain, "stages = [\"all\"]\n", "");
     let out = send(&path2, &["--yes"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
     let files = wait_for(&format!("verp{n}plain"), 1);
     assert_eq!(
         header(&files[0], "Return-Path"),
@@ -154,9 +154,9 @@ fn return_path_is_checked_when_the_campaign_loads() {
         }
         let path = campaign.write();
         crate::util::write_secret(&campaign.dir.path().join("secret.txt"), SECRET);
-        let out = isomail_path(&["check"], &path);
+        let out = isomail_path(&["check"], &path).about(line);
         let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(2), "{line}: {err}");
+        out.assert_exit_code(2);
         assert!(
             err.contains("campaign.toml") && err.contains(needle),
             "{line}: {err}"
@@ -169,7 +169,7 @@ fn return_path_is_checked_when_the_campaign_loads() {
     let path = campaign.write();
     crate::util::write_secret(&campaign.dir.path().join("secret.txt"), SECRET);
     let out = isomail_path(&["check"], &path);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
 }
 
 /// Every file of a Maildir (new/ and cur/) with its bytes: what must not change.
@@ -232,7 +232,7 @@ fn fixture_campaign(suppress: &str, suppress_body: &str) -> (CampaignDir, PathBu
     crate::util::write_secret(&campaign.dir.path().join("secret.txt"), SECRET);
     std::fs::write(campaign.dir.path().join(suppress), suppress_body).expect("suppress");
     let out = isomail_path(&["send", "--yes"], &path);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
     (campaign, path)
 }
 
@@ -264,7 +264,7 @@ fn bounces(path: &Path, maildir: &Path) -> String {
         &["bounces", "--maildir", maildir.to_str().expect("utf-8")],
         path,
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
     stdout(&out)
 }
 
@@ -353,7 +353,7 @@ fn a_csv_suppress_file_gets_rows_and_without_one_bounces_are_journaled_only() {
     );
     // The next load reads the appended rows as suppressed addresses.
     let check = isomail_path(&["check"], &path);
-    assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
+    check.assert_exit_code(0);
 
     // Without a suppress file: said once, and still journaled.
     let (campaign, path) = fixture_campaign("unused.txt", "");
@@ -364,7 +364,7 @@ fn a_csv_suppress_file_gets_rows_and_without_one_bounces_are_journaled_only() {
         &["bounces", "--maildir", maildir.to_str().expect("utf-8")],
         &path,
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
     assert_eq!(
         stderr(&out).matches("has no suppress file").count(),
         1,
@@ -413,7 +413,7 @@ fn real_postfix_dsns_bounce_the_bad_addresses_and_leave_the_shared_mailbox_alone
     .expect("toml");
     std::fs::write(campaign.dir.path().join("suppressed.txt"), "").expect("suppress");
     let out = send(&path, &["--yes"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
     // Postfix bounces asynchronously: wait for the three DSNs (they quote the recipient).
     let dsns = wait_for(&format!("gone{n}x"), 3);
     assert_eq!(dsns.len(), 3, "postfix made a DSN per bad address");
@@ -513,7 +513,7 @@ fn the_bounce_gate_halts_before_the_next_stage_when_a_stage_bounces_too_much() {
     // Control: the same mix under a ceiling of 0.6 (2 of 4 is 0.5) goes on to the end.
     let (_c, path, _) = gated_campaign(n, "c", "max_bounce_rate = 0.6\n");
     let out = send(&path, &["--yes"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
     let status = crate::util::status_json(&path);
     assert_eq!(status["pending"], 0);
     assert_eq!(status["stages"][0]["bounced"], 2);
@@ -538,20 +538,17 @@ fn bounce_settings_are_checked_when_the_campaign_loads() {
         let mut campaign = CampaignDir::new();
         campaign.extra = format!("\n{extra}");
         let path = campaign.write();
-        let out = isomail_path(&["check"], &path);
-        assert_eq!(out.status.code(), Some(2), "{extra}");
+        let out = isomail_path(&["check"], &path).about(extra);
+        out.assert_exit_code(2);
         assert!(stderr(&out).contains(needle), "{}", stderr(&out));
     }
     // Control, and the command's own check: no mailbox named anywhere.
     let mut campaign = CampaignDir::new();
     campaign.extra = "\n[delivery]\nmax_bounce_rate = 0.1\n".into();
     let path = campaign.write();
-    assert_eq!(
-        isomail_path(&["send", "--yes"], &path).status.code(),
-        Some(0)
-    );
+    isomail_path(&["send", "--yes"], &path).assert_exit_code(0);
     let out = isomail_path(&["bounces"], &path);
-    assert_eq!(out.status.code(), Some(2));
+    out.assert_exit_code(2);
     assert!(
         stderr(&out).contains("give --maildir or [bounces] maildir"),
         "{}",
@@ -575,12 +572,11 @@ fn bounces_runs_while_a_send_holds_the_campaign_and_the_send_keeps_what_it_journ
     crate::util::write_secret(&campaign.dir.path().join("secret.txt"), SECRET);
     std::fs::write(campaign.dir.path().join("suppressed.txt"), "").expect("suppress");
     let maildir = fixture_maildir(campaign.dir.path());
-    let mut sender = crate::util::isomail_command(&["send", "--yes"])
+    let sender = crate::util::isomail_command(&["send", "--yes"])
         .arg(&path)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("send");
+        .start();
     // Wait until the first four are sent (4 per second) but the send is far from done.
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
@@ -603,8 +599,7 @@ fn bounces_runs_while_a_send_holds_the_campaign_and_the_send_keeps_what_it_journ
         stderr(&second)
     );
     assert!(during.contains("2 bounced"), "{during}");
-    let status = sender.wait().expect("wait");
-    assert!(status.success());
+    sender.finish().assert_success();
     // The send did not overwrite what bounces journaled, nor sent anyone twice.
     assert_eq!(state_of(&path, "ann@example.com").0, "bounced");
     assert_eq!(state_of(&path, "carol@example.com").0, "complained");

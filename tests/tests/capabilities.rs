@@ -4,59 +4,12 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use crate::util::{CampaignDir, guest, isomail_path, outcomes, stderr, stdout};
+use crate::util::{Seen, guest, isomail_path, observe, probe_campaign, stderr, stdout};
 use isomail::sandbox::RenderFailure;
 
 const PROBES: [&str; 9] = [
     "env", "args", "cwd", "file", "clock", "random", "stdio", "socket", "exit",
 ];
-
-/// A campaign that runs each of `probes` for two recipients: `first-<probe>@probe.test`, then
-/// `second-…`, with the probe's name in column `probe`.
-pub(crate) fn probe_campaign(
-    renderer: std::path::PathBuf,
-    subject: &str,
-    probes: &[&str],
-) -> CampaignDir {
-    let mut campaign = CampaignDir::new();
-    campaign.renderer = Some(renderer);
-    campaign.subject = subject.into();
-    let mut csv = String::from("email,probe\n");
-    for probe in probes {
-        csv.push_str(&format!(
-            "first-{probe}@probe.test,{probe}\nsecond-{probe}@probe.test,{probe}\n"
-        ));
-    }
-    campaign.csv = csv.into_bytes();
-    campaign
-}
-
-/// What a probe saw for one recipient: the message's text, or why it failed.
-pub(crate) type Seen = Result<String, RenderFailure>;
-
-/// Runs [`probe_campaign`] through isomail's pipeline with `renderer` and `subject`, and
-/// returns (probe, what the first saw, what the second saw). Shared by the probes of every
-/// renderer language.
-pub(crate) fn observe(
-    renderer: std::path::PathBuf,
-    subject: &str,
-    probes: &[&'static str],
-) -> Vec<(&'static str, Seen, Seen)> {
-    let campaign = probe_campaign(renderer, subject, probes);
-    let out = outcomes(&campaign.write(), 2);
-    assert_eq!(out.len(), 2 * probes.len());
-    let mut results = out.into_iter();
-    probes
-        .iter()
-        .map(|&probe| {
-            (
-                probe,
-                results.next().expect("first"),
-                results.next().expect("second"),
-            )
-        })
-        .collect()
-}
 
 fn observations() -> Vec<(&'static str, Seen, Seen)> {
     observe(guest("probe"), "Probe", &PROBES)
@@ -114,7 +67,7 @@ fn guest_stdio_never_reaches_the_terminal() {
     );
     let (stdout, stderr) = (stdout(&out), stderr(&out));
     // socket and exit are denied, so two messages per probe fail: a failed safety check.
-    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    out.assert_exit_code(3);
     assert!(
         stderr.contains("wasi:sockets/tcp-create-socket"),
         "{stderr}"

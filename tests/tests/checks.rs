@@ -27,7 +27,7 @@ fn hard_coded_address_fails_check_with_exit_3_and_masked_report() {
     campaign.text = "Dear {{ name }}, please forward this to bob@example.com.\n".into();
     let out = isomail_path(&["check"], &campaign.write());
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(3), "{err}");
+    out.assert_exit_code(3);
     assert!(
         stdout(&out).contains("1 flagged by safety checks"),
         "{}",
@@ -48,7 +48,7 @@ fn hard_coded_address_fails_check_with_exit_3_and_masked_report() {
         &["render", "--out", out_dir.to_str().expect("utf-8")],
         &campaign.path(),
     );
-    assert_eq!(out.status.code(), Some(3));
+    out.assert_exit_code(3);
     let written: Vec<_> = std::fs::read_dir(&out_dir)
         .expect("out")
         .map(|e| e.expect("entry").file_name())
@@ -107,7 +107,7 @@ fn private_field_leak_is_reported_without_the_value() {
     campaign.extra = "private = [\"token\"]\n".into();
     let out = isomail_path(&["check"], &campaign.write());
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(3), "{err}");
+    out.assert_exit_code(3);
     let finding = "message for recipient #1 (r***@list.test): \
                    contains the `token` value of recipient #2 (r***@list.test) (plain)";
     assert!(err.contains(finding), "{err}");
@@ -124,7 +124,7 @@ fn private_field_leak_is_reported_without_the_value() {
     // Control: without `private`, the same template passes (tokens are just text then).
     campaign.extra = String::new();
     let out = isomail_path(&["check"], &campaign.write());
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
 }
 
 #[test]
@@ -152,7 +152,7 @@ fn growing_prefix_is_caught_even_when_the_data_itself_accumulated() {
         vec![CampaignFinding::GrowingPrefix { first: 1, last: 4 }]
     );
     let out = isomail_path(&["check"], &campaign.path());
-    assert_eq!(out.status.code(), Some(3));
+    out.assert_exit_code(3);
     assert!(
         stderr(&out).contains("campaign: messages #1 to #4 each begin with a longer copy"),
         "{}",

@@ -1,13 +1,13 @@
 //! The command line as an operator meets it: init, check, preview, render, help, exit codes.
 
-use crate::util::{isomail, isomail_path, stderr, stdout};
+use crate::util::{TestCommand, isomail, isomail_path, stderr, stdout};
 
 /// `isomail init` into a fresh temp dir: (the temp dir, the sample's directory).
 fn sample() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().expect("tmp");
     let demo = dir.path().join("demo");
     let out = isomail(&["init", demo.to_str().expect("utf-8")]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
     (dir, demo)
 }
 
@@ -16,7 +16,7 @@ fn init_writes_a_sample_that_checks_clean() {
     let (_dir, demo) = sample();
     let campaign = demo.join("campaign.toml");
     let out = isomail_path(&["check"], &campaign);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
     assert!(
         stdout(&out).starts_with("checked 20 recipients: 20 rendered, 0 failed"),
         "{}",
@@ -25,7 +25,7 @@ fn init_writes_a_sample_that_checks_clean() {
 
     // A second init into the same, now non-empty, directory is refused.
     let out = isomail(&["init", demo.to_str().expect("utf-8")]);
-    assert_eq!(out.status.code(), Some(2));
+    out.assert_exit_code(2);
     assert!(stderr(&out).contains("not empty"), "{}", stderr(&out));
 }
 
@@ -34,16 +34,16 @@ fn preview_finds_a_recipient_by_address_or_index() {
     let (_dir, demo) = sample();
     let campaign = demo.join("campaign.toml");
     let by_address = isomail_path(&["preview", "--to", "EVE@example.com"], &campaign);
-    assert_eq!(by_address.status.code(), Some(0), "{}", stderr(&by_address));
+    by_address.assert_exit_code(0);
     assert!(stdout(&by_address).contains("To: eve@example.com\r\n"));
     let by_index = isomail_path(&["preview", "--index", "5"], &campaign);
-    assert_eq!(by_index.status.code(), Some(0));
+    by_index.assert_exit_code(0);
     assert!(stdout(&by_index).contains("To: eve@example.com\r\n"));
 
     let missing = isomail_path(&["preview", "--to", "nobody@example.com"], &campaign);
-    assert_eq!(missing.status.code(), Some(2));
+    missing.assert_exit_code(2);
     let past_end = isomail_path(&["preview", "--index", "21"], &campaign);
-    assert_eq!(past_end.status.code(), Some(2));
+    past_end.assert_exit_code(2);
     assert!(
         stderr(&past_end).contains("the list has 20 recipients"),
         "{}",
@@ -54,7 +54,7 @@ fn preview_finds_a_recipient_by_address_or_index() {
 #[test]
 fn missing_campaign_file_is_bad_input() {
     let out = isomail(&["check", "/nonexistent/campaign.toml"]);
-    assert_eq!(out.status.code(), Some(2));
+    out.assert_exit_code(2);
     assert!(
         stderr(&out).contains("/nonexistent/campaign.toml: cannot read the campaign file"),
         "{}",
@@ -69,7 +69,7 @@ fn render_refuses_a_non_empty_output_directory() {
         &["render", "--out", demo.to_str().expect("utf-8")],
         &demo.join("campaign.toml"),
     );
-    assert_eq!(out.status.code(), Some(2));
+    out.assert_exit_code(2);
     assert!(stderr(&out).contains("not empty"), "{}", stderr(&out));
 }
 
@@ -81,9 +81,8 @@ fn compiled_renderer_is_cached_only_in_a_private_directory() {
     let cached = |cache: &std::path::Path| -> usize {
         let out = crate::util::isomail_command(&["check", campaign.to_str().expect("utf-8")])
             .env("ISOMAIL_CACHE_DIR", cache)
-            .output()
-            .expect("check");
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+            .run();
+        out.assert_exit_code(0);
         std::fs::read_dir(cache)
             .expect("cache dir")
             .filter(|e| {
@@ -146,9 +145,8 @@ fn check_times_the_renderer_compile_apart_from_the_render_rate() {
     let check = |cache: &std::ffi::OsStr| -> String {
         let out = crate::util::isomail_command(&["check", campaign.to_str().expect("utf-8")])
             .env("ISOMAIL_CACHE_DIR", cache)
-            .output()
-            .expect("check");
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+            .run();
+        out.assert_exit_code(0);
         stdout(&out)
     };
     let renderer_line = |out: &str| -> String {
@@ -227,7 +225,7 @@ fn every_help_names_an_existing_docs_page() {
     for mut args in std::iter::once(vec![]).chain(subcommands.iter().map(|c| vec![c.as_str()])) {
         args.push("--help");
         let out = isomail(&args);
-        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        out.assert_exit_code(0);
         let help = stdout(&out);
         let pages: Vec<String> = help
             .match_indices("docs/")

@@ -3,8 +3,9 @@
 //! clearly, before anything renders, for a campaign written in Markdown or MJML; the
 //! `[message]` keys that choose a format are checked as a set.
 
-use crate::input::refused;
-use crate::util::{CampaignDir, addresses_in, guest, isomail_path, render_campaign, stderr};
+use crate::util::{
+    CampaignDir, addresses_in, guest, isomail_path, refused, render_campaign, stderr,
+};
 use isomail::sandbox::{self, Contract, Format, Limits, RenderFailure, Sandbox, Source, Templates};
 
 fn list(n: usize) -> Vec<String> {
@@ -161,7 +162,7 @@ fn the_format_keys_are_checked_as_a_set() {
         let path = with_message_line(&campaign, line);
         let out = isomail_path(&["check"], &path);
         let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(2), "{err}");
+        out.assert_exit_code(2);
         assert_eq!(err.lines().count(), 1, "{err}");
         for needle in needles {
             assert!(err.contains(needle), "{needle:?} not in {err}");
@@ -186,6 +187,6 @@ fn the_format_keys_are_checked_as_a_set() {
     std::fs::write(&path, toml.replace("text = \"templates/body.txt\"\n", "")).expect("write");
     let out = isomail_path(&["check"], &path);
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    out.assert_exit_code(2);
     assert!(err.contains("[message] needs the body"), "{err}");
 }

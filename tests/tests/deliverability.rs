@@ -2,7 +2,8 @@
 //! stage boundary; per-recipient tokens and one-click unsubscribe.
 
 use crate::util::{
-    CampaignDir, isomail_command, isomail_path, journal_rows, status_json, stderr, stdout,
+    CampaignDir, TestCommand, isomail_command, isomail_path, journal_rows, status_json, stderr,
+    stdout,
 };
 
 /// The recipients whose message is in the campaign's Maildir outbox.
@@ -42,14 +43,14 @@ fn suppressed_recipients_are_never_rendered_or_sent() {
     );
     let path = campaign.path();
     let out = isomail_path(&["check"], &path);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
     assert!(
         stdout(&out).contains("8 rendered, 0 failed, 0 flagged by safety checks, 2 suppressed"),
         "{}",
         stdout(&out)
     );
     let out = isomail_path(&["send", "--yes"], &path);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
     let delivered = delivered_to(&campaign);
     assert_eq!(delivered.len(), 8);
     assert!(
@@ -83,7 +84,7 @@ fn suppressed_recipients_are_never_rendered_or_sent() {
     );
     // preview will not render a suppressed recipient either.
     let out = isomail_path(&["preview", "--to", "r3@list.test"], &path);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    out.assert_exit_code(2);
     assert!(
         stderr(&out).contains("suppressed by suppressed.txt line 2"),
         "{}",
@@ -96,13 +97,13 @@ fn an_address_suppressed_between_stages_is_honoured_in_the_next() {
     let campaign = suppressed_campaign("", "[2, \"all\"]");
     let path = campaign.path();
     let first = isomail_path(&["send"], &path);
-    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    first.assert_exit_code(0);
     assert_eq!(delivered_to(&campaign).len(), 2);
     // r5 unsubscribes while the operator looks at stage 1. A grown suppression file is not a
     // changed campaign: no --allow-changed needed.
     std::fs::write(campaign.dir.path().join("suppressed.txt"), "r5@List.Test\n").expect("grow");
     let rest = isomail_path(&["send", "--yes"], &path);
-    assert_eq!(rest.status.code(), Some(0), "{}", stderr(&rest));
+    rest.assert_exit_code(0);
     assert!(stderr(&rest).contains("1 pending recipient(s) are now on a suppression list"));
     let delivered = delivered_to(&campaign);
     assert_eq!(delivered.len(), 9);
@@ -115,7 +116,7 @@ fn an_address_suppressed_between_stages_is_honoured_in_the_next() {
     // Control: without the suppression, the same two-stage send reaches all ten.
     let control = suppressed_campaign("", "[2, \"all\"]");
     let out = isomail_path(&["send", "--yes"], &control.path());
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
     assert_eq!(delivered_to(&control).len(), 10);
 }
 
@@ -123,7 +124,7 @@ fn an_address_suppressed_between_stages_is_honoured_in_the_next() {
 fn a_bad_suppression_file_is_refused_naming_file_and_line() {
     let campaign = suppressed_campaign("r1@list.test\nnot-an-address\n", "[\"all\"]");
     let out = isomail_path(&["check"], &campaign.path());
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    out.assert_exit_code(2);
     assert!(
         stderr(&out).contains("suppressed.txt: line 2"),
         "{}",
@@ -131,7 +132,7 @@ fn a_bad_suppression_file_is_refused_naming_file_and_line() {
     );
     std::fs::remove_file(campaign.dir.path().join("suppressed.txt")).expect("rm");
     let out = isomail_path(&["check"], &campaign.path());
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    out.assert_exit_code(2);
     assert!(
         stderr(&out).contains("suppressed.txt: the suppression file cannot be read"),
         "{}",
@@ -149,9 +150,8 @@ fn python_token(email: &str) -> String {
     );
     let out = std::process::Command::new("python3")
         .args(["-c", &script])
-        .output()
-        .expect("python3");
-    assert!(out.status.success(), "{}", stderr(&out));
+        .run();
+    out.assert_success();
     stdout(&out).trim().to_owned()
 }
 
@@ -176,7 +176,7 @@ fn the_renderer_gets_each_recipients_own_unsubscribe_url() {
         "https://example.org/u/{token}",
     );
     let out = isomail_path(&["preview", "--index", "2"], &campaign.path());
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
     let message = stdout(&out);
     let own = python_token("R2@list.test");
     assert!(
@@ -205,7 +205,7 @@ fn another_recipients_token_in_a_message_is_a_leak() {
         "https://example.org/u/{token}",
     );
     let out = isomail_path(&["check"], &campaign.path());
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    out.assert_exit_code(3);
     let err = stderr(&out);
     assert!(
         err.contains("`unsubscribe token` value of recipient #2"),
@@ -232,7 +232,7 @@ fn unsubscribe_and_token_settings_are_checked() {
     ] {
         let campaign = unsubscribe_campaign("x\n", url);
         let out = isomail_path(&["check"], &campaign.path());
-        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        out.assert_exit_code(2);
         let err = stderr(&out);
         assert!(err.contains("campaign.toml: [unsubscribe] url"), "{err}");
         assert!(err.contains(why), "{err}");
@@ -243,9 +243,8 @@ fn unsubscribe_and_token_settings_are_checked() {
     let out = isomail_command(&["check"])
         .arg(campaign.write())
         .env_remove("ISOMAIL_TEST_NO_SUCH_SECRET")
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        .run();
+    out.assert_exit_code(2);
     assert!(
         stderr(&out).contains("[tokens] secret_env"),
         "{}",
@@ -254,9 +253,8 @@ fn unsubscribe_and_token_settings_are_checked() {
     let out = isomail_command(&["check"])
         .arg(campaign.path())
         .env("ISOMAIL_TEST_NO_SUCH_SECRET", "short")
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        .run();
+    out.assert_exit_code(2);
     assert!(
         stderr(&out).contains("at least 16 bytes"),
         "{}",
@@ -266,7 +264,7 @@ fn unsubscribe_and_token_settings_are_checked() {
     let mut campaign = CampaignDir::new();
     campaign.extra = "\n[unsubscribe]\nurl = \"https://x.org/{token}\"\n".into();
     let out = isomail_path(&["check"], &campaign.write());
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    out.assert_exit_code(2);
     assert!(
         stderr(&out).contains("needs a [tokens] section"),
         "{}",

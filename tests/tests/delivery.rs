@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 
 use crate::util::{
-    CampaignDir, FaultySmtp, assert_halted, campaign_with, isomail_path, journal_rows, status_json,
-    stderr, stdout,
+    CampaignDir, FaultySmtp, Run, assert_halted, campaign_with, isomail_path, journal_rows,
+    status_json, stderr, stdout,
 };
 use isomail::journal::Journal;
 use isomail::message::content_hash;
@@ -20,7 +20,7 @@ fn stage_seconds(rate: &str, n: usize) -> f64 {
         &format!("stages = [\"all\"]\nconcurrency = 4\nrate = {rate}"),
     );
     let out = isomail_path(&["send", "--yes"], &campaign.write());
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
     let text = stdout(&out);
     let line = text
         .lines()
@@ -53,7 +53,7 @@ fn maildir_outbox_runs_stage_by_stage_and_resumes() {
     let outbox = campaign.dir.path().join("outbox/new");
 
     let first = isomail_path(&["send"], &path);
-    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    first.assert_exit_code(0);
     assert!(
         stdout(&first).contains("stage 1 (1 cumulative): 1 sent"),
         "{}",
@@ -69,7 +69,7 @@ fn maildir_outbox_runs_stage_by_stage_and_resumes() {
     assert_eq!(status_json(&path)["pending"], 11);
 
     let rest = isomail_path(&["send", "--yes"], &path);
-    assert_eq!(rest.status.code(), Some(0), "{}", stderr(&rest));
+    rest.assert_exit_code(0);
     let status = status_json(&path);
     assert_eq!(
         (status["sent"].as_u64(), status["pending"].as_u64()),
@@ -96,7 +96,7 @@ fn maildir_outbox_runs_stage_by_stage_and_resumes() {
 
     // Nothing left: another send sends nothing.
     let again = isomail_path(&["send", "--yes"], &path);
-    assert_eq!(again.status.code(), Some(0));
+    again.assert_exit_code(0);
     assert_eq!(std::fs::read_dir(&outbox).expect("outbox").count(), 12);
 }
 
@@ -108,7 +108,7 @@ fn dry_run_serialises_everything_and_sends_nothing() {
     );
     let path = campaign.write();
     let out = isomail_path(&["send", "--dry-run", "--yes"], &path);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
     assert!(stdout(&out).contains("dry run"), "{}", stdout(&out));
     let rows = journal_rows(&path, true);
     assert!(
@@ -118,24 +118,24 @@ fn dry_run_serialises_everything_and_sends_nothing() {
     );
     // The real journal does not exist: a rehearsal never counts as a send.
     assert!(!Journal::path_for(&path, false).exists());
-    assert!(isomail_path(&["status"], &path).status.code() == Some(2));
+    isomail_path(&["status"], &path).assert_exit_code(2);
 }
 
 #[test]
 fn changed_campaign_is_refused_on_resume() {
     let campaign = campaign_with(&["a@example.com", "b@example.com"], "stages = [1, \"all\"]");
     let path = campaign.write();
-    assert_eq!(isomail_path(&["send"], &path).status.code(), Some(0));
+    isomail_path(&["send"], &path).assert_exit_code(0);
     std::fs::write(
         campaign.dir.path().join("templates/body.txt"),
         "A different body for {{ name }}\n",
     )
     .expect("edit");
     let out = isomail_path(&["send", "--yes"], &path);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    out.assert_exit_code(2);
     assert!(stderr(&out).contains("changed since"), "{}", stderr(&out));
     let allowed = isomail_path(&["send", "--yes", "--allow-changed"], &path);
-    assert_eq!(allowed.status.code(), Some(0), "{}", stderr(&allowed));
+    allowed.assert_exit_code(0);
     assert_eq!(status_json(&path)["sent"], 2);
 }
 
@@ -165,14 +165,7 @@ fn each_smtp_failure_ends_in_the_right_state() {
     );
     let campaign = campaign_with(&emails, &delivery);
     let path = campaign.write();
-    let out = isomail_path(&["send", "--yes"], &path);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    isomail_path(&["send", "--yes"], &path).assert_exit_code(0);
 
     let rows = journal_rows(&path, false);
     let state: HashMap<&str, (&str, Option<&str>)> = rows
@@ -243,7 +236,7 @@ fn each_smtp_failure_ends_in_the_right_state() {
         (Some(5 - 1), Some(5), Some(1))
     );
     let again = isomail_path(&["send", "--yes"], &path);
-    assert_eq!(again.status.code(), Some(0));
+    again.assert_exit_code(0);
     assert_eq!(
         server.stored().len(),
         5,
@@ -266,7 +259,7 @@ fn a_reply_slower_than_the_timeout_is_a_transient_failure() {
     let campaign = campaign_with(&["slow1@isomail.test", "ok1@isomail.test"], &delivery);
     let path = campaign.write();
     let out = isomail_path(&["send", "--yes"], &path);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
     let rows = journal_rows(&path, false);
     assert_eq!(rows[0].2, "failed", "{rows:?}");
     assert!(
@@ -289,7 +282,7 @@ fn seeds_get_each_stages_first_message_marked_and_journaled_apart() {
     );
     let path = campaign.write();
     let out = isomail_path(&["send", "--yes"], &path);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
     let files: Vec<String> = std::fs::read_dir(campaign.dir.path().join("outbox/new"))
         .expect("outbox")
         .map(|e| std::fs::read_to_string(e.expect("entry").path()).expect("read"))
@@ -332,13 +325,13 @@ fn seeds_get_each_stages_first_message_marked_and_journaled_apart() {
 /// Simulates a journal that disagrees with what would be sent now (damaged, or edited behind
 /// isomail's back): the campaign changes after stage 1 and the journal is made to claim the
 /// new campaign was the one preflighted. The send-time re-render must catch it.
-fn send_after_tampering(new_text: &str) -> (std::process::Output, CampaignDir) {
+fn send_after_tampering(new_text: &str) -> (Run, CampaignDir) {
     let campaign = campaign_with(
         &["ann@example.com", "bob@example.com", "cy@example.com"],
         "stages = [1, \"all\"]",
     );
     let path = campaign.write();
-    assert_eq!(isomail_path(&["send"], &path).status.code(), Some(0));
+    isomail_path(&["send"], &path).assert_exit_code(0);
     std::fs::write(campaign.dir.path().join("templates/body.txt"), new_text).expect("edit");
     let changed = isomail::campaign::Campaign::load(&path).expect("load");
     let journal = Journal::open_existing(&Journal::path_for(&path, false)).expect("journal");
@@ -502,7 +495,7 @@ fn smtps_speaks_tls_from_the_first_byte_and_verifies_the_relay() {
     );
     let path = trusted.write();
     let out = isomail_path(&["send", "--yes"], &path);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
     let stored = server.stored();
     assert_eq!(stored.len(), 2);
     for (index, email, state, hash, _) in journal_rows(&path, false) {
@@ -545,7 +538,7 @@ fn a_relay_at_an_ipv6_literal_is_reached() {
     let campaign = campaign_with(&["ok1@isomail.test", "ok2@isomail.test"], &delivery);
     let path = campaign.write();
     let out = isomail_path(&["send", "--yes"], &path);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
     assert_eq!(server.stored().len(), 2);
     assert!(stdout(&out).contains("smtp://[::1]:"), "{}", stdout(&out));
     // Control: the same server is not on the IPv4 loopback, so the address really was used.

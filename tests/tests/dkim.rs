@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use crate::util::{missing, stderr, stdout};
+use crate::util::{TestCommand, missing, stderr, stdout};
 use isomail::message::dkim::{self, Algorithm, Key, KeyError, Signer};
 
 /// The Date of the test messages, Tue, 03 Mar 2026 10:00:00 +0000, as the signature time (in
@@ -30,9 +30,11 @@ pub fn python() -> PathBuf {
 }
 
 fn openssl(args: &[&str]) -> Vec<u8> {
-    match Command::new("openssl").args(args).output() {
-        Ok(out) if out.status.success() => out.stdout,
-        Ok(out) => panic!("openssl {args:?} failed: {}", stderr(&out)),
+    match Command::new("openssl").args(args).try_run() {
+        Ok(out) => {
+            out.assert_success();
+            out.output.stdout
+        }
         Err(_) => missing("the openssl command"),
     }
 }
@@ -185,13 +187,8 @@ fn verify(keys: &Keys, messages: &[Vec<u8>], expect: usize) -> Verdict {
         std::fs::write(&path, message).expect("write message");
         command.arg(path);
     }
-    let out = command.output().expect("run verify.py");
-    assert!(
-        matches!(out.status.code(), Some(0 | 1)),
-        "verify.py could not run: {}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    let out = command.run().about("verify.py could not run");
+    out.assert_exit_code_in(&[0, 1]);
     let lines: Vec<String> = stdout(&out).lines().map(str::to_owned).collect();
     assert!(
         !lines.is_empty(),
@@ -839,7 +836,7 @@ fn every_message_sent_carries_both_signatures_and_they_verify() {
     // the send would halt on a hash mismatch.
     for args in [&["send"][..], &["send", "--yes"][..]] {
         let out = crate::util::isomail_path(args, &path);
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        out.assert_exit_code(0);
     }
     let outbox = campaign.dir.path().join("outbox/new");
     let sent: Vec<Vec<u8>> = std::fs::read_dir(&outbox)
@@ -868,7 +865,7 @@ fn every_message_sent_carries_both_signatures_and_they_verify() {
     ignore = "needs dkimpy and the test postfix: run tests/run.sh as root"
 )]
 fn signatures_survive_a_real_mta() {
-    crate::postfix::require_postfix();
+    crate::util::require_postfix();
     let keys = Keys::new();
     let nonce = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -878,7 +875,7 @@ fn signatures_survive_a_real_mta() {
         .collect();
     let delivery = format!(
         "smtp = \"smtp://isomail@127.0.0.1:2587\"\npassword_file = \"pw.txt\"\nca_file = \"{}\"",
-        crate::postfix::CERT
+        crate::util::CERT
     );
     let campaign = signed_campaign(&keys, &emails, &delivery);
     std::fs::write(
@@ -887,12 +884,12 @@ fn signatures_survive_a_real_mta() {
     )
     .expect("pw");
     let out = crate::util::isomail_path(&["send", "--yes"], &campaign.path());
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
     // Postfix adds its trace headers and stores LF line ends; the signatures must still hold.
     let mut delivered = Vec::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while delivered.len() < emails.len() && std::time::Instant::now() < deadline {
-        delivered = std::fs::read_dir(crate::postfix::MAILDIR)
+        delivered = std::fs::read_dir(crate::util::MAILDIR)
             .expect("maildir")
             .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
             .filter(|m| m.contains(&format!("dk{nonce}x")))
@@ -911,7 +908,7 @@ fn bad_keys_in_the_campaign_are_refused_naming_the_block_and_file() {
     let emails = vec!["r1@list.test".to_owned()];
     let check = |campaign: &crate::util::CampaignDir| {
         let out = crate::util::isomail_path(&["check"], &campaign.path());
-        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        out.assert_exit_code(2);
         let err = stderr(&out);
         assert!(
             err.contains("campaign.toml: [[dkim]] #1 (d=example.org, s=rsa2026) key_file"),
@@ -934,5 +931,5 @@ fn bad_keys_in_the_campaign_are_refused_naming_the_block_and_file() {
     let good = rsa_pkcs8(keys.dir.path(), "good.pem", 2048);
     std::fs::rename(&good, &keys.rsa).expect("swap in a good key");
     let out = crate::util::isomail_path(&["check"], &signed_campaign(&keys, &emails, "").path());
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
 }

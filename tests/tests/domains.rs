@@ -44,7 +44,7 @@ fn send(emails: &[String], extra: &str) -> HashMap<String, Vec<f64>> {
     );
     let campaign = campaign_with(emails, &delivery);
     let out = isomail_path(&["send", "--yes"], &campaign.write());
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
     stored_times(&server)
 }
 
@@ -153,8 +153,8 @@ fn domain_ceilings_are_checked_when_the_campaign_loads() {
         ),
     ] {
         let campaign = campaign_with(&list, &format!("tls = \"none\"\n{table}"));
-        let out = isomail_path(&["check"], &campaign.write());
-        assert_eq!(out.status.code(), Some(2), "{table}: {}", stderr(&out));
+        let out = isomail_path(&["check"], &campaign.write()).about(table);
+        out.assert_exit_code(2);
         assert!(
             stderr(&out).contains(needle),
             "{needle} not in {}",
@@ -166,5 +166,5 @@ fn domain_ceilings_are_checked_when_the_campaign_loads() {
         "[delivery.domains.\"gmail.com\"]\nrate = 5\nconcurrency = 2",
     );
     let out = isomail_path(&["check"], &campaign.write());
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
 }

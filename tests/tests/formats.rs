@@ -7,7 +7,7 @@
 use mail_parser::{MessageParser, MimeHeaders};
 use scraper::{ElementRef, Html, Selector};
 
-use crate::util::{CampaignDir, isomail_path, stderr, stdout};
+use crate::util::{CampaignDir, isomail_path};
 use isomail::sandbox::{Format, Limits, Recipient, RenderFailure, Sandbox, Source, Templates};
 
 /// The values every context is tried with: markup of each kind (HTML, Markdown emphasis, link and
@@ -534,23 +534,16 @@ fn outbox(campaign: &CampaignDir) -> Vec<(String, String, String)> {
 /// `check`, `render --out` and `send --yes` (to the Maildir outbox), each as the CLI runs them.
 fn check_render_send(campaign: &CampaignDir) {
     let path = campaign.write();
-    let out = isomail_path(&["check"], &path);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    isomail_path(&["check"], &path).assert_exit_code(0);
     let rendered = campaign.dir.path().join("rendered");
     let out = isomail_path(
         &["render", "--out", rendered.to_str().expect("utf-8")],
         &path,
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
     assert_eq!(std::fs::read_dir(&rendered).expect("rendered").count(), 2);
     let out = isomail_path(&["send", "--yes"], &path);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
 }
 
 fn campaign_of_two(extra_column: &str) -> CampaignDir {

@@ -7,8 +7,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::util::{
-    CampaignDir, FaultySmtp, Lcg, assert_halted, campaign_with, isomail_command, isomail_path,
-    journal_rows, status_json, stderr,
+    CampaignDir, FaultySmtp, Lcg, Running, TestCommand, assert_halted, campaign_with,
+    isomail_command, isomail_path, journal_rows, status_json, stderr,
 };
 
 fn smtp_campaign(server: &FaultySmtp, emails: &[String], delivery: &str) -> CampaignDir {
@@ -20,12 +20,11 @@ fn smtp_campaign(server: &FaultySmtp, emails: &[String], delivery: &str) -> Camp
 }
 
 /// Starts `isomail send --yes` in the background, its stderr captured.
-fn spawn_send(campaign: &std::path::Path) -> std::process::Child {
+fn spawn_send(campaign: &std::path::Path) -> Running {
     isomail_command(&["send", "--yes", campaign.to_str().expect("utf-8")])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
-        .spawn()
-        .expect("send")
+        .start()
 }
 
 fn ok_list(n: usize, tag: &str) -> Vec<String> {
@@ -66,7 +65,7 @@ fn halted_midway(stop: impl FnOnce(u32, &std::path::Path)) {
     }
     let stopped_at = Instant::now();
     stop(child.id(), &path);
-    let out = child.wait_with_output().expect("wait");
+    let out = child.finish();
     assert!(
         stopped_at.elapsed() < Duration::from_secs(5),
         "took {:?} to halt",
@@ -84,7 +83,7 @@ fn halted_midway(stop: impl FnOnce(u32, &std::path::Path)) {
 
     // Resuming finishes the campaign without sending anyone twice.
     let rest = isomail_path(&["send", "--yes"], &path);
-    assert_eq!(rest.status.code(), Some(0), "{}", stderr(&rest));
+    rest.assert_exit_code(0);
     assert_eq!(server.stored().len(), 300);
     assert_journal_matches_server(&path, &server);
 }
@@ -129,11 +128,11 @@ fn second_sigint_stops_at_once_and_resume_sends_nobody_twice() {
             .expect("kill");
         std::thread::sleep(Duration::from_millis(30));
     }
-    let out = child.wait_with_output().expect("wait");
+    let out = child.finish();
     assert_halted(&out, "stopped at once");
     // Resume: whatever was in flight is ambiguous (not re-sent); everyone else goes out once.
     let rest = isomail_path(&["send", "--yes"], &path);
-    assert_eq!(rest.status.code(), Some(0), "{}", stderr(&rest));
+    rest.assert_exit_code(0);
     let stored = server.stored();
     let mut rcpts: Vec<&str> = stored.iter().map(|s| s.0.as_str()).collect();
     rcpts.sort();
@@ -158,7 +157,7 @@ fn second_sigint_stops_at_once_and_resume_sends_nobody_twice() {
 fn halt_command_halts_a_running_send() {
     halted_midway(|_, campaign| {
         let out = crate::util::isomail(&["halt", campaign.to_str().expect("utf-8")]);
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        out.assert_exit_code(0);
     });
 }
 
@@ -187,7 +186,7 @@ fn failure_rate_gate_halts_the_stage() {
     );
     let path = campaign.write();
     let out = isomail_path(&["send", "--yes"], &path);
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    out.assert_exit_code(4);
     assert!(
         stderr(&out).contains("failure-rate gate"),
         "{}",
@@ -238,7 +237,7 @@ fn kill_9_at_random_moments_never_duplicates_or_forgets() {
         kills += 1;
     }
     let last = isomail_path(&["send", "--yes"], &path);
-    assert_eq!(last.status.code(), Some(0), "{}", stderr(&last));
+    last.assert_exit_code(0);
 
     let stored = server.stored();
     let mut times: HashMap<&str, usize> = HashMap::new();

@@ -3,10 +3,11 @@
 //! each hostile message as its own failure.
 
 use std::os::unix::process::ExitStatusExt;
-use std::process::{ExitStatus, Stdio};
+use std::process::{ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::util::*;
+use isomail::render::Failure;
 use isomail::sandbox::{RenderError, RenderFailure};
 
 /// A campaign rendered by the misbehaving guest for these local parts (at `list.test`).
@@ -24,13 +25,18 @@ fn misbehaving(locals: &[String]) -> CampaignDir {
     campaign
 }
 
-/// What one run of the real binary cost and said.
-struct Run {
-    status: ExitStatus,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
+/// What one run of the real binary said (it derefs to its [`Run`]) and cost.
+struct Measured {
+    run: Run,
     peak_rss_bytes: u64,
     took: Duration,
+}
+
+impl std::ops::Deref for Measured {
+    type Target = Run;
+    fn deref(&self) -> &Run {
+        &self.run
+    }
 }
 
 /// Runs `isomail ARGS CAMPAIGN` and reads its peak resident memory from the kernel (wait4).
@@ -38,15 +44,15 @@ struct Run {
     clippy::zombie_processes,
     reason = "the child is reaped by wait4, which also reports its peak memory"
 )]
-fn run_measured(args: &[&str], campaign: &std::path::Path) -> Run {
+fn run_measured(args: &[&str], campaign: &std::path::Path) -> Measured {
     use std::io::Read;
     let started = Instant::now();
-    let mut child = isomail_command(args)
+    let mut command = isomail_command(args);
+    command
         .arg(campaign)
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn isomail");
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("spawn isomail");
     let (mut out, mut err) = (
         child.stdout.take().expect("out"),
         child.stderr.take().expect("err"),
@@ -67,10 +73,13 @@ fn run_measured(args: &[&str], campaign: &std::path::Path) -> Run {
     // SAFETY: valid pointers to locals; `pid` is our own unreaped child.
     let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     assert_eq!(reaped, pid, "wait4");
-    Run {
+    let output = Output {
         status: ExitStatus::from_raw(status),
         stdout,
         stderr,
+    };
+    Measured {
+        run: Run::new(&command, output),
         // Linux reports ru_maxrss in KiB.
         peak_rss_bytes: usage.ru_maxrss as u64 * 1024,
         took: started.elapsed(),
@@ -88,7 +97,7 @@ fn huge_and_hostile_error_messages_are_bounded_and_inert() {
     campaign.extra = "\n[sandbox]\nmemory_bytes = 134_217_728\n".into();
     let run = run_measured(&["check", "--jobs", "2"], &campaign.write());
     let stderr = String::from_utf8_lossy(&run.stderr);
-    assert_eq!(run.status.code(), Some(3), "{stderr}");
+    run.assert_exit_code(3);
     assert!(
         run.stdout.len() + run.stderr.len() < 64 << 10,
         "{} bytes printed",
@@ -139,13 +148,13 @@ fn hostile_error_text_reaches_the_host_raw_and_the_terminal_inert() {
     let mut failures: Vec<_> = failed.into_iter().map(|f| (f.index, f.failure)).collect();
     failures.sort_by_key(|(i, _)| *i);
     match &failures[0].1 {
-        RenderFailure::Renderer(RenderError::Other(m)) => {
+        Failure::Renderer(RenderFailure::Renderer(RenderError::Other(m))) => {
             assert!(m.starts_with("\x1b]0;pwned\x07"))
         }
         other => panic!("{other:?}"),
     }
     match &failures[1].1 {
-        RenderFailure::ErrorTooLong { bytes, prefix } => {
+        Failure::Renderer(RenderFailure::ErrorTooLong { bytes, prefix }) => {
             assert_eq!(*bytes, 40 << 20);
             assert_eq!(prefix.len(), isomail::sandbox::KEPT_ERROR_BYTES);
         }
@@ -172,7 +181,7 @@ fn check_of_every_hostile_output_at_once_finishes_in_seconds_and_names_each_one(
     let run = run_measured(&["check"], &campaign.write());
     let stderr = String::from_utf8_lossy(&run.stderr);
     let stdout = String::from_utf8_lossy(&run.stdout);
-    assert_eq!(run.status.code(), Some(3), "{stderr}");
+    run.assert_exit_code(3);
     // The leak scan alone took minutes on one of these before it was made linear.
     assert!(run.took < Duration::from_secs(60), "took {:?}", run.took);
     assert!(

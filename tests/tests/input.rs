@@ -1,36 +1,7 @@
 //! Bad input: each is refused with exit 2, one sentence naming the file, line and field, and
 //! nothing is rendered (the output directory of `render` is never created).
 
-use crate::util::{CampaignDir, guest, isomail_path, stderr, stdout};
-
-/// Runs `render --out` and asserts: exit 2, one error line containing every `needle`, and no
-/// output directory.
-pub(crate) fn refused(campaign: &CampaignDir, needles: &[&str]) -> String {
-    let path = campaign.write();
-    let out_dir = campaign.dir.path().join("out");
-    let out = isomail_path(
-        &["render", "--out", out_dir.to_str().expect("utf-8")],
-        &path,
-    );
-    let err = stderr(&out);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "stderr: {err}\nstdout: {}",
-        stdout(&out)
-    );
-    assert_eq!(err.lines().count(), 1, "one sentence expected: {err}");
-    assert!(err.starts_with("isomail: "), "{err}");
-    for needle in needles {
-        assert!(err.contains(needle), "{needle:?} missing from: {err}");
-    }
-    assert!(
-        !err.contains("panicked") && !err.contains("backtrace"),
-        "{err}"
-    );
-    assert!(!out_dir.exists(), "something was rendered for: {err}");
-    err
-}
+use crate::util::{CampaignDir, TestCommand, guest, isomail_path, refused, stderr, stdout};
 
 fn with_csv(csv: &[u8]) -> CampaignDir {
     let mut campaign = CampaignDir::new();
@@ -190,7 +161,7 @@ fn bom_and_clean_input_are_accepted() {
     let campaign =
         with_csv(b"\xef\xbb\xbfemail,name\nann@example.com,Ann\nbob@example.com,B\xc3\xb6b\n");
     let out = isomail_path(&["check"], &campaign.write());
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
     assert!(
         stdout(&out).contains("checked 2 recipients: 2 rendered, 0 failed"),
         "{}",
@@ -217,7 +188,7 @@ fn limits_cannot_be_switched_off_by_the_campaign_file() {
     let mut campaign = CampaignDir::new();
     campaign.extra = "\n[sandbox]\nfuel = 0\nwall_ms = 60_000\noutput_bytes = 67_108_864\n".into();
     let out = isomail_path(&["check"], &campaign.write());
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
 }
 
 #[test]
@@ -265,7 +236,7 @@ fn check_refuses_the_relay_settings_that_send_would_refuse() {
         let path = campaign.write();
         for args in [&["check"][..], &["send", "--dry-run", "--yes"][..]] {
             let out = isomail_path(args, &path);
-            assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+            out.assert_exit_code(2);
             assert_eq!(stderr(&out), err, "{args:?}");
         }
     }
@@ -275,7 +246,7 @@ fn check_refuses_the_relay_settings_that_send_would_refuse() {
         "\n[delivery]\nsmtp = \"smtp://ann%40example.org@[::1]:2525\"\npassword_env = \"X\"\n"
             .into();
     let out = isomail_path(&["check"], &campaign.write());
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
 }
 
 #[test]
@@ -291,7 +262,7 @@ fn a_from_too_long_for_a_header_line_is_refused_before_anything_renders() {
     )
     .expect("write");
     let out = isomail_path(&["check"], &path);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    out.assert_exit_code(2);
     assert!(stderr(&out).contains("[message] from"), "{}", stderr(&out));
     assert!(stderr(&out).contains("998"), "{}", stderr(&out));
 }
@@ -303,7 +274,7 @@ fn refused_quickly(campaign: &std::path::Path, needles: &[&str]) {
         std::time::Duration::from_secs(30),
     );
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    out.assert_exit_code(2);
     assert_eq!(err.lines().count(), 1, "one sentence expected: {err}");
     for needle in needles {
         assert!(err.contains(needle), "{needle:?} missing from: {err}");
@@ -311,11 +282,10 @@ fn refused_quickly(campaign: &std::path::Path, needles: &[&str]) {
 }
 
 fn mkfifo(path: &std::path::Path) {
-    let made = std::process::Command::new("mkfifo")
+    std::process::Command::new("mkfifo")
         .arg(path)
-        .status()
-        .expect("mkfifo");
-    assert!(made.success());
+        .run()
+        .assert_success();
 }
 
 #[test]
@@ -379,7 +349,7 @@ fn files_that_are_not_regular_files_are_refused_at_once() {
         &["check", path.to_str().expect("utf-8")],
         std::time::Duration::from_secs(60),
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
 }
 
 #[test]
@@ -415,7 +385,7 @@ fn the_token_secret_must_be_private_like_a_key() {
         &["check", path.to_str().expect("utf-8")],
         std::time::Duration::from_secs(60),
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
 }
 
 #[test]

@@ -2,29 +2,14 @@
 //! panic or probe for capabilities, run through isomail's real pipeline. Each promise has a
 //! control that runs the same guest in ONE reused instance and shows the check would catch it.
 
-use crate::util::{CampaignDir, addresses_in, guest, outcomes, render_campaign};
-use isomail::checks::{CampaignFinding, Checks, Watch};
-use isomail::render::Rendered;
+use crate::util::{
+    CampaignDir, assert_accumulates, guest, leaking, outcomes, render_campaign, texts,
+};
+use isomail::checks::{CampaignFinding, Watch};
 use isomail::sandbox::{self, Content, Limit, Limits, RenderFailure, Sandbox, Source};
 
 fn list(n: usize) -> Vec<String> {
     (1..=n).map(|i| format!("r{i}@list.test")).collect()
-}
-
-/// Indices (1-based) of messages that carry any address but their own recipient's.
-pub(crate) fn leaking(texts: &[(usize, &str)], all: &[String]) -> Vec<usize> {
-    texts
-        .iter()
-        .filter(|(index, text)| addresses_in(text, all) != vec![index - 1])
-        .map(|(index, _)| *index)
-        .collect()
-}
-
-pub(crate) fn texts(messages: &[Rendered]) -> Vec<(usize, &str)> {
-    messages
-        .iter()
-        .map(|m| (m.index, m.content.text.as_str()))
-        .collect()
 }
 
 /// The same guest with every message in one instance: the 2016 mailer's shape.
@@ -65,32 +50,6 @@ fn reused_from(guest_name: &str, n: usize, prepared: bool) -> Vec<Content> {
         .into_iter()
         .map(|r| r.expect("control render"))
         .collect()
-}
-
-/// What an accumulating renderer in one reused instance (every control of the isolation suite, in
-/// each language) gives for `all` recipients in order: message n carries the n addresses
-/// rendered so far, the leak test above flags every message after the first, and so do the
-/// host's own checks, which run on every message before it can be sent.
-pub(crate) fn assert_accumulates(contents: &[Content], all: &[String]) {
-    assert_eq!(contents.len(), all.len());
-    let texts: Vec<(usize, &str)> = contents
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (i + 1, c.text.as_str()))
-        .collect();
-    for (index, text) in &texts {
-        assert_eq!(addresses_in(text, all), (0..*index).collect::<Vec<_>>());
-    }
-    let after_the_first: Vec<usize> = (2..=all.len()).collect();
-    assert_eq!(leaking(&texts, all), after_the_first);
-    let checks = Checks::new(all, &[]).expect("checks");
-    let flagged: Vec<usize> = contents
-        .iter()
-        .enumerate()
-        .filter(|(i, c)| !checks.message(i + 1, c).is_empty())
-        .map(|(i, _)| i + 1)
-        .collect();
-    assert_eq!(flagged, after_the_first);
 }
 
 #[test]
@@ -242,7 +201,7 @@ fn a_prepare_that_fails_leaves_the_renderer_unprepared_and_working() {
     let path = campaign.write();
     let out = crate::util::isomail_path(&["check"], &path);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    out.assert_exit_code(0);
     assert_eq!(
         stderr.matches("could not be snapshotted").count(),
         1,

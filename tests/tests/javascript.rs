@@ -6,11 +6,10 @@
 //! guest/javascript renders and refuses as its README says; a second `check` reuses the compiled
 //! component from the cache.
 
-use crate::capabilities::{Seen, observe};
-use crate::isolation::{assert_accumulates, leaking, texts};
 use crate::util::{
-    CampaignDir, addresses_in, cache_entries, check_with_cache, guest, isomail_path, outcomes,
-    private_cache, render_campaign, set_entry_time, stderr,
+    CampaignDir, Seen, addresses_in, assert_accumulates, cache_entries, check_with_cache, guest,
+    isomail_path, leaking, observe, outcomes, private_cache, render_campaign, set_entry_time,
+    stderr, texts,
 };
 use isomail::sandbox::{
     self, Content, Contract, Format, Limit, Limits, RenderError, RenderFailure, Sandbox, Source,
@@ -124,9 +123,9 @@ fn javascript_accumulator_checks_and_sends_clean_from_the_command_line() {
     campaign.extra = "\n[delivery]\nstages = [\"all\"]\n".into();
     let path = campaign.write();
     let check = isomail_path(&["check"], &path);
-    assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
+    check.assert_exit_code(0);
     let send = isomail_path(&["send", "--yes"], &path);
-    assert_eq!(send.status.code(), Some(0), "{}", stderr(&send));
+    send.assert_exit_code(0);
     let files = outbox_files(&campaign);
     assert_eq!(files.len(), 20);
     let all = list(20);
@@ -460,7 +459,7 @@ fn javascript_example_refuses_a_missing_value_and_a_broken_placeholder() {
     let campaign = example_campaign("Dear {{ nickname }}\n");
     let out = isomail_path(&["check"], &campaign.write());
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    out.assert_exit_code(2);
     assert!(err.contains("templates/body.txt: unknown column"), "{err}");
     assert!(err.contains("`nickname`"), "{err}");
 }
@@ -501,7 +500,7 @@ fn javascript_example_implements_0_2_0_and_refuses_markdown_and_mjml() {
     campaign.markdown = Some("Dear **{{ name }}**\n".into());
     let out = isomail_path(&["check"], &campaign.write());
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    out.assert_exit_code(2);
     assert!(
         err.contains("this renderer renders plain templates only, not markdown"),
         "{err}"

@@ -20,6 +20,7 @@ mod input;
 mod isolation;
 mod javascript;
 mod journal;
+mod layout;
 mod messages;
 mod postfix;
 mod python;

@@ -18,7 +18,7 @@ fn host_sets_every_header_and_a_template_cannot_add_one() {
     campaign.subject = "Hi {{ name }} Bcc: all@example.com".into();
     campaign.text = "Body for {{ name }}\nBcc: everyone@example.com\n".into();
     let out = isomail_path(&["preview", "--index", "2"], &campaign.write());
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
     let message = stdout(&out);
     let headers = header_block(&message);
     let names: Vec<&str> = headers
@@ -53,7 +53,7 @@ fn renderer_output_with_a_line_break_in_the_subject_is_refused() {
     campaign.renderer = Some(guest("misbehave"));
     campaign.csv = b"email,name\ncrlf@list.test,X\n".to_vec();
     let out = isomail_path(&["check"], &campaign.write());
-    assert_eq!(out.status.code(), Some(3));
+    out.assert_exit_code(3);
     let failure = "recipient #1 (c***@list.test, line 2): \
                    renderer output refused: the subject contains a line break";
     assert!(stderr(&out).contains(failure), "{}", stderr(&out));
@@ -133,7 +133,7 @@ fn control_characters_and_nul_fail_only_their_own_message_and_the_rest_are_well_
         &path,
     );
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(3), "{err}");
+    out.assert_exit_code(3);
     let escape = "recipient #2 (e***@list.test, line 3): \
                   renderer output refused: the subject contains the control character U+001B";
     assert!(err.contains(escape), "{err}");
@@ -169,7 +169,7 @@ fn a_5000_character_subject_and_a_million_line_breaks_make_a_well_formed_message
     campaign.subject = "x".repeat(5000);
     campaign.text = format!("Dear {{{{ name }}}}{}", "\n".repeat(1_040_000));
     let out = isomail_path(&["preview", "--index", "1"], &campaign.write());
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
     assert_lines_well_formed(&out.stdout);
     let message = stdout(&out);
     let headers = header_block(&message);
@@ -237,7 +237,7 @@ fn render_writes_one_eml_per_recipient_with_the_pipelines_bytes() {
         &["render", "--out", out_dir.to_str().expect("utf-8")],
         &path,
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
     let mut files: Vec<_> = std::fs::read_dir(&out_dir)
         .expect("out")
         .map(|e| e.expect("entry").file_name())

@@ -2,37 +2,12 @@
 //! (tests/smtp/postfix.sh), with STARTTLS and AUTH required, delivering into a Maildir these tests
 //! read back. Where tests/run.sh could not start it they are ignored; without it they fail.
 
-use std::net::TcpStream;
-use std::os::unix::fs::MetadataExt;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::util::{
-    CampaignDir, assert_halted, isomail_command, isomail_path, journal_rows, missing, status_json,
-    stderr,
+    CERT, CampaignDir, MAILDIR, TestCommand, assert_halted, isomail_command, isomail_path,
+    journal_rows, require_postfix, status_json, stderr,
 };
-
-pub(crate) const MAILDIR: &str = "/var/tmp/isomail-postfix/Maildir/new";
-pub(crate) const CERT: &str = "/var/tmp/isomail-postfix/tls.crt";
-
-/// Fails the test unless the test postfix answers and what it delivers can be read (its Maildir
-/// files are owned by nobody, mode 0600: only root reads them).
-pub(crate) fn require_postfix() {
-    let up = TcpStream::connect_timeout(
-        &"127.0.0.1:2587".parse().expect("addr"),
-        Duration::from_secs(2),
-    )
-    .is_ok()
-        && Path::new(CERT).is_file()
-        && std::fs::read_dir(MAILDIR).is_ok();
-    if !up {
-        missing("the test postfix on 127.0.0.1:2587 (tests/smtp/postfix.sh, as root)");
-    }
-    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
-    if !root {
-        missing("root (the test postfix's Maildir files are readable only by root)");
-    }
-}
 
 #[test]
 #[cfg_attr(
@@ -65,13 +40,12 @@ fn postfix_receives_every_recipient_exactly_once_over_starttls_and_auth() {
         all.push(path.to_str().expect("utf-8"));
         isomail_command(&all)
             .env("ISOMAIL_TEST_SMTP_PASSWORD", "isomail-test-password")
-            .output()
-            .expect("send")
+            .run()
     };
     let first = send(&[]);
-    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    first.assert_exit_code(0);
     let rest = send(&["--yes"]);
-    assert_eq!(rest.status.code(), Some(0), "{}", stderr(&rest));
+    rest.assert_exit_code(0);
     assert_eq!(status_json(&path)["sent"], 25);
 
     // Postfix delivers asynchronously: wait for all 25 (bounded).
@@ -144,7 +118,7 @@ fn postfix_refusing_the_password_from_password_file_halts_with_everyone_pending(
     )
     .expect("secret");
     let out = isomail_path(&["send", "--yes"], &path);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
     assert_eq!(status_json(&path)["sent"], 2);
 }
 
@@ -184,6 +158,6 @@ fn a_refused_login_is_final_and_a_percent_encoded_user_name_is_decoded() {
     // Control: the right password under the same encoded user name sends everyone.
     std::fs::write(&secret, "isomail-test-password\n").expect("secret");
     let out = isomail_path(&["send", "--yes"], &path);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
     assert_eq!(status_json(&path)["sent"], 20);
 }

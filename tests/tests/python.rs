@@ -8,11 +8,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use crate::capabilities::{Seen, observe, probe_campaign};
-use crate::isolation::assert_accumulates;
 use crate::util::{
-    CampaignDir, addresses_in, cache_entries, check_with_cache, isomail_command, private_cache,
-    render_campaign, set_entry_time, stderr, stdout,
+    CampaignDir, Seen, TestCommand, addresses_in, assert_accumulates, cache_entries,
+    check_with_cache, isomail_command, observe, private_cache, probe_campaign, render_campaign,
+    set_entry_time, stderr, stdout,
 };
 use isomail::sandbox::{self, Limits, RenderFailure, Sandbox, Source};
 
@@ -189,19 +188,15 @@ fn python_accumulator_checked_and_sent_to_a_maildir_leaks_nothing() {
     campaign.extra = "\n[delivery]\noutbox = \"outbox\"\nstages = [\"all\"]\n".into();
     let path = campaign.write();
     let path_arg = path.to_str().expect("utf-8 path");
-    let check = isomail_command(&["check", path_arg])
-        .output()
-        .expect("check");
-    assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
+    let check = isomail_command(&["check", path_arg]).run();
+    check.assert_exit_code(0);
     assert!(
         stdout(&check).contains("25 rendered, 0 failed, 0 flagged"),
         "{}",
         stdout(&check)
     );
-    let send = isomail_command(&["send", "--yes", path_arg])
-        .output()
-        .expect("send");
-    assert_eq!(send.status.code(), Some(0), "{}", stderr(&send));
+    let send = isomail_command(&["send", "--yes", path_arg]).run();
+    send.assert_exit_code(0);
     let all = list(25);
     let mut whose: Vec<usize> = std::fs::read_dir(campaign.dir.path().join("outbox/new"))
         .expect("outbox")
@@ -385,11 +380,10 @@ fn python_print_never_reaches_the_terminal() {
     let out_dir = campaign.dir.path().join("out");
     let out = isomail_command(&["render", "--out", out_dir.to_str().expect("utf-8 path")])
         .arg(campaign.write())
-        .output()
-        .expect("render");
+        .run();
     let (stdout, stderr) = (stdout(&out), stderr(&out));
     // socket and _exit are denied, so four messages fail: a failed safety check.
-    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    out.assert_exit_code(3);
     for leaked in ["stdout sees", "stderr sees", "@probe.test"] {
         assert!(!stdout.contains(leaked), "stdout has {leaked:?}: {stdout}");
     }
@@ -488,21 +482,17 @@ fn python_example_refuses_a_missing_value_naming_it() {
     let mut campaign = example_campaign();
     campaign.html = Some("<p>Your code: $discount_code</p>\n".into());
     let path = campaign.write();
-    let out = isomail_command(&["check", path.to_str().expect("utf-8 path")])
-        .output()
-        .expect("check");
+    let out = isomail_command(&["check", path.to_str().expect("utf-8 path")]).run();
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    out.assert_exit_code(2);
     assert!(
         err.contains("body.html: unknown column: uses `discount_code`, which is not a column"),
         "{err}"
     );
     // Control: with the column there, the same campaign checks clean.
     campaign.csv = b"email,name,plan,discount_code\nann@example.com,Ann,pro,XY-1\n".to_vec();
-    let out = isomail_command(&["check", campaign.write().to_str().expect("utf-8 path")])
-        .output()
-        .expect("check");
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = isomail_command(&["check", campaign.write().to_str().expect("utf-8 path")]).run();
+    out.assert_exit_code(0);
 
     // A `$` that starts no name is a syntax error, said as one.
     let sandbox = load("example");
@@ -542,11 +532,9 @@ fn python_example_refuses_markdown_and_mjml_before_anything_renders() {
         campaign.html = None;
         campaign.markdown = markdown.map(Into::into);
         campaign.mjml = mjml.map(Into::into);
-        let out = isomail_command(&["check", campaign.write().to_str().expect("utf-8 path")])
-            .output()
-            .expect("check");
+        let out = isomail_command(&["check", campaign.write().to_str().expect("utf-8 path")]).run();
         let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(2), "{err}");
+        out.assert_exit_code(2);
         assert!(
             err.contains(&format!(
                 "this renderer does plain text and HTML templates, {what}"
@@ -619,7 +607,7 @@ fn a_memory_limit_below_the_interpreters_start_is_named_as_the_limit() {
     };
     let err = match Sandbox::load(source(), small, 1) {
         Ok(_) => panic!("a 4 MiB limit loaded a 12.6 MiB interpreter"),
-        Err(err) => err,
+        Err(err) => isomail::chain(&err),
     };
     assert!(
         err.contains("needs more memory to start than the memory limit (sandbox.memory_bytes)"),

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use isomail::journal::{Journal, State};
 
 use crate::util::{
-    FaultySmtp, assert_halted, campaign_with, isomail_command, isomail_path, status_json, stderr,
+    FaultySmtp, Run, TestCommand, assert_halted, campaign_with, isomail_command, isomail_path,
+    status_json, stderr,
 };
 
 fn ok_list(n: usize) -> Vec<String> {
@@ -27,7 +28,7 @@ fn send_and_kill(
     n: usize,
     victim: &mut FaultySmtp,
     kill_after: usize,
-) -> (crate::util::CampaignDir, std::process::Output) {
+) -> (crate::util::CampaignDir, Run) {
     let delivery = format!(
         "smtp = {smtp}\ntls = \"none\"\nstages = [\"all\"]\nretry_delay = 0.2\nrate = 120\nconcurrency = 4\ntimeout = 5"
     );
@@ -36,15 +37,14 @@ fn send_and_kill(
     let child = isomail_command(&["send", "--yes", path.to_str().expect("utf-8")])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
-        .spawn()
-        .expect("send");
+        .start();
     let deadline = Instant::now() + Duration::from_secs(30);
     while victim.stored().len() < kill_after {
         assert!(Instant::now() < deadline, "nothing arrived");
         std::thread::sleep(Duration::from_millis(20));
     }
     victim.kill_hard();
-    let out = child.wait_with_output().expect("wait");
+    let out = child.finish();
     (campaign, out)
 }
 
@@ -63,7 +63,7 @@ fn a_relay_killed_mid_send_is_taken_out_and_the_other_finishes_the_list() {
     let (name_a, name_b) = (url(&a), url(&b));
     let smtp = format!("[\"{name_a}\", \"{name_b}\"]");
     let (campaign, out) = send_and_kill(&smtp, 300, &mut a, 40);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
 
     // Who holds what, across both servers' logs (a's is final: it was killed).
     let mut held: HashMap<String, Vec<&str>> = HashMap::new();
@@ -164,8 +164,8 @@ fn every_relay_url_is_checked_and_named_by_its_index() {
         ("[]", "smtp = []: name at least one relay"),
     ] {
         let campaign = campaign_with(&ok_list(2), &format!("smtp = {smtp}\ntls = \"none\""));
-        let out = isomail_path(&["check"], &campaign.write());
-        assert_eq!(out.status.code(), Some(2), "{smtp}: {}", stderr(&out));
+        let out = isomail_path(&["check"], &campaign.write()).about(smtp);
+        out.assert_exit_code(2);
         assert!(
             stderr(&out).contains(needle),
             "{needle} not in {}",
@@ -178,5 +178,5 @@ fn every_relay_url_is_checked_and_named_by_its_index() {
         "smtp = [\"smtp://127.0.0.1:2525\", \"smtp://127.0.0.1:2526\"]\ntls = \"none\"",
     );
     let out = isomail_path(&["check"], &campaign.write());
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out.assert_exit_code(0);
 }

@@ -5,14 +5,14 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use isomail::journal::Journal;
 
 use crate::util::{
-    CampaignDir, FaultySmtp, Lcg, isomail_command, isomail_within, journal_rows, status_json,
-    stderr, stdout,
+    CampaignDir, FaultySmtp, Lcg, Run, TestCommand, isomail_command, isomail_within, journal_rows,
+    status_json, stderr, stdout,
 };
 
 /// One row of the list: address and name.
@@ -53,7 +53,7 @@ fn campaign(server: Option<&FaultySmtp>, rows: &[Row], delivery: &str) -> (Campa
 }
 
 /// Runs `isomail ARGS CAMPAIGN`, killed and failed if it has not ended within `limit`.
-fn run(args: &[&str], campaign: &Path, limit: Duration) -> Output {
+fn run(args: &[&str], campaign: &Path, limit: Duration) -> Run {
     let campaign = campaign.to_str().expect("utf-8 path");
     let mut all = args.to_vec();
     all.push(campaign);
@@ -62,14 +62,10 @@ fn run(args: &[&str], campaign: &Path, limit: Duration) -> Output {
 
 const LIMIT: Duration = Duration::from_secs(60);
 
-fn send(args: &[&str], campaign: &Path) -> Output {
+fn send(args: &[&str], campaign: &Path) -> Run {
     let mut all = vec!["send"];
     all.extend_from_slice(args);
     run(&all, campaign, LIMIT)
-}
-
-fn assert_exit(out: &Output, code: i32) {
-    assert_eq!(out.status.code(), Some(code), "{}", stderr(out));
 }
 
 /// How many messages the server stored for each address (normalised: lower case) whose
@@ -146,14 +142,14 @@ fn a_row_inserted_at_the_top_is_mailed_once_and_nobody_twice() {
     let server = FaultySmtp::start(tmp.path(), 1.0);
     let mut list = people("insert", 20);
     let (_dir, path) = campaign(Some(&server), &list, "");
-    assert_exit(&send(&["--through", "5"], &path), 0);
+    send(&["--through", "5"], &path).assert_exit_code(0);
     assert_eq!(deliveries(&server, "insert").len(), 5);
 
     list.insert(0, ("ok-insert-new@isomail.test".into(), "Newcomer".into()));
     write_list(&path, &list);
     // Without --allow-changed: refused, nothing sent.
     let refused = send(&["--yes"], &path);
-    assert_exit(&refused, 2);
+    refused.assert_exit_code(2);
     assert!(
         stderr(&refused).contains("--allow-changed"),
         "{}",
@@ -162,7 +158,7 @@ fn a_row_inserted_at_the_top_is_mailed_once_and_nobody_twice() {
     assert_eq!(deliveries(&server, "insert").values().sum::<usize>(), 5);
 
     let out = send(&["--yes", "--allow-changed"], &path);
-    assert_exit(&out, 0);
+    out.assert_exit_code(0);
     let err = stderr(&out);
     assert!(
         err.contains("1 new, 0 removed, 0 changed, 20 unchanged (20 at another row)"),
@@ -190,13 +186,13 @@ fn the_detector_sees_a_campaign_started_over() {
     let server = FaultySmtp::start(tmp.path(), 1.0);
     let list = people("control", 8);
     let (_dir, path) = campaign(Some(&server), &list, "");
-    assert_exit(&send(&["--through", "5"], &path), 0);
+    send(&["--through", "5"], &path).assert_exit_code(0);
     for file in journal_files(&path) {
         let _ = std::fs::remove_file(file);
     }
     let lock = Journal::lock_path(&Journal::path_for(&path, false));
     std::fs::remove_file(lock).expect("remove the lock file");
-    assert_exit(&send(&["--yes"], &path), 0);
+    send(&["--yes"], &path).assert_exit_code(0);
     let broken = broken_promises(&deliveries(&server, "control"), &list, &[]);
     assert_eq!(broken.len(), 5, "{broken:#?}");
     assert!(broken.iter().all(|b| b.ends_with("delivered 2 times")));
@@ -212,13 +208,13 @@ fn deleting_rows_ends_the_send_and_mails_everyone_left_once() {
     let server = FaultySmtp::start(tmp.path(), 1.0);
     let mut list = people("delete", 20);
     let (_dir, path) = campaign(Some(&server), &list, "");
-    assert_exit(&send(&["--through", "5"], &path), 0);
+    send(&["--through", "5"], &path).assert_exit_code(0);
     // The first row (sent) and the seventh (pending) leave the list.
     let pending_gone = list.remove(6).0;
     let sent_gone = list.remove(0).0;
     write_list(&path, &list);
     let out = send(&["--yes", "--allow-changed"], &path);
-    assert_exit(&out, 0);
+    out.assert_exit_code(0);
     assert!(
         stderr(&out).contains("0 new, 2 removed, 0 changed, 18 unchanged"),
         "{}",
@@ -242,7 +238,7 @@ fn deleting_rows_ends_the_send_and_mails_everyone_left_once() {
     // A removed person who comes back is pending again and mailed once.
     list.push((pending_gone.clone(), "Back again".into()));
     write_list(&path, &list);
-    assert_exit(&send(&["--yes", "--allow-changed"], &path), 0);
+    send(&["--yes", "--allow-changed"], &path).assert_exit_code(0);
     assert_eq!(deliveries(&server, "delete").get(&pending_gone), Some(&1));
     assert_everyone_once(&server, "delete", &path, &list);
 }
@@ -270,7 +266,7 @@ fn edits_are_previewed_then_applied_person_by_person() {
         .map(|i| (format!("p{i}@example.com"), format!("Person {i}")))
         .collect();
     let (dir, path) = campaign(None, &list, "");
-    assert_exit(&send(&["--through", "5"], &path), 0);
+    send(&["--through", "5"], &path).assert_exit_code(0);
     let hash_of = |email: &str| {
         journal_rows(&path, false)
             .into_iter()
@@ -296,14 +292,15 @@ fn edits_are_previewed_then_applied_person_by_person() {
     // Both streams into one file, to see what comes first.
     let printed = dir.dir.path().join("printed.txt");
     let file = std::fs::File::create(&printed).expect("output file");
-    let status = isomail_command(&["send", "--yes", "--allow-changed"])
+    let run = isomail_command(&["send", "--yes", "--allow-changed"])
         .arg(&path)
         .stdout(file.try_clone().expect("clone"))
         .stderr(file)
-        .status()
-        .expect("send");
+        .stdin(Stdio::inherit())
+        .run();
     let both = std::fs::read_to_string(&printed).expect("output");
-    assert_eq!(status.code(), Some(0), "{both}");
+    run.about(format_args!("it printed: {both}"))
+        .assert_exit_code(0);
     let preview = both
         .find("1 new, 1 removed, 4 changed, 7 unchanged (2 at another row)")
         .unwrap_or_else(|| panic!("no preview: {both}"));
@@ -334,7 +331,7 @@ fn edits_are_previewed_then_applied_person_by_person() {
 fn a_stage_that_settles_nobody_ends_the_send() {
     let list = people("ghost", 6);
     let (_dir, path) = campaign(None, &list, "");
-    assert_exit(&send(&["--through", "1"], &path), 0);
+    send(&["--through", "1"], &path).assert_exit_code(0);
     // A pending journal row that no list row matches (a journal edited by hand, or a bug):
     // no pass can send it.
     let journal_path = Journal::path_for(&path, false);
@@ -350,7 +347,7 @@ fn a_stage_that_settles_nobody_ends_the_send() {
         .expect("ghost row");
     drop(journal);
     let out = run(&["send", "--yes"], &path, Duration::from_secs(30));
-    assert_exit(&out, 4);
+    out.assert_exit_code(4);
     let err = stderr(&out);
     assert!(err.contains("settled nobody"), "{err}");
     assert!(err.matches("stage ").count() < 20, "it looped: {err}");
@@ -371,7 +368,7 @@ fn a_damaged_journal_is_refused_and_left_as_it_is() {
     let server = FaultySmtp::start(tmp.path(), 1.0);
     let list = people("damage", 10);
     let (dir, path) = campaign(Some(&server), &list, "");
-    assert_exit(&send(&["--through", "5"], &path), 0);
+    send(&["--through", "5"], &path).assert_exit_code(0);
     let files = journal_files(&path);
     let saved: Vec<Option<Vec<u8>>> = files.iter().map(|f| std::fs::read(f).ok()).collect();
 
@@ -385,7 +382,7 @@ fn a_damaged_journal_is_refused_and_left_as_it_is() {
         .map(|l| format!("{l}\n"))
         .collect();
     std::fs::write(&other, toml).expect("other campaign");
-    assert_exit(&send(&["--through", "1"], &other), 0);
+    send(&["--through", "1"], &other).assert_exit_code(0);
     let other_journal = std::fs::read(Journal::path_for(&other, false)).expect("other journal");
     let foreign_sqlite = {
         let f = tmp.path().join("foreign.sqlite");
@@ -396,9 +393,8 @@ fn a_damaged_journal_is_refused_and_left_as_it_is() {
                  c.execute('CREATE TABLE notes(t TEXT)'); c.commit()",
             )
             .arg(&f)
-            .output()
-            .expect("python sqlite3");
-        assert!(out.status.success(), "{}", stderr(&out));
+            .run();
+        out.assert_success();
         std::fs::read(&f).expect("foreign sqlite")
     };
     let damage: [(&str, Vec<u8>); 5] = [
@@ -417,8 +413,8 @@ fn a_damaged_journal_is_refused_and_left_as_it_is() {
             let _ = std::fs::remove_file(f);
         }
         std::fs::write(&files[0], &bytes).expect("damage");
-        let out = send(&["--yes"], &path);
-        assert_eq!(out.status.code(), Some(2), "{what}: {}", stderr(&out));
+        let out = send(&["--yes"], &path).about(what);
+        out.assert_exit_code(2);
         assert!(stderr(&out).contains("journal"), "{what}: {}", stderr(&out));
         assert_eq!(
             std::fs::read(&files[0]).expect("read"),
@@ -438,7 +434,7 @@ fn a_damaged_journal_is_refused_and_left_as_it_is() {
             std::fs::write(f, bytes).expect("restore");
         }
     }
-    assert_exit(&send(&["--yes"], &path), 0);
+    send(&["--yes"], &path).assert_exit_code(0);
     assert_everyone_once(&server, "damage", &path, &list);
 }
 
@@ -452,7 +448,7 @@ fn a_lost_journal_with_signs_of_a_send_is_refused() {
     let server = FaultySmtp::start(tmp.path(), 1.0);
     let list = people("lost", 8);
     let (_dir, path) = campaign(Some(&server), &list, "");
-    assert_exit(&send(&["--through", "1"], &path), 0);
+    send(&["--through", "1"], &path).assert_exit_code(0);
     let files = journal_files(&path);
     let lock = Journal::lock_path(&files[0]);
     // The journal deleted, the lock file a send marked left behind.
@@ -460,7 +456,7 @@ fn a_lost_journal_with_signs_of_a_send_is_refused() {
         let _ = std::fs::remove_file(f);
     }
     let out = send(&["--yes"], &path);
-    assert_exit(&out, 2);
+    out.assert_exit_code(2);
     assert!(
         stderr(&out).contains("the journal is missing"),
         "{}",
@@ -471,7 +467,7 @@ fn a_lost_journal_with_signs_of_a_send_is_refused() {
     std::fs::remove_file(&lock).expect("lock");
     std::fs::write(&files[1], b"").expect("wal");
     let out = send(&["--yes"], &path);
-    assert_exit(&out, 2);
+    out.assert_exit_code(2);
     assert!(stderr(&out).contains("-wal exists"), "{}", stderr(&out));
     assert_eq!(
         deliveries(&server, "lost").len(),
@@ -484,17 +480,17 @@ fn a_lost_journal_with_signs_of_a_send_is_refused() {
     std::fs::remove_file(&files[1]).expect("wal");
     let fresh = people("fresh", 4);
     let (dir, fresh_path) = campaign(Some(&server), &fresh, "");
-    assert_exit(&send(&["--dry-run", "--yes"], &fresh_path), 0);
+    send(&["--dry-run", "--yes"], &fresh_path).assert_exit_code(0);
     let template = dir.dir.path().join("templates/body.txt");
     std::fs::write(&template, "Dear {{ name }}, {{ missing_column }}\n").expect("break");
     let failed = send(&["--yes"], &fresh_path);
-    assert_ne!(failed.status.code(), Some(0), "{}", stderr(&failed));
+    failed.assert_failure();
     assert!(Journal::lock_path(&Journal::path_for(&fresh_path, false)).exists());
     for f in journal_files(&fresh_path) {
         let _ = std::fs::remove_file(f);
     }
     std::fs::write(&template, "Dear {{ name }}\n").expect("fix");
-    assert_exit(&send(&["--yes"], &fresh_path), 0);
+    send(&["--yes"], &fresh_path).assert_exit_code(0);
     assert_everyone_once(&server, "fresh", &fresh_path, &fresh);
 }
 
@@ -502,14 +498,14 @@ fn a_lost_journal_with_signs_of_a_send_is_refused() {
 fn messages_in_the_outbox_are_a_sign_of_a_send() {
     let list = people("outbox", 6);
     let (_dir, path) = campaign(None, &list, "");
-    assert_exit(&send(&["--through", "1"], &path), 0);
+    send(&["--through", "1"], &path).assert_exit_code(0);
     let files = journal_files(&path);
     for f in &files {
         let _ = std::fs::remove_file(f);
     }
     std::fs::remove_file(Journal::lock_path(&files[0])).expect("lock");
     let out = send(&["--yes"], &path);
-    assert_exit(&out, 2);
+    out.assert_exit_code(2);
     assert!(
         stderr(&out).contains("already holds 1 message(s) of this campaign"),
         "{}",
@@ -521,9 +517,9 @@ fn messages_in_the_outbox_are_a_sign_of_a_send() {
 fn halt_with_no_send_running_records_nothing() {
     let list = people("halt", 6);
     let (_dir, path) = campaign(None, &list, "");
-    assert_exit(&send(&["--through", "1"], &path), 0);
+    send(&["--through", "1"], &path).assert_exit_code(0);
     let out = run(&["halt"], &path, LIMIT);
-    assert_exit(&out, 0);
+    out.assert_exit_code(0);
     let said = format!("{}{}", stdout(&out), stderr(&out));
     assert!(
         said.contains("is running") && said.contains("nothing was recorded"),
@@ -531,7 +527,7 @@ fn halt_with_no_send_running_records_nothing() {
     );
     assert_eq!(status_json(&path)["halt_requested"], false);
     // The next send is not stopped by a stale request.
-    assert_exit(&send(&["--yes"], &path), 0);
+    send(&["--yes"], &path).assert_exit_code(0);
     assert_eq!(status_json(&path)["sent"], 6);
 }
 
@@ -544,7 +540,7 @@ fn on_a_terminal_the_preview_asks_and_no_changes_nothing() {
     use std::io::Write;
     let mut list = people("ask", 6);
     let (dir, path) = campaign(None, &list, "");
-    assert_exit(&send(&["--through", "1"], &path), 0);
+    send(&["--through", "1"], &path).assert_exit_code(0);
     list.push(("ok-ask-new@isomail.test".into(), "New".into()));
     write_list(&path, &list);
     let journal = Journal::path_for(&path, false);
@@ -637,7 +633,7 @@ fn one_case(server: &FaultySmtp, rng: &mut Lcg, number: usize) -> Case {
                     &["--through", &through.to_string(), "--allow-changed"],
                     &path,
                 );
-                assert_exit(&out, 0);
+                out.assert_exit_code(0);
                 (accepted, unsure) = (list.clone(), false);
             }
             1 | 2 => {
@@ -701,12 +697,12 @@ fn one_case(server: &FaultySmtp, rng: &mut Lcg, number: usize) -> Case {
                 let before = deliveries(server, &tag).values().sum::<usize>();
                 let out = send(&["--yes"], &path);
                 // After an edit, refused without --allow-changed, and nothing sent.
-                let code = out.status.code();
                 match (unsure, list != accepted) {
-                    (true, _) => assert!(matches!(code, Some(0 | 2)), "{}", stderr(&out)),
-                    (false, true) => assert_eq!(code, Some(2), "{}", stderr(&out)),
-                    (false, false) => assert_eq!(code, Some(0), "{}", stderr(&out)),
-                }
+                    (true, _) => out.assert_exit_code_in(&[0, 2]),
+                    (false, true) => out.assert_exit_code(2),
+                    (false, false) => out.assert_exit_code(0),
+                };
+                let code = out.status.code();
                 if code == Some(2) {
                     assert_eq!(deliveries(server, &tag).values().sum::<usize>(), before);
                 } else {
@@ -715,20 +711,15 @@ fn one_case(server: &FaultySmtp, rng: &mut Lcg, number: usize) -> Case {
             }
             _ => {
                 step(&mut case, "send --yes --allow-changed");
-                assert_exit(&send(&["--yes", "--allow-changed"], &path), 0);
+                send(&["--yes", "--allow-changed"], &path).assert_exit_code(0);
                 (accepted, unsure) = (list.clone(), false);
             }
         }
     }
     step(&mut case, "final send --yes --allow-changed");
-    let last = send(&["--yes", "--allow-changed"], &path);
-    assert_eq!(
-        last.status.code(),
-        Some(0),
-        "case {number} ({:?}): {}",
-        case.log,
-        stderr(&last)
-    );
+    let last = send(&["--yes", "--allow-changed"], &path)
+        .about(format_args!("case {number} ({:?})", case.log));
+    last.assert_exit_code(0);
     let stored: Vec<(String, f64)> = std::fs::read_to_string(&server.log)
         .unwrap_or_default()
         .lines()
@@ -827,14 +818,14 @@ fn a_changed_template_with_the_same_list_says_so_and_mails_nobody_twice() {
         .map(|i| (format!("t{i}@example.com"), format!("Person {i}")))
         .collect();
     let (dir, path) = campaign(None, &list, "");
-    assert_exit(&send(&["--through", "1"], &path), 0);
+    send(&["--through", "1"], &path).assert_exit_code(0);
     std::fs::write(
         dir.dir.path().join("templates/body.txt"),
         "Hello again {{ name }}, for {{ email }}.\n",
     )
     .expect("template");
     let out = send(&["--yes", "--allow-changed"], &path);
-    assert_exit(&out, 0);
+    out.assert_exit_code(0);
     assert!(
         stderr(&out).contains("its list did not: 6 people"),
         "{}",

@@ -173,12 +173,9 @@ fn decide(parsed: Parsed, matcher: &Matcher) -> Decision {
 }
 
 /// The mail files of a Maildir (new/ and cur/): (unique name, path), oldest first by name.
-fn maildir_files(maildir: &Path) -> Result<Vec<(String, PathBuf)>, Error> {
+fn maildir_files(maildir: &Path) -> Result<Vec<(String, PathBuf)>, BouncesError> {
     if !maildir.join("new").is_dir() && !maildir.join("cur").is_dir() {
-        return Err(Error::input(format!(
-            "{}: not a Maildir (it has neither new/ nor cur/)",
-            maildir.display()
-        )));
+        return Err(BouncesError::NotAMaildir(maildir.display().to_string()));
     }
     let mut files = Vec::new();
     for sub in ["new", "cur"] {
@@ -187,8 +184,10 @@ fn maildir_files(maildir: &Path) -> Result<Vec<(String, PathBuf)>, Error> {
             continue;
         };
         for entry in entries {
-            let entry =
-                entry.map_err(|e| Error::other(format!("{}: cannot list: {e}", dir.display())))?;
+            let entry = entry.map_err(|source| BouncesError::Unlistable {
+                dir: dir.display().to_string(),
+                source,
+            })?;
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.starts_with('.') || !entry.file_type().is_ok_and(|t| t.is_file()) {
                 continue;

@@ -289,7 +289,7 @@ impl DeliveryFile {
         };
         let ca_file = self.ca_file.as_ref().map(|f| base.join(f));
         if let Some(ca) = &ca_file {
-            read_ca_file(ca)?;
+            read_ca_file(ca).map_err(|e| crate::chain(&e))?;
         }
         let written: Vec<(String, &String)> = match &self.smtp {
             None => {
@@ -311,7 +311,7 @@ impl DeliveryFile {
         let mut relays = Vec::with_capacity(written.len());
         for (key, url) in written {
             let bad = |why: &str| format!("{key} = \"{url}\": {why}");
-            let parsed = RelayUrl::parse(url).map_err(|why| bad(&why))?;
+            let parsed = RelayUrl::parse(url).map_err(|why| bad(&crate::chain(&why)))?;
             if parsed.implicit_tls && tls == Tls::None {
                 return Err(bad(
                     "smtps:// is TLS by definition; tls = \"none\" contradicts it",

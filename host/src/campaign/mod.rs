@@ -7,6 +7,7 @@
 
 mod delivery;
 mod error;
+mod keys;
 pub mod recipients;
 pub mod sample;
 pub mod suppress;
@@ -20,7 +21,6 @@ use lettre::message::Mailbox;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::Error;
 use crate::digest::hex;
 use crate::sandbox::{Format, Limits, MAX_RENDERER_BYTES, Templates};
 use delivery::DeliveryFile;
@@ -41,7 +41,7 @@ struct CampaignFile {
     tokens: Option<TokensSection>,
     unsubscribe: Option<UnsubscribeSection>,
     #[serde(default)]
-    dkim: Vec<DkimSection>,
+    dkim: Vec<keys::DkimSection>,
     #[serde(default)]
     sandbox: Limits,
     bounces: Option<delivery::BouncesFile>,
@@ -60,15 +60,6 @@ struct MessageSection {
     /// Instead of `html`: MJML, rendered and then turned into responsive HTML.
     mjml: Option<PathBuf>,
     renderer: Option<PathBuf>,
-}
-
-/// One `[[dkim]]` block: one signature on every message.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DkimSection {
-    domain: String,
-    selector: String,
-    key_file: PathBuf,
 }
 
 #[derive(Debug, Deserialize)]
@@ -120,38 +111,24 @@ pub struct Campaign {
 
 impl Campaign {
     /// Loads and validates `path` and everything it refers to.
-    pub fn load(path: &Path) -> Result<Campaign, Error> {
+    pub fn load(path: &Path) -> Result<Campaign, CampaignError> {
         let shown = path.display().to_string();
-        let text =
-            crate::input_file::read_text(path, crate::input_file::TEXT_MAX_BYTES).map_err(|e| {
-                Error::input(match e {
-                    Ok(crate::input_file::Refusal::Unreadable(e)) => {
-                        format!("{shown}: cannot read the campaign file: {e}")
-                    }
-                    Ok(refusal) => format!(
-                        "{}: the campaign file {refusal}",
-                        crate::input_file::shown(path)
-                    ),
-                    Err(at) => format!("{shown}: not UTF-8 (invalid byte at offset {at})"),
-                })
-            })?;
-        let file: CampaignFile = toml::from_str(&text)
-            .map_err(|e| Error::input(format!("{shown}: {}", one_line(&e.to_string()))))?;
+        let file = read_campaign_file(path)?;
         let base = path.parent().unwrap_or(Path::new("."));
         let message = Message::load(&file.message, base, &shown)?;
         let delivery = file
             .delivery
             .check(base)
-            .map_err(|why| Error::input(format!("{shown}: [delivery] {why}")))?;
+            .map_err(|why| CampaignError::setting(&shown, "delivery", why))?;
         let bounces = match file.bounces {
             None => Bounces::default(),
             Some(b) => b
                 .check(base)
-                .map_err(|why| Error::input(format!("{shown}: [bounces] {why}")))?,
+                .map_err(|why| CampaignError::setting(&shown, "bounces", why))?,
         };
         file.sandbox
             .validate()
-            .map_err(|why| Error::input(format!("{shown}: [sandbox] {why}")))?;
+            .map_err(|why| CampaignError::setting(&shown, "sandbox", why.to_string()))?;
 
         let recipients = load_recipients(&file.recipients, base, &shown)?;
         let (tokens, unsubscribe) = tokens_and_unsubscribe(
@@ -160,26 +137,15 @@ impl Campaign {
             base,
             &shown,
         )?;
-        if unsubscribe.is_some()
-            && recipients
-                .columns()
-                .iter()
-                .any(|c| c == tokens::UNSUBSCRIBE_FIELD)
-        {
-            return Err(Error::input(format!(
-                "{}: line 1: the column `{}` is what [unsubscribe] gives the renderer; rename it",
-                recipients.path().display(),
-                tokens::UNSUBSCRIBE_FIELD
-            )));
-        }
-        if delivery.return_path.is_some() && tokens.is_none() {
-            return Err(Error::input(format!(
-                "{shown}: [delivery] return_path needs a [tokens] section for its {}",
-                tokens::TOKEN
-            )));
-        }
+        check_across_sections(
+            &shown,
+            &delivery,
+            &recipients,
+            tokens.as_ref(),
+            unsubscribe.as_ref(),
+        )?;
         let suppression = Suppression::load(suppress::files(base, &file.recipients.suppress))?;
-        let dkim = dkim_signers(&file.dkim, base, &shown)?;
+        let dkim = keys::dkim_signers(&file.dkim, base, &shown)?;
         let fingerprint = signed_fingerprint(
             message.fingerprint(&recipients),
             &dkim,
@@ -206,19 +172,83 @@ impl Campaign {
     }
 }
 
+/// `campaign.toml`, read within its ceiling and parsed.
+fn read_campaign_file(path: &Path) -> Result<CampaignFile, CampaignError> {
+    let shown = path.display().to_string();
+    let text = crate::input_file::read_text(path, crate::input_file::TEXT_MAX_BYTES).map_err(
+        |e| match e {
+            Ok(crate::input_file::Refusal::Unreadable(e)) => {
+                CampaignError::unreadable(path, "cannot read the campaign file", e)
+            }
+            Ok(refusal) => CampaignError::file(
+                crate::input_file::shown(path),
+                format!("the campaign file {refusal}"),
+            ),
+            Err(at) => {
+                CampaignError::file(&shown, format!("not UTF-8 (invalid byte at offset {at})"))
+            }
+        },
+    )?;
+    toml::from_str(&text).map_err(|e| CampaignError::file(&shown, one_line(&e.to_string())))
+}
+
+/// What one section needs of another: the unsubscribe field must not be a list column, and a
+/// VERP return path needs tokens.
+fn check_across_sections(
+    shown: &str,
+    delivery: &Delivery,
+    recipients: &RecipientList,
+    token_secret: Option<&Tokens>,
+    unsubscribe: Option<&Unsubscribe>,
+) -> Result<(), CampaignError> {
+    if unsubscribe.is_some()
+        && recipients
+            .columns()
+            .iter()
+            .any(|c| c == tokens::UNSUBSCRIBE_FIELD)
+    {
+        return Err(CampaignError::line(
+            recipients.path(),
+            1,
+            None,
+            format!(
+                "the column `{}` is what [unsubscribe] gives the renderer; rename it",
+                tokens::UNSUBSCRIBE_FIELD
+            ),
+        ));
+    }
+    if delivery.return_path.is_some() && token_secret.is_none() {
+        return Err(CampaignError::key(
+            shown,
+            "delivery",
+            "return_path",
+            format!(
+                "return_path needs a [tokens] section for its {}",
+                tokens::TOKEN
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The recipient list, with the `private` fields it must have.
 fn load_recipients(
     section: &RecipientsSection,
     base: &Path,
     shown: &str,
-) -> Result<RecipientList, Error> {
+) -> Result<RecipientList, CampaignError> {
     let recipients = RecipientList::scan(&resolve(base, &section.path), &section.private)?;
     for (i, field) in section.private.iter().enumerate() {
         if !recipients.columns().iter().any(|c| c == field) {
-            return Err(Error::input(format!(
-                "{shown}: [recipients] private[{i}] = \"{field}\" is not a column of {}",
-                recipients.path().display()
-            )));
+            return Err(CampaignError::key(
+                shown,
+                "recipients",
+                "private",
+                format!(
+                    "private[{i}] = \"{field}\" is not a column of {}",
+                    recipients.path().display()
+                ),
+            ));
         }
     }
     Ok(recipients)
@@ -260,58 +290,33 @@ impl Campaign {
     }
 }
 
-/// Each `[[dkim]]` block's key, read and checked (private, RSA of 2048 bits or more, or
-/// Ed25519).
-fn dkim_signers(
-    blocks: &[DkimSection],
-    base: &Path,
-    shown: &str,
-) -> Result<Vec<crate::message::dkim::Signer>, Error> {
-    blocks
-        .iter()
-        .enumerate()
-        .map(|(i, block)| {
-            let path = resolve(base, &block.key_file);
-            crate::message::dkim::Signer::from_pem_file(&path, &block.domain, &block.selector)
-                .map_err(|e| {
-                    Error::input(format!(
-                        "{shown}: [[dkim]] #{} (d={}, s={}) key_file = \"{}\": {e}",
-                        i + 1,
-                        block.domain,
-                        block.selector,
-                        path.display()
-                    ))
-                })
-        })
-        .collect()
-}
-
 /// `[tokens]` and `[unsubscribe]`, checked together: an unsubscribe URL needs tokens.
 fn tokens_and_unsubscribe(
     tokens: Option<&TokensSection>,
     unsubscribe: Option<&UnsubscribeSection>,
     base: &Path,
     shown: &str,
-) -> Result<(Option<Tokens>, Option<Unsubscribe>), Error> {
+) -> Result<(Option<Tokens>, Option<Unsubscribe>), CampaignError> {
     let tokens = match tokens {
         Some(section) => Some(
             section
                 .load(base)
-                .map_err(|why| Error::input(format!("{shown}: [tokens] {why}")))?,
+                .map_err(|why| CampaignError::setting(shown, "tokens", why))?,
         ),
         None => None,
     };
     let unsubscribe = match unsubscribe {
         None => None,
         Some(_) if tokens.is_none() => {
-            return Err(Error::input(format!(
-                "{shown}: [unsubscribe] needs a [tokens] section for its {}",
-                tokens::TOKEN
-            )));
+            return Err(CampaignError::setting(
+                shown,
+                "unsubscribe",
+                format!("needs a [tokens] section for its {}", tokens::TOKEN),
+            ));
         }
         Some(section) => Some(
             UnsubscribeSection::check(section.clone())
-                .map_err(|why| Error::input(format!("{shown}: [unsubscribe] {why}")))?,
+                .map_err(|why| CampaignError::setting(shown, "unsubscribe", why))?,
         ),
     };
     Ok((tokens, unsubscribe))
@@ -326,23 +331,29 @@ struct Message {
 }
 
 impl Message {
-    fn load(section: &MessageSection, base: &Path, shown: &str) -> Result<Message, Error> {
-        let from: Mailbox = section.from.parse().map_err(|e| {
-            Error::input(format!(
-                "{shown}: [message] from = \"{}\" is not a valid address: {e}",
-                section.from
-            ))
+    fn load(section: &MessageSection, base: &Path, shown: &str) -> Result<Message, CampaignError> {
+        let from: Mailbox = section.from.parse().map_err(|e| CampaignError::Setting {
+            file: shown.to_owned(),
+            section: "message",
+            key: Some("from"),
+            reason: format!("from = \"{}\" is not a valid address", section.from),
+            source: Some(Box::new(e)),
         })?;
-        fits_a_header(&from).map_err(|why| {
-            Error::input(format!(
-                "{shown}: [message] from = \"{}\": {why}",
-                crate::term::shown(&section.from)
-            ))
-        })?;
+        if let Some(why) = header_refusal(&from) {
+            return Err(CampaignError::key(
+                shown,
+                "message",
+                "from",
+                format!("from = \"{}\": {why}", crate::term::shown(&section.from)),
+            ));
+        }
         if section.subject.contains(['\r', '\n']) {
-            return Err(Error::input(format!(
-                "{shown}: [message] subject must be one line"
-            )));
+            return Err(CampaignError::key(
+                shown,
+                "message",
+                "subject",
+                "subject must be one line",
+            ));
         }
         let (format, text_key, text_path, html_key, html_path) = body_templates(section, shown)?;
         let text_path = resolve(base, text_path);
@@ -362,10 +373,12 @@ impl Message {
             Some(p) => {
                 let p = resolve(base, p);
                 let bytes = read_renderer(&p).map_err(|why| {
-                    Error::input(format!(
-                        "{shown}: [message] renderer = \"{}\": {why}",
-                        p.display()
-                    ))
+                    CampaignError::key(
+                        shown,
+                        "message",
+                        "renderer",
+                        format!("renderer = \"{}\": {why}", p.display()),
+                    )
                 })?;
                 RendererChoice::File { path: p, bytes }
             }
@@ -423,9 +436,9 @@ fn body_templates<'a>(
         &'static str,
         Option<&'a Path>,
     ),
-    Error,
+    CampaignError,
 > {
-    let refuse = |why: &str| Err(Error::input(format!("{shown}: [message] {why}")));
+    let refuse = |why: &str| Err(CampaignError::setting(shown, "message", why));
     match (
         &section.text,
         &section.html,
@@ -472,9 +485,9 @@ fn body_templates<'a>(
     }
 }
 
-/// Whether a message from `from` can be well-formed at all (a display name too long for a header
-/// line would otherwise fail every message at the last check), found by building one.
-fn fits_a_header(from: &Mailbox) -> Result<(), String> {
+/// Why no message from `from` can be well-formed (a display name too long for a header line
+/// would otherwise fail every message at the last check), found by building one; `None` if it can.
+fn header_refusal(from: &Mailbox) -> Option<String> {
     let envelope = crate::message::Envelope {
         from,
         to: "probe@isomail.invalid",
@@ -487,7 +500,9 @@ fn fits_a_header(from: &Mailbox) -> Result<(), String> {
         text: "probe".into(),
         html: None,
     };
-    crate::message::build(&envelope, &content).map(|_| ())
+    crate::message::build(&envelope, &content)
+        .err()
+        .map(|why| crate::chain(&why))
 }
 
 /// A path from the campaign file, relative to the campaign's folder unless absolute.
@@ -531,9 +546,9 @@ fn read_renderer(path: &Path) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-fn read_template(path: &Path, key: &str, campaign: &str) -> Result<String, Error> {
+fn read_template(path: &Path, key: &str, campaign: &str) -> Result<String, CampaignError> {
     crate::input_file::read_text_for(key, path, crate::input_file::TEXT_MAX_BYTES)
-        .map_err(|why| Error::input(format!("{campaign}: {why}")))
+        .map_err(|why| CampaignError::file(campaign, why))
 }
 
 /// TOML errors come with a multi-line snippet; the operator gets its first meaningful line.

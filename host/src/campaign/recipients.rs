@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::Error;
+use super::CampaignError;
 
 /// One recipient: the only personal data a renderer instance ever sees.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,7 +77,7 @@ pub struct RecipientList {
 impl RecipientList {
     /// Reads and validates the whole file; nothing is rendered before this succeeds. The values
     /// of the `private` columns are kept for the leak scan.
-    pub fn scan(path: &Path, private: &[String]) -> Result<RecipientList, Error> {
+    pub fn scan(path: &Path, private: &[String]) -> Result<RecipientList, CampaignError> {
         let (columns, email_column, mut reader, hashed) = open(path)?;
         let mut private_values: Vec<(String, Vec<(String, u32)>)> =
             private.iter().map(|p| (p.clone(), Vec::new())).collect();
@@ -95,12 +95,16 @@ impl RecipientList {
             )?;
             let key = super::normalise(&recipient.email);
             if let Some(first) = seen.insert(key.clone(), line) {
-                return Err(Error::input(format!(
-                    "{}: line {line}, column `email`: {} is already on line {first} (addresses are \
-                     compared ignoring case); remove one of the two rows",
-                    path.display(),
-                    recipient.masked()
-                )));
+                return Err(CampaignError::line(
+                    path,
+                    line,
+                    Some("`email`".into()),
+                    format!(
+                        "{} is already on line {first} (addresses are compared ignoring case); \
+                         remove one of the two rows",
+                        recipient.masked()
+                    ),
+                ));
             }
             addresses.push(key);
             for (name, values) in &mut private_values {
@@ -110,12 +114,12 @@ impl RecipientList {
             }
         }
         if addresses.is_empty() {
-            return Err(Error::input(format!(
-                "{}: the list has a header but no recipients",
-                path.display()
-            )));
+            return Err(CampaignError::file(
+                path.display().to_string(),
+                "the list has a header but no recipients",
+            ));
         }
-        let fingerprint = hashed.finish(reader)?;
+        let fingerprint = hashed.finish(reader, path)?;
         Ok(RecipientList {
             path: path.to_path_buf(),
             columns,
@@ -159,7 +163,7 @@ impl RecipientList {
     }
 
     /// Reads the records again, in order. The last item is an error if the file changed.
-    pub fn stream(&self) -> Result<RecipientStream, Error> {
+    pub fn stream(&self) -> Result<RecipientStream, CampaignError> {
         let (columns, email_column, reader, hashed) = open(&self.path)?;
         if columns != self.columns || email_column != self.email_column {
             return Err(changed(&self.path));
@@ -190,7 +194,7 @@ pub struct RecipientStream {
 }
 
 impl Iterator for RecipientStream {
-    type Item = Result<Recipient, Error>;
+    type Item = Result<Recipient, CampaignError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         let reader = self.reader.as_mut()?;
@@ -208,7 +212,7 @@ impl Iterator for RecipientStream {
             }
             Ok(None) => {
                 let reader = self.reader.take()?;
-                let result = self.hashed.take()?.finish(reader);
+                let result = self.hashed.take()?.finish(reader, &self.list_path);
                 match result {
                     Ok(hash) if hash == self.expected => None,
                     Ok(_) => Some(Err(changed(&self.list_path))),
@@ -223,11 +227,11 @@ impl Iterator for RecipientStream {
     }
 }
 
-fn changed(path: &Path) -> Error {
-    Error::input(format!(
-        "{}: the file changed while isomail was reading it; run the command again",
-        path.display()
-    ))
+fn changed(path: &Path) -> CampaignError {
+    CampaignError::file(
+        path.display().to_string(),
+        "the file changed while isomail was reading it; run the command again",
+    )
 }
 
 type HashHandle = std::sync::Arc<std::sync::Mutex<Sha256>>;
@@ -249,19 +253,27 @@ impl Read for HashingReader {
 }
 
 trait FinishHash {
-    fn finish(self, reader: csv::Reader<HashingReader>) -> Result<String, Error>;
+    fn finish(
+        self,
+        reader: csv::Reader<HashingReader>,
+        path: &Path,
+    ) -> Result<String, CampaignError>;
 }
 
 impl FinishHash for HashHandle {
     /// Drains what the CSV reader had not consumed yet, then returns the hex digest.
-    fn finish(self, reader: csv::Reader<HashingReader>) -> Result<String, Error> {
+    fn finish(
+        self,
+        reader: csv::Reader<HashingReader>,
+        path: &Path,
+    ) -> Result<String, CampaignError> {
         let mut rest = reader.into_inner();
         std::io::copy(&mut rest, &mut std::io::sink())
-            .map_err(|e| Error::input(format!("cannot read the recipient list: {e}")))?;
+            .map_err(|e| CampaignError::unreadable(path, "cannot read the recipient list", e))?;
         drop(rest);
         let digest = self
             .lock()
-            .map_err(|_| Error::other("recipient hash lock poisoned"))?
+            .map_err(|_| CampaignError::Poisoned("recipient hash"))?
             .clone()
             .finalize();
         Ok(crate::digest::hex(&digest))
@@ -270,12 +282,12 @@ impl FinishHash for HashHandle {
 
 fn open(
     path: &Path,
-) -> Result<(Vec<String>, usize, csv::Reader<HashingReader>, HashHandle), Error> {
+) -> Result<(Vec<String>, usize, csv::Reader<HashingReader>, HashHandle), CampaignError> {
     let file = crate::input_file::open(path, crate::input_file::LIST_MAX_BYTES).map_err(|e| {
-        Error::input(format!(
-            "{}: the recipient list {e}",
-            crate::input_file::shown(path)
-        ))
+        CampaignError::file(
+            crate::input_file::shown(path),
+            format!("the recipient list {e}"),
+        )
     })?;
     let hash: HashHandle = Default::default();
     let inner = HashingReader {
@@ -292,10 +304,10 @@ fn open(
         .clone();
     let columns: Vec<String> = headers.iter().map(|h| h.trim().to_owned()).collect();
     if columns.iter().all(|c| c.is_empty()) {
-        return Err(Error::input(format!(
-            "{}: the file is empty; it needs a header row with an `email` column",
-            path.display()
-        )));
+        return Err(CampaignError::file(
+            path.display().to_string(),
+            "the file is empty; it needs a header row with an `email` column",
+        ));
     }
     let mut email_column = None;
     // First column of each name: one look-up per column, however wide the header.
@@ -303,19 +315,24 @@ fn open(
         std::collections::HashMap::with_capacity(columns.len());
     for (i, name) in columns.iter().enumerate() {
         if name.is_empty() {
-            return Err(Error::input(format!(
-                "{}: line 1, column {}: the header has an empty column name",
-                path.display(),
-                i + 1
-            )));
+            return Err(CampaignError::line(
+                path,
+                1,
+                Some((i + 1).to_string()),
+                "the header has an empty column name",
+            ));
         }
         if let Some(&j) = seen.get(name.as_str()) {
-            return Err(Error::input(format!(
-                "{}: line 1: column `{name}` appears twice (columns {} and {})",
-                path.display(),
-                j + 1,
-                i + 1
-            )));
+            return Err(CampaignError::line(
+                path,
+                1,
+                None,
+                format!(
+                    "column `{name}` appears twice (columns {} and {})",
+                    j + 1,
+                    i + 1
+                ),
+            ));
         }
         seen.insert(name, i);
         if name == "email" {
@@ -324,11 +341,12 @@ fn open(
         check_value(path, 1, "header", name)?;
     }
     let email_column = email_column.ok_or_else(|| {
-        Error::input(format!(
-            "{}: line 1: no `email` column (the header has: {})",
-            path.display(),
-            columns.join(", ")
-        ))
+        CampaignError::line(
+            path,
+            1,
+            None,
+            format!("no `email` column (the header has: {})", columns.join(", ")),
+        )
     })?;
     Ok((columns, email_column, reader, hash))
 }
@@ -339,7 +357,7 @@ fn next_record(
     columns: &[String],
     reader: &mut csv::Reader<HashingReader>,
     record: &mut csv::StringRecord,
-) -> Result<Option<u64>, Error> {
+) -> Result<Option<u64>, CampaignError> {
     match reader.read_record(record) {
         Ok(true) => Ok(Some(record.position().map_or(0, |p| p.line()))),
         Ok(false) => Ok(None),
@@ -354,7 +372,7 @@ fn to_recipient(
     record: &csv::StringRecord,
     line: u64,
     index: usize,
-) -> Result<Recipient, Error> {
+) -> Result<Recipient, CampaignError> {
     let mut email = None;
     let mut fields = Vec::with_capacity(columns.len().saturating_sub(1));
     for (i, (name, value)) in columns.iter().zip(record.iter()).enumerate() {
@@ -366,12 +384,8 @@ fn to_recipient(
         }
     }
     let email = email.unwrap_or_default();
-    validate_address(&email).map_err(|why| {
-        Error::input(format!(
-            "{}: line {line}, column `email`: {why}",
-            path.display()
-        ))
-    })?;
+    validate_address(&email)
+        .map_err(|why| CampaignError::line(path, line, Some("`email`".into()), why))?;
     Ok(Recipient {
         index,
         line,
@@ -381,17 +395,19 @@ fn to_recipient(
 }
 
 /// Values go into headers and bodies: a line break or other control character is refused.
-fn check_value(path: &Path, line: u64, column: &str, value: &str) -> Result<(), Error> {
+fn check_value(path: &Path, line: u64, column: &str, value: &str) -> Result<(), CampaignError> {
     if let Some(c) = value.chars().find(|c| c.is_control() && *c != '\t') {
         let what = match c {
             '\r' => "a carriage return (CR)".to_owned(),
             '\n' => "a line feed (LF)".to_owned(),
             other => format!("the control character U+{:04X}", other as u32),
         };
-        return Err(Error::input(format!(
-            "{}: line {line}, column `{column}`: the value contains {what}",
-            path.display()
-        )));
+        return Err(CampaignError::line(
+            path,
+            line,
+            Some(format!("`{column}`")),
+            format!("the value contains {what}"),
+        ));
     }
     Ok(())
 }
@@ -419,8 +435,7 @@ fn validate_address(email: &str) -> Result<(), String> {
         .map_err(|e| format!("`{}` is not a valid address: {e}", mask(email)))
 }
 
-fn csv_error(path: &Path, columns: &[String], err: &csv::Error) -> Error {
-    let shown = path.display();
+fn csv_error(path: &Path, columns: &[String], err: &csv::Error) -> CampaignError {
     let line = err.position().map(|p| p.line());
     let message = match err.kind() {
         csv::ErrorKind::Utf8 { err: utf8, .. } => match columns.get(utf8.field()) {
@@ -441,7 +456,7 @@ fn csv_error(path: &Path, columns: &[String], err: &csv::Error) -> Error {
         _ => err.to_string(),
     };
     match line {
-        Some(line) => Error::input(format!("{shown}: line {line}: {message}")),
-        None => Error::input(format!("{shown}: {message}")),
+        Some(line) => CampaignError::line(path, line, None, message),
+        None => CampaignError::file(path.display().to_string(), message),
     }
 }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::Error;
+use super::CampaignError;
 
 const CAMPAIGN: &str = r#"# isomail campaign: every key is described in docs/configuration.md.
 [message]
@@ -40,15 +40,15 @@ const NAMES: [&str; 20] = [
 ];
 
 /// Writes the sample into `dir`, which must not exist or be empty.
-pub fn write(dir: &Path) -> Result<(), Error> {
-    let shown = dir.display();
+pub fn write(dir: &Path) -> Result<(), CampaignError> {
     if dir.exists() {
         let mut entries = std::fs::read_dir(dir)
-            .map_err(|e| Error::input(format!("{shown}: cannot read the directory: {e}")))?;
+            .map_err(|e| CampaignError::unreadable(dir, "cannot read the directory", e))?;
         if entries.next().is_some() {
-            return Err(Error::input(format!(
-                "{shown}: the directory is not empty; init writes only into a new or empty one"
-            )));
+            return Err(CampaignError::file(
+                dir.display().to_string(),
+                "the directory is not empty; init writes only into a new or empty one",
+            ));
         }
     }
     let mut csv = String::from("email,name,plan,account_id\n");
@@ -74,10 +74,10 @@ pub fn write(dir: &Path) -> Result<(), Error> {
         let path = dir.join(name);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
-                .map_err(|e| Error::other(format!("{}: cannot create: {e}", parent.display())))?;
+                .map_err(|e| CampaignError::unwritable(parent, "cannot create", e))?;
         }
         std::fs::write(&path, contents)
-            .map_err(|e| Error::other(format!("{}: cannot write: {e}", path.display())))?;
+            .map_err(|e| CampaignError::unwritable(&path, "cannot write", e))?;
     }
     Ok(())
 }

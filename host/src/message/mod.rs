@@ -8,11 +8,8 @@
 //! size of the content, and the bytes are a pure function of the inputs (the MIME boundary is
 //! derived from the content), so the same message always has the same bytes.
 
-use std::fmt;
 use std::time::SystemTime;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use lettre::message::header::{self, Headers};
 use lettre::message::{Mailbox, Mailboxes};
 use sha2::{Digest, Sha256};
@@ -20,33 +17,18 @@ use sha2::{Digest, Sha256};
 use crate::digest::hex;
 use crate::sandbox::Content;
 
+mod body;
 pub mod dkim;
 mod error;
+mod headers;
+mod subject;
 
-pub use error::BuildError;
+use body::{Encoding, encode_body};
+use error::Body;
+pub use error::{BuildError, Unfit};
 
 /// RFC 5322 §2.1.1: a line MUST NOT exceed 998 octets, CRLF excluded.
 const MAX_LINE: usize = 998;
-
-/// RFC 5322 §2.1.1: a line SHOULD NOT exceed 78 octets. Subject lines and 7bit bodies keep to it.
-const SHORT_LINE: usize = 78;
-
-/// What precedes the subject's first word on its line.
-const SUBJECT_NAME: &str = "Subject:";
-
-/// A word of the subject longer than this cannot share the first line with `Subject: `, so it
-/// is carried in encoded-words, which are cut to fit.
-const PLAIN_WORD_MAX: usize = SHORT_LINE - SUBJECT_NAME.len() - 1;
-
-const ENCODED_WORD_START: &str = "=?utf-8?b?";
-const ENCODED_WORD_END: &str = "?=";
-
-/// Octets of subject text per encoded-word: 42 octets are 56 base64 characters, so a whole
-/// encoded-word is 68 characters and fits after `Subject: ` (and RFC 2047's 75) with room left.
-const ENCODED_WORD_OCTETS: usize = 42;
-
-/// Octets of body per base64 line: 57 octets are 76 characters (RFC 2045 §6.8).
-const BASE64_LINE_OCTETS: usize = 57;
 
 /// Everything about a message that is not content.
 pub struct Envelope<'a> {
@@ -57,43 +39,6 @@ pub struct Envelope<'a> {
     /// The `List-Unsubscribe` value (`<https://…>, <mailto:…>`, RFC 2369), with a one-click
     /// `List-Unsubscribe-Post` (RFC 8058); checked printable ASCII when the campaign loaded.
     pub list_unsubscribe: Option<&'a str>,
-}
-
-/// What a renderer returned that no message can carry. Only that message fails.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Unfit {
-    /// A CR or LF in the subject would end the header there and begin another.
-    SubjectLineBreak,
-    /// Any other control character (Unicode category Cc: U+0000–U+001F, U+007F–U+009F) but TAB
-    /// in the subject; mail clients show them raw or drop them, and a terminal obeys them. TAB is
-    /// whitespace in a header (RFC 5322 WSP) and the recipient list allows it in values, so it
-    /// is carried, encoded.
-    SubjectControl(char),
-    /// A NUL in a body: RFC 5322 text has none, and a client may end the text there, hiding
-    /// what follows from the reader but not from the leak scan.
-    Nul(Body),
-}
-
-/// Which body of a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Body {
-    Text,
-    Html,
-}
-
-impl fmt::Display for Unfit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Unfit::SubjectLineBreak => f.write_str("the subject contains a line break"),
-            Unfit::SubjectControl(c) => write!(
-                f,
-                "the subject contains the control character U+{:04X}",
-                u32::from(*c)
-            ),
-            Unfit::Nul(Body::Text) => f.write_str("the text contains the NUL character U+0000"),
-            Unfit::Nul(Body::Html) => f.write_str("the HTML contains the NUL character U+0000"),
-        }
-    }
 }
 
 /// The renderer's output as a message can carry it, or the first reason it cannot.
@@ -121,14 +66,11 @@ fn check_content(content: &Content) -> Result<(), Unfit> {
     Ok(())
 }
 
-/// Builds the message, or says why this content cannot be one (`Unfit`) or why the result
+/// Builds the message, or says why this content cannot be one ([`Unfit`]) or why the result
 /// would not be well-formed (a campaign `from` or address too long for a header line).
-pub fn build(envelope: &Envelope<'_>, content: &Content) -> Result<Vec<u8>, String> {
-    check_content(content).map_err(|unfit| unfit.to_string())?;
-    let to: Mailbox = envelope
-        .to
-        .parse()
-        .map_err(|e| format!("invalid recipient address: {e}"))?;
+pub fn build(envelope: &Envelope<'_>, content: &Content) -> Result<Vec<u8>, BuildError> {
+    check_content(content)?;
+    let to: Mailbox = envelope.to.parse().map_err(BuildError::Recipient)?;
 
     let text = encode_body(&content.text);
     let html = content.html.as_deref().map(encode_body);
@@ -141,7 +83,7 @@ pub fn build(envelope: &Envelope<'_>, content: &Content) -> Result<Vec<u8>, Stri
     addressing.set(header::From::from(Mailboxes::from(envelope.from.clone())));
     addressing.set(header::To::from(Mailboxes::from(to)));
     out.extend_from_slice(addressing.to_string().as_bytes());
-    write_subject(&mut out, &content.subject);
+    subject::write_subject(&mut out, &content.subject);
     let mut identity = Headers::new();
     identity.set(header::Date::new(envelope.date));
     identity.set(header::MessageId::from(envelope.message_id.to_owned()));
@@ -225,224 +167,10 @@ fn write_part_headers(out: &mut Vec<u8>, kind: &str, encoding: Encoding) {
     );
 }
 
-/// The Subject header, folded so no line exceeds [`SHORT_LINE`], in one pass over the subject.
-///
-/// Words of printable ASCII stay as they are. Every other run of words (non-ASCII, a TAB,
-/// over-long, containing `=?`, or next to a space that is leading, trailing or doubled, which
-/// folding would lose) becomes RFC 2047 encoded-words of whole characters, so a reader decodes
-/// exactly the subject the renderer returned. Neighbouring runs are separated by one space, and
-/// one run holds all the spaces inside it, as adjacent encoded-words decode with no space
-/// between them (RFC 2047 §6.2).
-fn write_subject(out: &mut Vec<u8>, subject: &str) {
-    let mut line = FoldedHeader::start(out, SUBJECT_NAME);
-    if !subject.is_empty() {
-        // Byte spans of the words between single spaces; an empty word is a space too many.
-        let mut words = subject
-            .split(' ')
-            .scan(0, |at, word| {
-                let span = (*at, *at + word.len());
-                *at = span.1 + 1;
-                Some(span)
-            })
-            .peekable();
-        let mut previous_empty = false;
-        let mut encoded_run: Option<(usize, usize)> = None;
-        while let Some((start, end)) = words.next() {
-            let next_empty = words.peek().is_some_and(|&(s, e)| s == e);
-            let plain = is_plain_word(&subject[start..end]) && !previous_empty && !next_empty;
-            previous_empty = start == end;
-            if plain {
-                if let Some((run_start, run_end)) = encoded_run.take() {
-                    line.encoded(&subject[run_start..run_end]);
-                }
-                line.token(&subject.as_bytes()[start..end]);
-            } else {
-                let run_start = encoded_run.map_or(start, |(s, _)| s);
-                encoded_run = Some((run_start, end));
-            }
-        }
-        if let Some((run_start, run_end)) = encoded_run {
-            line.encoded(&subject[run_start..run_end]);
-        }
-    }
-    line.out.extend_from_slice(b"\r\n");
-}
-
-/// A header being written token by token, each after one space, folding before a token that
-/// would take the line past [`SHORT_LINE`].
-struct FoldedHeader<'a> {
-    out: &'a mut Vec<u8>,
-    line_start: usize,
-}
-
-impl<'a> FoldedHeader<'a> {
-    fn start(out: &'a mut Vec<u8>, name: &str) -> FoldedHeader<'a> {
-        let line_start = out.len();
-        out.extend_from_slice(name.as_bytes());
-        FoldedHeader { out, line_start }
-    }
-
-    fn token(&mut self, token: &[u8]) {
-        if self.out.len() - self.line_start + 1 + token.len() > SHORT_LINE {
-            self.out.extend_from_slice(b"\r\n");
-            self.line_start = self.out.len();
-        }
-        self.out.push(b' ');
-        self.out.extend_from_slice(token);
-    }
-
-    /// `text` (not empty) as encoded-words of at most [`ENCODED_WORD_OCTETS`] octets each.
-    fn encoded(&mut self, text: &str) {
-        let mut word = String::with_capacity(SHORT_LINE);
-        for piece in char_chunks(text, ENCODED_WORD_OCTETS) {
-            word.clear();
-            word.push_str(ENCODED_WORD_START);
-            BASE64.encode_string(piece, &mut word);
-            word.push_str(ENCODED_WORD_END);
-            self.token(word.as_bytes());
-        }
-    }
-}
-
-/// A word a reader sees as written: printable ASCII, short enough for any line, and nothing a
-/// decoder could take for the start of an encoded-word.
-fn is_plain_word(word: &str) -> bool {
-    !word.is_empty()
-        && word.len() <= PLAIN_WORD_MAX
-        && word.bytes().all(|b| b.is_ascii_graphic())
-        && !word.contains("=?")
-}
-
-/// `text` cut into pieces of at most `max` octets (`max` ≥ 4), never inside a character.
-fn char_chunks(mut text: &str, max: usize) -> impl Iterator<Item = &str> {
-    std::iter::from_fn(move || {
-        if text.is_empty() {
-            return None;
-        }
-        let mut end = text.len().min(max);
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        let (piece, rest) = text.split_at(end);
-        text = rest;
-        Some(piece)
-    })
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Encoding {
-    SevenBit,
-    QuotedPrintable,
-    Base64,
-}
-
-impl Encoding {
-    fn name(self) -> &'static str {
-        match self {
-            Encoding::SevenBit => "7bit",
-            Encoding::QuotedPrintable => "quoted-printable",
-            Encoding::Base64 => "base64",
-        }
-    }
-}
-
-struct EncodedBody {
-    encoding: Encoding,
-    bytes: Vec<u8>,
-}
-
-/// A body with CRLF line breaks, in the encoding that carries it in the fewest octets among
-/// those whose lines a relay cannot break: 7bit when it is printable ASCII in lines of at most
-/// [`SHORT_LINE`] octets, else quoted-printable or base64 (both in lines of 76).
-fn encode_body(text: &str) -> EncodedBody {
-    let canonical = crlf_line_breaks(text);
-    let mut longest_line = 0;
-    let mut line_start = 0;
-    let mut unprintable = 0usize;
-    let mut equals = 0usize;
-    let mut i = 0;
-    while i < canonical.len() {
-        match canonical[i] {
-            b'\r' => {
-                // `crlf_line_breaks` made every CR the start of a CRLF.
-                longest_line = longest_line.max(i - line_start);
-                i += 2;
-                line_start = i;
-                continue;
-            }
-            b'=' => equals += 1,
-            b'\t' | b' '..=b'~' => {}
-            _ => unprintable += 1,
-        }
-        i += 1;
-    }
-    longest_line = longest_line.max(canonical.len() - line_start);
-    if unprintable == 0 && longest_line <= SHORT_LINE {
-        return EncodedBody {
-            encoding: Encoding::SevenBit,
-            bytes: canonical,
-        };
-    }
-    // Quoted-printable spends three octets on each escaped one, base64 four on every three.
-    if (unprintable + equals) * 6 <= canonical.len() {
-        EncodedBody {
-            encoding: Encoding::QuotedPrintable,
-            bytes: quoted_printable::encode(&canonical),
-        }
-    } else {
-        let lines = canonical.len().div_ceil(BASE64_LINE_OCTETS);
-        let mut out = String::with_capacity(lines * 78);
-        for chunk in canonical.chunks(BASE64_LINE_OCTETS) {
-            BASE64.encode_string(chunk, &mut out);
-            out.push_str("\r\n");
-        }
-        EncodedBody {
-            encoding: Encoding::Base64,
-            bytes: out.into_bytes(),
-        }
-    }
-}
-
-/// `text` with each line break (`\r\n`, or a `\r` or `\n` alone) as one CRLF, in one pass.
-///
-/// A bare CR has no meaning in a message other than a line break (old Mac line ends, a pasted
-/// notes column); RFC 5322 allows CR only in CRLF, so it becomes one rather than failing the
-/// message.
-fn crlf_line_breaks(text: &str) -> Vec<u8> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 8 + 2);
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\r' => {
-                out.extend_from_slice(b"\r\n");
-                i += if bytes.get(i + 1) == Some(&b'\n') {
-                    2
-                } else {
-                    1
-                };
-            }
-            b'\n' => {
-                out.extend_from_slice(b"\r\n");
-                i += 1;
-            }
-            _ => {
-                let run = bytes[i..]
-                    .iter()
-                    .position(|&b| b == b'\r' || b == b'\n')
-                    .unwrap_or(bytes.len() - i);
-                out.extend_from_slice(&bytes[i..i + run]);
-                i += run;
-            }
-        }
-    }
-    out
-}
-
 /// The last word on what leaves the host: lines end in CRLF and fit in [`MAX_LINE`] octets, and
 /// every octet is printable ASCII, a TAB or part of a CRLF. Catches what the renderer cannot
 /// reach but the campaign can (a `from` name or address too long for one header line).
-fn check_wire(bytes: &[u8]) -> Result<(), String> {
+fn check_wire(bytes: &[u8]) -> Result<(), BuildError> {
     let mut line = 1;
     let mut line_start = 0;
     let mut i = 0;
@@ -451,9 +179,7 @@ fn check_wire(bytes: &[u8]) -> Result<(), String> {
             b'\r' if bytes.get(i + 1) == Some(&b'\n') => {
                 let len = i - line_start;
                 if len > MAX_LINE {
-                    return Err(format!(
-                        "cannot build a well-formed message: its line {line} would be {len} octets long (at most {MAX_LINE})"
-                    ));
+                    return Err(BuildError::LineTooLong { line, len });
                 }
                 i += 2;
                 line += 1;
@@ -461,16 +187,12 @@ fn check_wire(bytes: &[u8]) -> Result<(), String> {
                 continue;
             }
             b'\t' | b' '..=b'~' => {}
-            other => {
-                return Err(format!(
-                    "cannot build a well-formed message: its line {line} would contain the octet 0x{other:02X}"
-                ));
-            }
+            octet => return Err(BuildError::Octet { line, octet }),
         }
         i += 1;
     }
     if line_start != bytes.len() {
-        return Err("cannot build a well-formed message: its last line would not end".into());
+        return Err(BuildError::LastLineUnended);
     }
     Ok(())
 }
@@ -482,6 +204,7 @@ mod tests {
     use mail_parser::{MessageParser, PartType};
     use proptest::prelude::*;
 
+    use super::headers::SHORT_LINE;
     use super::*;
 
     fn from() -> Mailbox {
@@ -504,7 +227,7 @@ mod tests {
             message_id: "<0123456789abcdef.7@example.org>",
             list_unsubscribe: None,
         };
-        build(&envelope, content)
+        build(&envelope, content).map_err(|e| crate::chain(&e))
     }
 
     #[test]

@@ -14,11 +14,15 @@ use wasmtime::Store;
 use wasmtime::component::{ComponentType, Instance, Lift, Linker};
 use wasmtime_wizer::{ComponentInstanceState, Wizer};
 
-use super::{MessageCtx, RenderError, Templates, cache, classify, wasi};
+use super::bindings::{RenderError, Templates};
+use super::error::RenderFailure;
+use super::store::MessageCtx;
+use super::{cache, chain, wasi};
 
-/// Why no snapshot was made. The renderer still works, unprepared.
+/// Why no snapshot was made. The renderer still works, unprepared. Its text is the note the
+/// operator reads, so the causes are already part of it.
 #[derive(Debug)]
-pub(super) enum NotPrepared {
+pub enum NotPrepared {
     /// `prepare` refused the templates; the probe render will report the same error properly.
     Refused(RenderError),
     /// Anything else: the component cannot be snapshotted, or `prepare` broke a limit.
@@ -33,6 +37,8 @@ impl std::fmt::Display for NotPrepared {
         }
     }
 }
+
+impl std::error::Error for NotPrepared {}
 
 /// Runs `prepare(templates)` in an instrumented instance and returns the snapshot component.
 pub(super) fn take(
@@ -65,12 +71,15 @@ pub(super) fn take_with(
     let component = cache::compile(engine, &instrumented)
         .map_err(|e| failed("cannot compile the instrumented renderer", e))?;
     let mut linker = Linker::new(engine);
-    wasi::link(&mut linker, engine, &component).map_err(NotPrepared::Failed)?;
+    wasi::link(&mut linker, engine, &component).map_err(|why| NotPrepared::Failed(chain(&why)))?;
 
     let mut store = new_store();
-    let instance = linker
-        .instantiate(&mut store, &component)
-        .map_err(|e| NotPrepared::Failed(format!("cannot instantiate: {}", classify(e))))?;
+    let instance = linker.instantiate(&mut store, &component).map_err(|e| {
+        NotPrepared::Failed(format!(
+            "cannot instantiate: {}",
+            RenderFailure::of_instantiation(e)
+        ))
+    })?;
     let prepare = instance
         .get_typed_func::<(&Templates,), (Result<(), RenderError>,)>(&mut store, "prepare")
         .map_err(|e| failed("`prepare` has the wrong type", e))?;
@@ -80,7 +89,7 @@ pub(super) fn take_with(
         Err(e) => {
             return Err(NotPrepared::Failed(format!(
                 "`prepare` failed: {}",
-                classify(e)
+                RenderFailure::of_call(e)
             )));
         }
     }

@@ -1,11 +1,9 @@
-//! The capability-free answer to every WASI import a renderer may carry.
-//!
-//! A std Rust component for wasm32-wasip2 imports environment, stdio, streams and a random seed
-//! even when it never uses them. Each is answered here the same way for every message: no
-//! environment, no arguments, stdin at end-of-file, stdout and stderr swallowed, clocks frozen at
-//! the epoch, "random" bytes all zero, no preopened directory. Any other `wasi:*` function a
-//! renderer imports is linked to a stub that fails the message with [`Denied`]; imports outside
-//! `wasi:` are refused before anything runs.
+//! The capability-free answer to every WASI import a renderer may carry, and [`Denied`], what a
+//! call to anything else becomes. A std Rust component imports environment, stdio, streams and a
+//! random seed even when it never uses them; each is answered the same way for every message (no
+//! environment or arguments, stdin at end-of-file, stdout and stderr swallowed, clocks frozen at
+//! the epoch, "random" bytes all zero, no preopened directory). Any other `wasi:*` function fails
+//! the message with [`Denied`], and imports outside `wasi:` are refused before anything runs.
 
 use wasmtime::component::{
     ComponentType, Lift, Linker, LinkerInstance, Lower, Resource, ResourceType,
@@ -13,7 +11,9 @@ use wasmtime::component::{
 };
 use wasmtime::{Engine, Result};
 
-use super::MessageCtx;
+use super::Cause;
+use super::inert::shown;
+use super::store::MessageCtx;
 
 /// The error a renderer's call to a capability it was not given turns into.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,12 +27,27 @@ impl std::fmt::Display for Denied {
         write!(
             f,
             "the renderer called `{}`, a capability isomail does not grant",
-            crate::term::shown(&self.import)
+            shown(&self.import)
         )
     }
 }
 
 impl std::error::Error for Denied {}
+
+/// Why a component cannot be linked: an import isomail does not provide, or the linker refusing
+/// a definition (the text is wasmtime's).
+#[derive(Debug, thiserror::Error)]
+pub enum Unlinkable {
+    #[error("it imports `{0}` directly; a renderer may import only WASI interfaces")]
+    Direct(String),
+    #[error("it imports `{0}`, which isomail does not provide (renderers get no capability)")]
+    NotProvided(String),
+    #[error(transparent)]
+    Linker(Cause),
+    /// Defining the named import (`interface` or `interface#function`) failed.
+    #[error("linking `{0}`")]
+    Linking(String, #[source] Cause),
+}
 
 /// Host resource types. They carry no state: every handle is inert, so its `rep` is meaningless.
 struct InputStream;
@@ -78,14 +93,12 @@ pub(super) fn link(
     linker: &mut Linker<MessageCtx>,
     engine: &Engine,
     component: &wasmtime::component::Component,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<(), Unlinkable> {
     linker.allow_shadowing(true);
     let ty = component.component_type();
     for (name, item) in ty.imports(engine) {
         let ComponentItem::ComponentInstance(instance) = item.ty else {
-            return Err(format!(
-                "it imports `{name}` directly; a renderer may import only WASI interfaces"
-            ));
+            return Err(Unlinkable::Direct(name.to_owned()));
         };
         let Some(interface) = name.strip_prefix("wasi:") else {
             // An interface of types alone (like `isomail:renderer/types`) grants nothing.
@@ -93,15 +106,17 @@ pub(super) fn link(
                 .exports(engine)
                 .all(|(_, item)| matches!(item.ty, ComponentItem::Type(_)));
             if types_only {
-                linker.instance(name).map_err(|e| e.to_string())?;
+                linker
+                    .instance(name)
+                    .map_err(|e| Unlinkable::Linker(e.into()))?;
                 continue;
             }
-            return Err(format!(
-                "it imports `{name}`, which isomail does not provide (renderers get no capability)"
-            ));
+            return Err(Unlinkable::NotProvided(name.to_owned()));
         };
         let interface = interface.split('@').next().unwrap_or(interface);
-        let mut inst = linker.instance(name).map_err(|e| e.to_string())?;
+        let mut inst = linker
+            .instance(name)
+            .map_err(|e| Unlinkable::Linker(e.into()))?;
         // First everything the interface declares: types stay opaque, calls are denied. Then the
         // inert answers below shadow the few that a capability-free renderer may reach.
         for (export, item) in instance.exports(engine) {
@@ -120,9 +135,10 @@ pub(super) fn link(
                 }
                 _ => Ok(()),
             };
-            defined.map_err(|err| format!("linking `{name}#{export}`: {err}"))?;
+            defined.map_err(|e| Unlinkable::Linking(format!("{name}#{export}"), e.into()))?;
         }
-        define_inert(&mut inst, interface).map_err(|e| format!("linking `{name}`: {e}"))?;
+        define_inert(&mut inst, interface)
+            .map_err(|e| Unlinkable::Linking(name.to_owned(), e.into()))?;
     }
     Ok(())
 }
@@ -143,53 +159,81 @@ fn resource_type(name: &str) -> ResourceType {
     }
 }
 
-/// Defines the functions of one WASI interface that a capability-free renderer may reach.
+/// Defines the functions of one WASI interface that a capability-free renderer may reach
+/// (`interface` without its version, e.g. `cli/stdin`).
 fn define_inert(inst: &mut LinkerInstance<'_, MessageCtx>, interface: &str) -> Result<()> {
+    match interface.split_once('/') {
+        Some(("cli", name)) => define_cli(inst, name),
+        Some(("io", "streams")) => define_streams(inst),
+        Some(("io", name)) => define_io(inst, name),
+        Some(("random", name)) => define_random(inst, name),
+        Some(("clocks", name)) => define_clocks(inst, name),
+        Some(("filesystem", "preopens")) => {
+            inst.func_wrap("get-directories", |_, (): ()| {
+                Ok((Vec::<(Resource<Descriptor>, String)>::new(),))
+            })?;
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// No environment, no arguments, no working directory; stdio handles that lead nowhere and no
+/// terminal.
+fn define_cli(inst: &mut LinkerInstance<'_, MessageCtx>, interface: &str) -> Result<()> {
     match interface {
-        "cli/environment" => {
+        "environment" => {
             inst.func_wrap("get-environment", |_, (): ()| {
                 Ok((Vec::<(String, String)>::new(),))
             })?;
             inst.func_wrap("get-arguments", |_, (): ()| Ok((Vec::<String>::new(),)))?;
             inst.func_wrap("initial-cwd", |_, (): ()| Ok((None::<String>,)))?;
         }
-        "cli/stdin" => {
+        "stdin" => {
             inst.func_wrap("get-stdin", |_, (): ()| {
                 Ok((Resource::<InputStream>::new_own(0),))
             })?;
         }
-        "cli/stdout" => {
+        "stdout" => {
             inst.func_wrap("get-stdout", |_, (): ()| {
                 Ok((Resource::<OutputStream>::new_own(1),))
             })?;
         }
-        "cli/stderr" => {
+        "stderr" => {
             inst.func_wrap("get-stderr", |_, (): ()| {
                 Ok((Resource::<OutputStream>::new_own(2),))
             })?;
         }
-        "cli/terminal-stdin" => {
+        "terminal-stdin" => {
             inst.func_wrap("get-terminal-stdin", |_, (): ()| {
                 Ok((None::<Resource<TerminalInput>>,))
             })?;
         }
-        "cli/terminal-stdout" => {
+        "terminal-stdout" => {
             inst.func_wrap("get-terminal-stdout", |_, (): ()| {
                 Ok((None::<Resource<TerminalOutput>>,))
             })?;
         }
-        "cli/terminal-stderr" => {
+        "terminal-stderr" => {
             inst.func_wrap("get-terminal-stderr", |_, (): ()| {
                 Ok((None::<Resource<TerminalOutput>>,))
             })?;
         }
-        "io/error" => {
+        _ => {}
+    }
+    Ok(())
+}
+
+/// An error with nothing to say, and pollables that are always ready.
+fn define_io(inst: &mut LinkerInstance<'_, MessageCtx>, interface: &str) -> Result<()> {
+    match interface {
+        "error" => {
             inst.func_wrap(
                 "[method]error.to-debug-string",
                 |_, (_e,): (Resource<IoError>,)| Ok((String::from("error"),)),
             )?;
         }
-        "io/poll" => {
+        "poll" => {
             // Every pollable is ready at once: nothing a renderer can wait for exists.
             inst.func_wrap(
                 "[method]pollable.ready",
@@ -203,27 +247,42 @@ fn define_inert(inst: &mut LinkerInstance<'_, MessageCtx>, interface: &str) -> R
                 Ok(((0..ps.len() as u32).collect::<Vec<u32>>(),))
             })?;
         }
-        "io/streams" => define_streams(inst)?,
-        "random/insecure-seed" => {
+        _ => {}
+    }
+    Ok(())
+}
+
+/// "Random" bytes all zero.
+fn define_random(inst: &mut LinkerInstance<'_, MessageCtx>, interface: &str) -> Result<()> {
+    match interface {
+        "insecure-seed" => {
             inst.func_wrap("insecure-seed", |_, (): ()| Ok(((0u64, 0u64),)))?;
         }
-        "random/random" => {
+        "random" => {
             inst.func_wrap("get-random-bytes", |mut store, (len,): (u64,)| {
                 Ok((zeroes(store.data_mut(), len)?,))
             })?;
             inst.func_wrap("get-random-u64", |_, (): ()| Ok((0u64,)))?;
         }
-        "random/insecure" => {
+        "insecure" => {
             inst.func_wrap("get-insecure-random-bytes", |mut store, (len,): (u64,)| {
                 Ok((zeroes(store.data_mut(), len)?,))
             })?;
             inst.func_wrap("get-insecure-random-u64", |_, (): ()| Ok((0u64,)))?;
         }
-        "clocks/wall-clock" => {
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Clocks frozen at the epoch.
+fn define_clocks(inst: &mut LinkerInstance<'_, MessageCtx>, interface: &str) -> Result<()> {
+    match interface {
+        "wall-clock" => {
             inst.func_wrap("now", |_, (): ()| Ok((FROZEN,)))?;
             inst.func_wrap("resolution", |_, (): ()| Ok((RESOLUTION,)))?;
         }
-        "clocks/monotonic-clock" => {
+        "monotonic-clock" => {
             inst.func_wrap("now", |_, (): ()| Ok((0u64,)))?;
             inst.func_wrap("resolution", |_, (): ()| Ok((1_000_000_000u64,)))?;
             inst.func_wrap("subscribe-instant", |_, (_t,): (u64,)| {
@@ -231,11 +290,6 @@ fn define_inert(inst: &mut LinkerInstance<'_, MessageCtx>, interface: &str) -> R
             })?;
             inst.func_wrap("subscribe-duration", |_, (_d,): (u64,)| {
                 Ok((Resource::<Pollable>::new_own(0),))
-            })?;
-        }
-        "filesystem/preopens" => {
-            inst.func_wrap("get-directories", |_, (): ()| {
-                Ok((Vec::<(Resource<Descriptor>, String)>::new(),))
             })?;
         }
         _ => {}

@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use super::Ctx;
-use super::halt::HaltReason;
+use super::reason::HaltReason;
 use crate::Error;
 use crate::reporter::Event;
 

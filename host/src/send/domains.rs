@@ -11,7 +11,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::worker::Job;
+use super::work::Job;
 use crate::campaign::Delivery;
 use crate::transport::Reply;
 
@@ -22,7 +22,7 @@ const HALVE_EVERY: Duration = Duration::from_secs(1);
 const SLOWEST: Duration = Duration::from_secs(60);
 
 /// The lanes of the listed domains, for a whole send (a halved rate stays halved).
-pub struct Domains {
+pub(super) struct Domains {
     lanes: HashMap<String, Lane>,
 }
 
@@ -41,7 +41,7 @@ struct LaneState {
 }
 
 /// Where a message goes now.
-pub enum Route<'a> {
+pub(super) enum Route<'a> {
     /// An unlisted domain: send it as usual.
     Free(Job),
     /// Send it holding one of its domain's slots, then the lane's queue ([`Lease::next`]).
@@ -53,7 +53,7 @@ pub enum Route<'a> {
 }
 
 /// One of a lane's slots, held by a worker until the lane's queue is empty.
-pub struct Lease<'a> {
+pub(super) struct Lease<'a> {
     lane: &'a Lane,
     released: bool,
 }
@@ -81,7 +81,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Domains {
-    pub fn new(delivery: &Delivery) -> Domains {
+    pub(super) fn new(delivery: &Delivery) -> Domains {
         let now = Instant::now();
         let lanes = delivery
             .domains
@@ -105,7 +105,7 @@ impl Domains {
         Domains { lanes }
     }
 
-    pub fn route(&self, job: Job) -> Route<'_> {
+    pub(super) fn route(&self, job: Job) -> Route<'_> {
         let Some(lane) = self.lanes.get(&domain_of(&job.email)) else {
             return Route::Free(job);
         };
@@ -128,7 +128,7 @@ impl Domains {
     }
 
     /// `domain` said to slow down: halve its rate (from the global one if it had none).
-    pub fn slow_down(&self, domain: &str, global_rate: f64) {
+    pub(super) fn slow_down(&self, domain: &str, global_rate: f64) {
         let Some(lane) = self.lanes.get(domain) else {
             return;
         };
@@ -149,7 +149,7 @@ impl Domains {
 
 impl Lease<'_> {
     /// Waits for the domain's next slot in time.
-    pub async fn pace(&self) {
+    pub(super) async fn pace(&self) {
         let slot = {
             let mut state = lock(&self.lane.state);
             let now = Instant::now();
@@ -164,7 +164,7 @@ impl Lease<'_> {
 
     /// The lane's next queued message; `None` gives the slot back (atomically with the queue
     /// being empty, so nothing queued is ever left without a worker).
-    pub fn next(&mut self) -> Option<Job> {
+    pub(super) fn next(&mut self) -> Option<Job> {
         let mut state = lock(&self.lane.state);
         let job = state.queued.pop_front();
         if job.is_none() && !self.released {

@@ -1,5 +1,6 @@
-//! Halting a send: why it stops ([`HaltReason`]), the flag every part of the sender watches
-//! ([`Halt`]), and the watchers that raise it (SIGINT/SIGTERM, `isomail halt` via the journal).
+//! Halting a send: the flag every part of the sender watches ([`Halt`], holding the first
+//! [`HaltReason`]), and the watchers that raise it (SIGINT/SIGTERM, `isomail halt` via the
+//! journal).
 //!
 //! A halt stops new messages; those in flight finish and are journaled. Only a second signal
 //! stops at once: the workers drop what they were sending, whose rows stay `sending` and become
@@ -11,107 +12,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::error::SendError;
+use super::reason::HaltReason;
 use crate::Error;
 use crate::journal::{Journal, JournalLock};
 use crate::reporter::{Event, Reporter};
-use crate::transport::Reply;
 
 /// How often a running send looks for a `halt` request.
 const HALT_POLL: Duration = Duration::from_millis(200);
-
-/// Why a send stopped before its stage was done.
-#[derive(Debug, Clone, PartialEq)]
-pub enum HaltReason {
-    /// SIGINT (`"SIGINT"`) or SIGTERM: stop after the messages in flight.
-    Signal(&'static str),
-    /// A second SIGINT: stop now; what was in flight becomes ambiguous.
-    SecondSignal,
-    /// `isomail halt`, with who asked and when.
-    Operator(String),
-    /// More permanent failures than `max_failure_rate` allows: at the end of a stage, or
-    /// (`certain`) already mid-stage, when the rest of the stage could not bring it back under.
-    FailureRate {
-        stage: usize,
-        permanent: usize,
-        of: usize,
-        max: f64,
-        certain: bool,
-    },
-    /// After `[bounces] wait_seconds`, more of a stage's messages hard-bounced than
-    /// `max_bounce_rate` allows: halted before the next stage.
-    BounceRate {
-        stage: usize,
-        bounced: usize,
-        of: usize,
-        max: f64,
-    },
-    /// The relay or outbox cannot be used at all (unreachable, credentials refused).
-    RelayUnusable { relay: String, reply: Reply },
-    /// A message failed to render or failed a safety check when rendered again to be sent.
-    SendTimeFinding(String),
-    /// A message rendered at send time is not the one the preflight checked.
-    HashMismatch { index: usize },
-    /// A stage ended with nobody's fate settled: planning it again would change nothing.
-    NoProgress { stage: usize, pending: usize },
-    /// The journal could not record a step; sending on would lose track of someone.
-    Journal(String),
-}
-
-impl std::fmt::Display for HaltReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            HaltReason::Signal("SIGTERM") => f.write_str("terminated (SIGTERM)"),
-            HaltReason::Signal(name) => write!(f, "interrupted ({name})"),
-            HaltReason::SecondSignal => f.write_str(
-                "stopped at once on a second signal; messages that were in flight will be reported ambiguous",
-            ),
-            HaltReason::Operator(by) => write!(f, "halt requested ({by})"),
-            HaltReason::FailureRate {
-                stage,
-                permanent,
-                of,
-                max,
-                certain: false,
-            } => write!(
-                f,
-                "failure-rate gate: {permanent} of {of} messages in stage {stage} failed permanently, above max_failure_rate = {max}"
-            ),
-            HaltReason::FailureRate {
-                permanent,
-                of,
-                max,
-                certain: true,
-                ..
-            } => write!(
-                f,
-                "failure-rate gate: {permanent} permanent failures already in a stage of {of}, above max_failure_rate = {max}"
-            ),
-            HaltReason::BounceRate {
-                stage,
-                bounced,
-                of,
-                max,
-            } => write!(
-                f,
-                "bounce gate: {bounced} of {of} messages of stage {stage} hard-bounced, above max_bounce_rate = {max}"
-            ),
-            HaltReason::RelayUnusable { relay, reply } => {
-                write!(f, "cannot deliver through {relay}: {reply}")
-            }
-            HaltReason::SendTimeFinding(what) => f.write_str(what),
-            HaltReason::NoProgress { stage, pending } => write!(
-                f,
-                "stage {stage} settled nobody's fate ({pending} recipient(s) still pending); \
-                 stopping rather than run it again"
-            ),
-            HaltReason::HashMismatch { index } => write!(
-                f,
-                "the message for recipient #{index} differs from the one checked in preflight (content hash mismatch)"
-            ),
-            HaltReason::Journal(why) => f.write_str(why),
-        }
-    }
-}
 
 /// The halt flag a whole send shares; cloning shares it. The first reason given is kept.
 #[derive(Clone, Default)]
@@ -242,10 +150,7 @@ pub fn request_halt(campaign_path: &Path) -> Result<(), Error> {
             return Ok(());
         }
         if started.elapsed() > RUN_RECORDED {
-            return Err(Error::other(format!(
-                "{}: a send holds the lock but has not recorded itself in the journal; try again",
-                path.display()
-            )));
+            return Err(SendError::HaltNotRecorded { journal: path }.into());
         }
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::error::SendError;
 use crate::Error;
 use crate::campaign::{Campaign, Target, normalise};
 use crate::journal::{Journal, Listed};
@@ -50,13 +51,11 @@ pub(super) fn refuse_lost(
     if signs.is_empty() {
         return Ok(());
     }
-    Err(Error::input(format!(
-        "{}: the journal is missing, but {}; isomail will not start the campaign over and mail \
-         everyone again. Restore the journal (a backup, or wherever it was moved); or, only if you \
-         are sure nobody was mailed, remove what is named here and send again (docs/operations.md)",
-        path.display(),
-        signs.join(", and ")
-    )))
+    Err(SendError::JournalLost {
+        journal: path.to_path_buf(),
+        signs: signs.join(", and "),
+    }
+    .into())
 }
 
 /// Messages in `dir`'s `new/` and `cur/` whose names carry this campaign's key prefix.
@@ -81,17 +80,14 @@ pub(super) fn claim(campaign: &Campaign, journal: &Journal) -> Result<(), Error>
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     match journal.campaign_file()? {
-        Some(owner) if owner != name => Err(Error::input(format!(
-            "{}: this journal belongs to the campaign file `{}`, not `{}`; isomail will not send one \
-             campaign from another's journal. Put it back beside `{}`, or move it away if this \
-             campaign has never been sent (docs/operations.md)",
-            journal.path().display(),
-            crate::term::inert(&owner),
-            crate::term::inert(&name),
-            crate::term::inert(&owner),
-        ))),
+        Some(owner) if owner != name => Err(SendError::JournalOfAnother {
+            journal: journal.path().to_path_buf(),
+            owner,
+            name,
+        }
+        .into()),
         Some(_) => Ok(()),
-        None => journal.set_campaign_file(&name),
+        None => Ok(journal.set_campaign_file(&name)?),
     }
 }
 

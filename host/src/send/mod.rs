@@ -17,29 +17,31 @@ mod journal_file;
 mod pass;
 pub mod plan;
 mod preflight;
+mod reason;
 mod stage;
+mod target;
+mod work;
 mod worker;
 
 pub use error::SendError;
+pub use halt::{Halt, request_halt};
+pub use reason::HaltReason;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
 use crate::Error;
-use crate::campaign::{Campaign, Relay, Secret, Target, Tls};
+use crate::campaign::Campaign;
 use crate::checks::Checks;
 use crate::digest::hex;
-use crate::journal::{Journal, State};
+use crate::journal::{Journal, Listed, State};
 use crate::render;
 use crate::reporter::{Event, Reporter};
 use crate::sandbox::Sandbox;
-use crate::transport::maildir::Maildir;
-use crate::transport::smtp::{Smtp, SmtpConfig};
-use crate::transport::{self, DryRun, Transport};
-pub use halt::{Halt, HaltReason, request_halt};
+use crate::transport::Transport;
 
 /// How far `send` goes in one invocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +78,7 @@ pub struct Wiring {
 pub fn run(campaign_path: &Path, options: &SendOptions) -> Result<(), Error> {
     let campaign = Campaign::load(campaign_path)?;
     let wiring = Wiring {
-        transport: transport(&campaign, options.dry_run)?,
+        transport: target::transport(&campaign, options.dry_run)?,
         halt: Halt::new(),
         signals: true,
         reporter: Arc::new(Reporter::terminal()),
@@ -102,34 +104,22 @@ pub fn run_with(campaign: &Campaign, options: &SendOptions, wiring: Wiring) -> R
         transport,
         &wiring,
     )?;
-    let listed = if changed || !journal.preflight_done()? {
-        let listed = journal_file::listing(campaign)?;
-        if changed {
-            let changes = journal.list_changes(&listed)?;
-            wiring.reporter.event(Event::ListChanged(&changes));
-            if !options.confirmed
-                && wiring.reporter.ask("apply these changes and go on?") == Some(false)
-            {
-                wiring.reporter.event(Event::LeftUnchanged(&campaign.path));
-                return Ok(());
-            }
-        }
-        Some(listed)
-    } else {
-        None
+    let listed = match relist(campaign, options, &journal, changed, &wiring.reporter)? {
+        Relist::Kept => None,
+        Relist::Apply(listed) => Some(listed),
+        Relist::Declined => return Ok(()),
     };
 
     let sandbox = render::load_sandbox(campaign, options.jobs, &wiring.reporter)?;
     render::probe(campaign, &sandbox)?;
     let checks = render::checks(campaign)?;
-    let date = journal.date()?;
+    let making = Making {
+        campaign,
+        sandbox: &sandbox,
+        checks: &checks,
+        date: journal.date()?,
+    };
     if let Some(listed) = listed {
-        let making = Making {
-            campaign,
-            sandbox: &sandbox,
-            checks: &checks,
-            date,
-        };
         preflight::run(
             &making,
             &mut journal,
@@ -144,16 +134,7 @@ pub fn run_with(campaign: &Campaign, options: &SendOptions, wiring: Wiring) -> R
         .unwrap_or_else(|| fingerprint.clone());
     lock.mark_sending(&campaign_id)?;
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::other(format!("cannot start the async runtime: {e}")))?;
-    if wiring.signals {
-        let reporter = Arc::clone(&wiring.reporter);
-        runtime.spawn(halt::watch_signals(wiring.halt.clone(), reporter));
-    }
-    runtime.spawn(halt::watch_halt_requests(path, run, wiring.halt.clone()));
+    let runtime = runtime(&wiring, path, run)?;
     wiring.reporter.event(Event::Sending {
         campaign: &campaign.path,
         transport: &transport.describe(),
@@ -161,12 +142,7 @@ pub fn run_with(campaign: &Campaign, options: &SendOptions, wiring: Wiring) -> R
     let journal = Mutex::new(journal);
     let domains = domains::Domains::new(&campaign.delivery);
     let ctx = Ctx {
-        making: Making {
-            campaign,
-            sandbox: &sandbox,
-            checks: &checks,
-            date,
-        },
+        making,
         journal: &journal,
         transport,
         halt: &wiring.halt,
@@ -178,6 +154,56 @@ pub fn run_with(campaign: &Campaign, options: &SendOptions, wiring: Wiring) -> R
     let result = stage::run(&ctx, &runtime);
     runtime.shutdown_timeout(Duration::from_secs(1));
     result
+}
+
+/// What the list on disk means for this run.
+enum Relist {
+    /// The journal's preflight stands.
+    Kept,
+    /// Preflight this list (a first run, or a changed campaign the operator allowed).
+    Apply(Vec<Listed>),
+    /// The operator declined the list's changes: nothing is sent.
+    Declined,
+}
+
+/// Whether the list must be preflighted again, asking the operator about a changed one
+/// unless `--yes` agreed up front.
+fn relist(
+    campaign: &Campaign,
+    options: &SendOptions,
+    journal: &Journal,
+    changed: bool,
+    reporter: &Reporter,
+) -> Result<Relist, Error> {
+    if !changed && journal.preflight_done()? {
+        return Ok(Relist::Kept);
+    }
+    let listed = journal_file::listing(campaign)?;
+    if changed {
+        let changes = journal.list_changes(&listed)?;
+        reporter.event(Event::ListChanged(&changes));
+        if !options.confirmed && reporter.ask("apply these changes and go on?") == Some(false) {
+            reporter.event(Event::LeftUnchanged(&campaign.path));
+            return Ok(Relist::Declined);
+        }
+    }
+    Ok(Relist::Apply(listed))
+}
+
+/// The runtime the workers send on, with the watchers that may halt this send (`run`, in the
+/// journal at `path`) already running on it.
+fn runtime(wiring: &Wiring, path: PathBuf, run: String) -> Result<tokio::runtime::Runtime, Error> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(SendError::Runtime)?;
+    if wiring.signals {
+        let reporter = Arc::clone(&wiring.reporter);
+        runtime.spawn(halt::watch_signals(wiring.halt.clone(), reporter));
+    }
+    runtime.spawn(halt::watch_halt_requests(path, run, wiring.halt.clone()));
+    Ok(runtime)
 }
 
 /// Refuses a changed campaign (unless allowed) and settles what an interrupted run left in
@@ -193,14 +219,11 @@ fn settle(
 ) -> Result<bool, Error> {
     let changed = match journal.fingerprint()? {
         Some(old) if old != fingerprint && !options.allow_changed => {
-            return Err(Error::input(format!(
-                "{}: the campaign (templates, renderer, recipients or delivery target) changed since {} was started; \
-                 finish it as it was, or pass --allow-changed: everyone already mailed keeps their fate wherever \
-                 their row moved, new and edited rows are checked again before anything is sent, and removed rows \
-                 not yet mailed are never mailed (docs/operations.md)",
-                campaign.path.display(),
-                journal.path().display()
-            )));
+            return Err(SendError::Changed {
+                campaign: campaign.path.clone(),
+                journal: journal.path().to_path_buf(),
+            }
+            .into());
         }
         Some(old) => old != fingerprint,
         None => false,
@@ -223,7 +246,7 @@ fn settle(
 }
 
 /// What every message of the campaign is made with, loaded and probed once per send.
-pub(super) struct Making<'a> {
+struct Making<'a> {
     pub campaign: &'a Campaign,
     pub sandbox: &'a Sandbox,
     pub checks: &'a Checks<'a>,
@@ -232,7 +255,7 @@ pub(super) struct Making<'a> {
 }
 
 /// Everything the stages, passes and workers of one send share.
-pub(super) struct Ctx<'a> {
+struct Ctx<'a> {
     pub making: Making<'a>,
     pub journal: &'a Mutex<Journal>,
     pub transport: &'a dyn Transport,
@@ -252,7 +275,7 @@ impl Ctx<'_> {
     fn journal(&self) -> Result<std::sync::MutexGuard<'_, Journal>, Error> {
         self.journal
             .lock()
-            .map_err(|_| Error::other("journal lock poisoned"))
+            .map_err(|_| SendError::JournalPoisoned.into())
     }
 }
 
@@ -262,7 +285,7 @@ impl Ctx<'_> {
 pub fn journal_fingerprint(campaign: &Campaign, dry_run: bool) -> Result<String, Error> {
     Ok(fingerprint(
         campaign,
-        &transport(campaign, dry_run)?.describe(),
+        &target::transport(campaign, dry_run)?.describe(),
     ))
 }
 
@@ -279,82 +302,4 @@ fn fingerprint(campaign: &Campaign, transport: &str) -> String {
 /// first fingerprint and the person's journal number, neither of which a list edit changes.
 fn delivery_key(campaign_id: &str, index: usize) -> String {
     format!("{}-{index:08}", &campaign_id[..campaign_id.len().min(16)])
-}
-
-/// The transport the campaign names: its Maildir outbox or its relay (or none, dry).
-fn transport(campaign: &Campaign, dry_run: bool) -> Result<Box<dyn Transport>, Error> {
-    if dry_run {
-        return Ok(Box::new(DryRun));
-    }
-    let shown = campaign.path.display();
-    match &campaign.delivery.target {
-        Target::Outbox { dir, written } => match Maildir::open(dir) {
-            Ok(maildir) => Ok(Box::new(maildir)),
-            Err(e) => Err(Error::input(format!(
-                "{shown}: [delivery] outbox = \"{}\": {e}",
-                written.display()
-            ))),
-        },
-        Target::Smtp(relays) => {
-            let mut each = Vec::with_capacity(relays.len());
-            for relay in relays {
-                match Smtp::new(smtp_config(campaign, relay)?) {
-                    Ok(smtp) => each.push(smtp),
-                    Err(why) => return Err(Error::input(format!("{shown}: [delivery] {why}"))),
-                }
-            }
-            // One relay is used as itself: its description (and so the journal fingerprint)
-            // stays what it was before lists of relays existed.
-            if each.len() == 1
-                && let Some(smtp) = each.pop()
-            {
-                return Ok(Box::new(smtp));
-            }
-            let relays = each
-                .into_iter()
-                .map(|smtp| transport::relays::Relay {
-                    name: smtp.name(),
-                    transport: Box::new(smtp),
-                })
-                .collect();
-            Ok(Box::new(transport::relays::Relays::new(relays)))
-        }
-    }
-}
-
-/// The relay's settings (checked when the campaign loaded) and its password, which only a
-/// real send reads.
-fn smtp_config(campaign: &Campaign, relay: &Relay) -> Result<SmtpConfig, Error> {
-    let shown = campaign.path.display();
-    let password = match &relay.password {
-        Some(Secret::Env(var)) => Some(std::env::var(var).map_err(|_| {
-            Error::input(format!(
-                "{shown}: [delivery] password_env = \"{var}\": that environment variable is not set"
-            ))
-        })?),
-        Some(Secret::File { path, .. }) => {
-            let secret = crate::input_file::read_text_for(
-                "password_file",
-                path,
-                crate::input_file::TEXT_MAX_BYTES,
-            )
-            .map_err(|why| Error::input(format!("{shown}: [delivery] {why}")))?;
-            Some(secret.trim_end_matches(['\r', '\n']).to_owned())
-        }
-        None => None,
-    };
-    let d = &campaign.delivery;
-    Ok(SmtpConfig {
-        host: relay.url.host.clone(),
-        port: relay.url.port,
-        implicit_tls: relay.url.implicit_tls,
-        starttls: !relay.url.implicit_tls && relay.tls == Tls::Required,
-        user: relay.url.user.clone(),
-        password,
-        ca_file: relay.ca_file.clone(),
-        hello: campaign.from.email.domain().to_owned(),
-        nodelay: d.tcp_nodelay,
-        command_timeout: d.timeout,
-        data_timeout: d.timeout * 2,
-    })
 }

@@ -2,35 +2,18 @@
 //! checked again and compared with the hash the preflight journaled, then handed to the
 //! workers. A message that fails any of that halts the campaign and is not sent.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::Ctx;
-use super::halt::HaltReason;
-use super::stage::Tally;
-use super::worker::{Job, Workers};
+use super::reason::HaltReason;
+use super::work::{Job, Pass, PassResult};
+use super::worker::Workers;
 use crate::Error;
 use crate::campaign::{Recipient, normalise};
-use crate::journal::{Committer, Row};
+use crate::journal::Committer;
 use crate::render;
 use crate::reporter::Event;
-
-/// What one pass is asked to do.
-pub(super) struct Pass<'a> {
-    pub stage: usize,
-    pub rows: &'a [Row],
-    /// The stage's first pass sends the seed copies.
-    pub with_seed: bool,
-    pub resend_ambiguous: bool,
-    /// A transient failure now is final.
-    pub last_attempt: bool,
-}
-
-/// What a pass came to, and who is to be tried again.
-pub(super) struct PassResult {
-    pub tally: Tally,
-    pub deferred: BTreeSet<usize>,
-}
 
 /// Runs the pass: this thread renders and queues, `concurrency` workers send.
 pub(super) fn run(

@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use super::Making;
+use super::error::SendError;
 use crate::Error;
 use crate::journal::{Journal, Listed, PreflightRow, SuppressedRow};
 use crate::message;
@@ -71,10 +72,11 @@ pub(super) fn run(
         reporter.event(Event::Problem(&problem));
     }
     if problem_count > 0 || !findings.is_empty() {
-        return Err(Error::safety(format!(
-            "preflight: {problem_count} message(s) failed to render or failed a safety check, {} campaign-wide finding(s); nothing was sent",
-            findings.len()
-        )));
+        return Err(SendError::Preflight {
+            problems: problem_count,
+            findings: findings.len(),
+        }
+        .into());
     }
     let suppressed: Vec<SuppressedRow> = summary
         .suppressed

@@ -6,41 +6,15 @@
 
 use std::time::Instant;
 
-use super::halt::HaltReason;
-use super::pass::{self, Pass};
+use super::error::SendError;
+use super::pass;
+use super::plan;
+use super::reason::HaltReason;
+use super::work::{MAX_ATTEMPTS, Pass, Tally};
 use super::{Ctx, Through};
 use crate::Error;
 use crate::journal::{Row, State};
 use crate::reporter::{Event, StageSummary};
-use crate::send::plan;
-
-/// Attempts per recipient before a transient failure becomes `failed`.
-pub(super) const MAX_ATTEMPTS: u32 = 3;
-
-/// What one stage (or one pass of it) came to.
-#[derive(Debug, Default)]
-pub(super) struct Tally {
-    pub sent: usize,
-    pub permanent: usize,
-    /// Transient failures that ran out of attempts.
-    pub exhausted: usize,
-    pub ambiguous: usize,
-    /// Still pending after the stage's last pass: tried again by a later run.
-    pub deferred: usize,
-}
-
-impl Tally {
-    pub fn finished(&self) -> usize {
-        self.sent + self.permanent + self.exhausted + self.ambiguous
-    }
-
-    fn add(&mut self, pass: &Tally) {
-        self.sent += pass.sent;
-        self.permanent += pass.permanent;
-        self.exhausted += pass.exhausted;
-        self.ambiguous += pass.ambiguous;
-    }
-}
 
 /// Runs stages until the plan is done, the operator's `--through` is reached, or a halt.
 pub(super) fn run(ctx: &Ctx<'_>, runtime: &tokio::runtime::Runtime) -> Result<(), Error> {
@@ -94,15 +68,12 @@ pub(super) fn run(ctx: &Ctx<'_>, runtime: &tokio::runtime::Runtime) -> Result<()
             super::bounce_gate::wait_and_judge(ctx, stage)?;
         }
         if let Some(reason) = ctx.halt.reason() {
-            return Err(Error::halted(format!(
-                "halted {} stage {stage}: {reason}; the journal is consistent; `isomail status {}` shows where it stands",
-                if matches!(reason, HaltReason::BounceRate { .. }) {
-                    "after"
-                } else {
-                    "during"
-                },
-                campaign.path.display()
-            )));
+            return Err(SendError::Halted {
+                stage,
+                reason,
+                campaign: campaign.path.clone(),
+            }
+            .into());
         }
     }
 }

@@ -12,25 +12,15 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use super::domains::{Lease, Route, domain_of, is_slow_down};
-use super::halt::HaltReason;
-use super::pass::{Pass, PassResult};
-use super::stage::{MAX_ATTEMPTS, Tally};
+use super::plan;
+use super::reason::HaltReason;
+use super::work::{Job, MAX_ATTEMPTS, Pass, PassResult, Tally};
 use super::{Ctx, delivery_key};
 use crate::Error;
 use crate::digest::hex;
 use crate::journal::{Committer, State, Write};
 use crate::reporter::Event;
-use crate::send::plan;
-use crate::transport::{Delivery, Reply};
-
-/// One message ready for the transport.
-pub struct Job {
-    pub index: usize,
-    pub email: String,
-    pub bytes: Vec<u8>,
-    /// The stage whose seed copies go out with this message (its first).
-    pub seed_stage: Option<usize>,
-}
+use crate::transport::{Attempt, Delivery, Outgoing, Reply};
 
 /// What every worker of one pass shares.
 pub(super) struct Workers<'a> {
@@ -156,11 +146,17 @@ impl<'a> Workers<'a> {
             Err(e) => return self.journal_failed(e),
         };
         let key = delivery_key(self.ctx.campaign_id, job.index);
-        let transport = self.ctx.transport;
         let from = self.ctx.campaign().envelope_sender(&job.email);
-        let (outcome, relay) = transport
-            .send_via(&from, &job.email, &key, &job.bytes)
-            .await;
+        let outgoing = Outgoing {
+            from: &from,
+            to: &job.email,
+            key: &key,
+            bytes: &job.bytes,
+        };
+        let Attempt {
+            delivery: outcome,
+            relay,
+        } = self.ctx.transport.send(&outgoing).await;
         if let Delivery::Transient(reply) = &outcome
             && is_slow_down(reply)
         {
@@ -228,8 +224,11 @@ impl<'a> Workers<'a> {
         }
     }
 
-    fn journal_failed(&self, e: Error) -> bool {
-        self.ctx.halt.halt(HaltReason::Journal(e.to_string()));
+    /// The journal could not record a step: the send halts, and the first such error ends
+    /// the pass.
+    fn journal_failed(&self, e: impl Into<Error>) -> bool {
+        let e = e.into();
+        self.ctx.halt.halt(HaltReason::Journal(crate::chain(&e)));
         if let Ok(mut f) = self.failure.lock() {
             f.get_or_insert(e);
         }
@@ -260,11 +259,13 @@ impl<'a> Workers<'a> {
                 "seed-{stage}-{}",
                 &hex(&Sha256::digest(seed.as_bytes()))[..12]
             );
-            let outcome = self
-                .ctx
-                .transport
-                .send(&self.from, seed, &key, &bytes)
-                .await;
+            let outgoing = Outgoing {
+                from: &self.from,
+                to: seed,
+                key: &key,
+                bytes: &bytes,
+            };
+            let outcome = self.ctx.transport.send(&outgoing).await.delivery;
             let state = match &outcome {
                 Delivery::Sent(_) => State::Sent,
                 Delivery::Ambiguous(_) => State::Ambiguous,

@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{BoxFuture, Delivery, Reply, Transport};
+use super::{Attempt, BoxFuture, Delivery, Outgoing, Reply, Transport};
 
 pub struct Maildir {
     root: PathBuf,
@@ -40,15 +40,9 @@ impl Maildir {
 }
 
 impl Transport for Maildir {
-    fn send<'a>(
-        &'a self,
-        _from: &'a str,
-        _to: &'a str,
-        key: &'a str,
-        bytes: &'a [u8],
-    ) -> BoxFuture<'a, Delivery> {
+    fn send<'a>(&'a self, outgoing: &'a Outgoing<'a>) -> BoxFuture<'a, Attempt> {
         Box::pin(async move {
-            match self.deliver(key, bytes) {
+            Attempt::local(match self.deliver(outgoing.key, outgoing.bytes) {
                 Ok(()) => Delivery::Sent(Reply::local(format!(
                     "written to {}",
                     self.root.join("new").display()
@@ -58,7 +52,7 @@ impl Transport for Maildir {
                 Err(e) => {
                     Delivery::Unreachable(Reply::local(format!("cannot write to the outbox: {e}")))
                 }
-            }
+            })
         })
     }
 

@@ -1,4 +1,5 @@
-//! Delivery: one trait, the exact journaled bytes in, a classified outcome out.
+//! Delivery: one trait, one [`Outgoing`] message (the envelope and the exact journaled bytes)
+//! in, a classified [`Attempt`] out.
 //!
 //! Implementations: [`smtp`] (lettre's SMTP client on tokio, one envelope per recipient) and
 //! [`maildir`] (the embedded default: a local Maildir outbox). A transport never retries by
@@ -51,27 +52,40 @@ impl Delivery {
 /// A boxed future, so the trait stays object-safe without an extra dependency.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// One delivery channel. `send` takes the envelope and the exact bytes the journal hashed.
-pub trait Transport: Send + Sync {
-    fn send<'a>(
-        &'a self,
-        from: &'a str,
-        to: &'a str,
-        key: &'a str,
-        bytes: &'a [u8],
-    ) -> BoxFuture<'a, Delivery>;
+/// One message as a transport receives it: the envelope, the key it is known by, and the
+/// exact bytes the journal hashed (borrowed: nothing is copied on the way to the wire).
+#[derive(Debug, Clone, Copy)]
+pub struct Outgoing<'a> {
+    /// The envelope sender (`MAIL FROM`).
+    pub from: &'a str,
+    /// The one recipient (`RCPT TO`).
+    pub to: &'a str,
+    /// The stable delivery key (the Maildir's file name), the same on every attempt.
+    pub key: &'a str,
+    pub bytes: &'a [u8],
+}
 
-    /// As [`Transport::send`], with the relay that was dealt the message when the transport
-    /// has relays (its URL, no user name or secret), for the journal.
-    fn send_via<'a>(
-        &'a self,
-        from: &'a str,
-        to: &'a str,
-        key: &'a str,
-        bytes: &'a [u8],
-    ) -> BoxFuture<'a, (Delivery, Option<String>)> {
-        Box::pin(async move { (self.send(from, to, key, bytes).await, None) })
+/// How one attempt ended, and through which relay when the transport has relays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    pub delivery: Delivery,
+    /// The relay's URL (no user name or secret), for the journal; `None` for a local one.
+    pub relay: Option<String>,
+}
+
+impl Attempt {
+    /// An attempt that went through no relay (the outbox, a dry run, a stub).
+    pub fn local(delivery: Delivery) -> Attempt {
+        Attempt {
+            delivery,
+            relay: None,
+        }
     }
+}
+
+/// One delivery channel: one message in, how it went out.
+pub trait Transport: Send + Sync {
+    fn send<'a>(&'a self, outgoing: &'a Outgoing<'a>) -> BoxFuture<'a, Attempt>;
 
     /// Stops using this destination for the rest of the run (a caller with other relays gave
     /// up on it): later sends fail at once as unreachable, and sends waiting to reconnect stop
@@ -90,24 +104,8 @@ pub trait Transport: Send + Sync {
 
 /// A shared transport is a transport: a test keeps one handle to look at what it received.
 impl<T: Transport + ?Sized> Transport for std::sync::Arc<T> {
-    fn send<'a>(
-        &'a self,
-        from: &'a str,
-        to: &'a str,
-        key: &'a str,
-        bytes: &'a [u8],
-    ) -> BoxFuture<'a, Delivery> {
-        (**self).send(from, to, key, bytes)
-    }
-
-    fn send_via<'a>(
-        &'a self,
-        from: &'a str,
-        to: &'a str,
-        key: &'a str,
-        bytes: &'a [u8],
-    ) -> BoxFuture<'a, (Delivery, Option<String>)> {
-        (**self).send_via(from, to, key, bytes)
+    fn send<'a>(&'a self, outgoing: &'a Outgoing<'a>) -> BoxFuture<'a, Attempt> {
+        (**self).send(outgoing)
     }
 
     fn take_out(&self, why: &str) {
@@ -127,15 +125,9 @@ impl<T: Transport + ?Sized> Transport for std::sync::Arc<T> {
 pub struct DryRun;
 
 impl Transport for DryRun {
-    fn send<'a>(
-        &'a self,
-        _from: &'a str,
-        _to: &'a str,
-        _key: &'a str,
-        bytes: &'a [u8],
-    ) -> BoxFuture<'a, Delivery> {
-        let reply = Reply::local(format!("dry run: {} bytes not sent", bytes.len()));
-        Box::pin(async move { Delivery::Sent(reply) })
+    fn send<'a>(&'a self, outgoing: &'a Outgoing<'a>) -> BoxFuture<'a, Attempt> {
+        let reply = Reply::local(format!("dry run: {} bytes not sent", outgoing.bytes.len()));
+        Box::pin(async move { Attempt::local(Delivery::Sent(reply)) })
     }
 
     fn describe(&self) -> String {

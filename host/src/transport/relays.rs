@@ -11,7 +11,7 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::{BoxFuture, Delivery, Reply, Transport};
+use super::{Attempt, BoxFuture, Delivery, Outgoing, Reply, Transport};
 
 /// One relay: the name the journal records, and the transport that talks to it.
 pub struct Relay {
@@ -74,33 +74,24 @@ impl Relays {
 }
 
 impl Transport for Relays {
-    fn send<'a>(
-        &'a self,
-        from: &'a str,
-        to: &'a str,
-        key: &'a str,
-        bytes: &'a [u8],
-    ) -> BoxFuture<'a, Delivery> {
-        Box::pin(async move { self.send_via(from, to, key, bytes).await.0 })
-    }
-
-    fn send_via<'a>(
-        &'a self,
-        from: &'a str,
-        to: &'a str,
-        key: &'a str,
-        bytes: &'a [u8],
-    ) -> BoxFuture<'a, (Delivery, Option<String>)> {
+    /// Deals `outgoing` to the next usable relay, and on to the next while one turns out
+    /// unusable; the attempt names the relay that kept it.
+    fn send<'a>(&'a self, outgoing: &'a Outgoing<'a>) -> BoxFuture<'a, Attempt> {
         Box::pin(async move {
             // Each round takes a relay out or returns, so this ends within `relays.len()`.
             while let Some(i) = self.pick() {
                 let relay = &self.relays[i];
-                match relay.transport.send(from, to, key, bytes).await {
+                match relay.transport.send(outgoing).await.delivery {
                     Delivery::Unreachable(why) => self.take_out(i, &why),
-                    outcome => return (outcome, Some(relay.name.clone())),
+                    delivery => {
+                        return Attempt {
+                            delivery,
+                            relay: Some(relay.name.clone()),
+                        };
+                    }
                 }
             }
-            (Delivery::Unreachable(self.none_left()), None)
+            Attempt::local(Delivery::Unreachable(self.none_left()))
         })
     }
 
@@ -132,7 +123,14 @@ mod tests {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("runtime");
-        rt.block_on(r.send_via("s@x.test", to, "k", b"m\r\n"))
+        let outgoing = Outgoing {
+            from: "s@x.test",
+            to,
+            key: "k",
+            bytes: b"m\r\n",
+        };
+        let attempt = rt.block_on(r.send(&outgoing));
+        (attempt.delivery, attempt.relay)
     }
 
     #[test]

@@ -20,7 +20,8 @@ use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::response::Response;
 
-use super::{BoxFuture, Delivery, Reply, Transport};
+use super::error::LettreError;
+use super::{Attempt, BoxFuture, Delivery, Outgoing, Reply, Transport, TransportError};
 
 /// Connection attempts per message before the relay counts as unreachable.
 const CONNECT_ATTEMPTS: u32 = 3;
@@ -45,24 +46,24 @@ pub struct RelayUrl {
 
 impl RelayUrl {
     /// Parses and checks a relay URL; the error says what is wrong in one phrase.
-    pub fn parse(text: &str) -> Result<RelayUrl, String> {
-        let url = url::Url::parse(text).map_err(|e| format!("not a valid URL: {e}"))?;
+    pub fn parse(text: &str) -> Result<RelayUrl, TransportError> {
+        let url = url::Url::parse(text).map_err(TransportError::NotAUrl)?;
         let implicit_tls = match url.scheme() {
             "smtp" => false,
             "smtps" => true,
-            other => return Err(format!("must start with smtp:// or smtps://, not {other}:")),
+            other => return Err(TransportError::Scheme(other.to_owned())),
         };
         if url.password().is_some() {
-            return Err("put no password in the URL; use password_env or password_file".into());
+            return Err(TransportError::PasswordInUrl);
         }
         if !matches!(url.path(), "" | "/") {
-            return Err(format!("a relay URL has no path (`{}`)", url.path()));
+            return Err(TransportError::Path(url.path().to_owned()));
         }
         if url.query().is_some() || url.fragment().is_some() {
-            return Err("a relay URL has no query (`?…`) or fragment (`#…`)".into());
+            return Err(TransportError::QueryOrFragment);
         }
         let host = match url.host() {
-            Some(url::Host::Domain("")) | None => return Err("no host".into()),
+            Some(url::Host::Domain("")) | None => return Err(TransportError::NoHost),
             Some(url::Host::Domain(name)) => name.to_owned(),
             Some(url::Host::Ipv4(ip)) => ip.to_string(),
             Some(url::Host::Ipv6(ip)) => ip.to_string(),
@@ -72,7 +73,7 @@ impl RelayUrl {
             encoded => Some(
                 percent_encoding::percent_decode_str(encoded)
                     .decode_utf8()
-                    .map_err(|_| "the user name is not UTF-8 once decoded".to_owned())?
+                    .map_err(|_| TransportError::UserNotUtf8)?
                     .into_owned(),
             ),
         };
@@ -98,11 +99,18 @@ impl std::fmt::Display for RelayUrl {
 }
 
 /// Reads a `ca_file` as the TLS setup will: one or more PEM certificates.
-pub fn read_ca_file(path: &std::path::Path) -> Result<Certificate, String> {
-    let pem = crate::input_file::read(path, crate::input_file::TEXT_MAX_BYTES)
-        .map_err(|e| format!("ca_file {} {e}", crate::input_file::shown(path)))?;
-    Certificate::from_pem(&pem)
-        .map_err(|e| format!("ca_file {}: not a PEM certificate: {e}", path.display()))
+pub fn read_ca_file(path: &std::path::Path) -> Result<Certificate, TransportError> {
+    let pem =
+        crate::input_file::read(path, crate::input_file::TEXT_MAX_BYTES).map_err(|refusal| {
+            TransportError::CaFileRefused {
+                shown: crate::input_file::shown(path),
+                refusal,
+            }
+        })?;
+    Certificate::from_pem(&pem).map_err(|e| TransportError::CaFileNotPem {
+        path: path.to_path_buf(),
+        source: LettreError(e),
+    })
 }
 
 /// Where and how to connect. Built and validated by the caller from `[delivery]`.
@@ -147,6 +155,45 @@ pub struct Smtp {
     refusal: tokio::sync::Notify,
 }
 
+/// Why a connection to the relay could not be made ready for a message: the text of the
+/// `Unreachable` reply once joined with its cause ([`crate::chain`]).
+#[derive(Debug, thiserror::Error)]
+enum ConnectError {
+    #[error("timed out connecting")]
+    ConnectTimeout,
+    #[error("cannot connect")]
+    Connect(#[source] LettreError),
+    #[error("cannot connect to {host}:{port}")]
+    Tcp {
+        host: String,
+        port: u16,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot set TCP_NODELAY")]
+    NoDelay(#[source] std::io::Error),
+    #[error("timed out waiting for the greeting")]
+    GreetingTimeout,
+    #[error("greeting failed")]
+    Greeting(#[source] LettreError),
+    #[error("{NO_STARTTLS}")]
+    NoStartTls,
+    #[error("TLS parameters missing")]
+    NoTlsParameters,
+    #[error("timed out during STARTTLS")]
+    StartTlsTimeout,
+    #[error("STARTTLS failed")]
+    StartTls(#[source] LettreError),
+    #[error("timed out during AUTH")]
+    AuthTimeout,
+    /// The relay's reply, kept as the one line the journal shows.
+    #[error("authentication failed: {0}")]
+    Auth(String),
+    /// The relay was given up on for good earlier in this run, for this reason.
+    #[error("{0}")]
+    Refused(String),
+}
+
 /// What a failed step means for the connection and the message.
 enum Step {
     /// A reply: the connection is still in a known state.
@@ -156,13 +203,17 @@ enum Step {
 }
 
 impl Smtp {
-    pub fn new(config: SmtpConfig) -> Result<Smtp, String> {
+    pub fn new(config: SmtpConfig) -> Result<Smtp, TransportError> {
         let tls = if config.implicit_tls || config.starttls {
             let mut builder = TlsParameters::builder(config.host.clone());
             if let Some(ca) = &config.ca_file {
                 builder = builder.add_root_certificate(read_ca_file(ca)?);
             }
-            Some(builder.build().map_err(|e| format!("TLS setup: {e}"))?)
+            Some(
+                builder
+                    .build()
+                    .map_err(|e| TransportError::TlsSetup(LettreError(e)))?,
+            )
         } else {
             None
         };
@@ -176,7 +227,7 @@ impl Smtp {
         })
     }
 
-    async fn connect(&self) -> Result<AsyncSmtpConnection, String> {
+    async fn connect(&self) -> Result<AsyncSmtpConnection, ConnectError> {
         let c = &self.config;
         let hello = ClientId::Domain(c.hello.clone());
         let mut conn = if c.implicit_tls {
@@ -189,37 +240,40 @@ impl Smtp {
             );
             tokio::time::timeout(c.command_timeout, connecting)
                 .await
-                .map_err(|_| "timed out connecting".to_owned())?
-                .map_err(|e| format!("cannot connect: {e}"))?
+                .map_err(|_| ConnectError::ConnectTimeout)?
+                .map_err(|e| ConnectError::Connect(LettreError(e)))?
         } else {
             let tcp = tokio::time::timeout(
                 c.command_timeout,
                 tokio::net::TcpStream::connect((c.host.as_str(), c.port)),
             )
             .await
-            .map_err(|_| "timed out connecting".to_owned())?
-            .map_err(|e| format!("cannot connect to {}:{}: {e}", c.host, c.port))?;
-            tcp.set_nodelay(c.nodelay)
-                .map_err(|e| format!("cannot set TCP_NODELAY: {e}"))?;
+            .map_err(|_| ConnectError::ConnectTimeout)?
+            .map_err(|source| ConnectError::Tcp {
+                host: c.host.clone(),
+                port: c.port,
+                source,
+            })?;
+            tcp.set_nodelay(c.nodelay).map_err(ConnectError::NoDelay)?;
             tokio::time::timeout(
                 c.command_timeout,
                 AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &hello),
             )
             .await
-            .map_err(|_| "timed out waiting for the greeting".to_owned())?
-            .map_err(|e| format!("greeting failed: {e}"))?
+            .map_err(|_| ConnectError::GreetingTimeout)?
+            .map_err(|e| ConnectError::Greeting(LettreError(e)))?
         };
         if c.starttls && !c.implicit_tls {
             if !conn.can_starttls() {
                 conn.abort().await;
                 self.refuse(NO_STARTTLS);
-                return Err(NO_STARTTLS.into());
+                return Err(ConnectError::NoStartTls);
             }
-            let tls = self.tls.clone().ok_or("TLS parameters missing")?;
+            let tls = self.tls.clone().ok_or(ConnectError::NoTlsParameters)?;
             tokio::time::timeout(c.command_timeout, conn.starttls(tls, &hello))
                 .await
-                .map_err(|_| "timed out during STARTTLS".to_owned())?
-                .map_err(|e| format!("STARTTLS failed: {e}"))?;
+                .map_err(|_| ConnectError::StartTlsTimeout)?
+                .map_err(|e| ConnectError::StartTls(LettreError(e)))?;
         }
         if let (Some(user), Some(password)) = (&c.user, &c.password) {
             let credentials = Credentials::new(user.clone(), password.clone());
@@ -228,13 +282,13 @@ impl Smtp {
                 conn.auth(&[Mechanism::Plain, Mechanism::Login], &credentials),
             )
             .await
-            .map_err(|_| "timed out during AUTH".to_owned())?
+            .map_err(|_| ConnectError::AuthTimeout)?
             .map_err(|e| {
-                let why = format!("authentication failed: {}", one_line(&e.to_string()));
+                let why = ConnectError::Auth(one_line(&e.to_string()));
                 // 535 and friends: the same credentials will be refused every time, and
                 // retrying them only looks like password guessing to the relay.
                 if e.is_permanent() {
-                    self.refuse(&why);
+                    self.refuse(&why.to_string());
                 }
                 why
             })?;
@@ -271,16 +325,16 @@ impl Smtp {
     }
 
     /// Connects, retrying with backoff; the last error if every attempt failed.
-    async fn connect_with_retries(&self) -> Result<AsyncSmtpConnection, String> {
-        let mut last = String::new();
-        for _ in 0..CONNECT_ATTEMPTS {
+    async fn connect_with_retries(&self) -> Result<AsyncSmtpConnection, ConnectError> {
+        let mut attempt = 1;
+        loop {
             if let Some(why) = self.refused() {
-                return Err(why);
+                return Err(ConnectError::Refused(why));
             }
             self.backoff().await;
             // Another connection may have been refused for good while this one waited.
             if let Some(why) = self.refused() {
-                return Err(why);
+                return Err(ConnectError::Refused(why));
             }
             match self.connect().await {
                 Ok(conn) => {
@@ -289,11 +343,13 @@ impl Smtp {
                 }
                 Err(why) => {
                     self.failures.fetch_add(1, Ordering::Relaxed);
-                    last = why;
+                    if attempt >= CONNECT_ATTEMPTS {
+                        return Err(why);
+                    }
+                    attempt += 1;
                 }
             }
         }
-        Err(last)
     }
 
     /// Waits before reconnecting after consecutive failures: capped exponential, with jitter.
@@ -327,6 +383,34 @@ impl Smtp {
             Ok(Err(e)) if e.is_transient() || e.is_permanent() => Err(Step::Reply(e)),
             Ok(Err(e)) => Err(Step::Lost(e.to_string())),
         }
+    }
+
+    /// One message over an idle connection or a new one, which is kept for reuse if the
+    /// exchange left it in a known state.
+    async fn deliver(&self, outgoing: &Outgoing<'_>) -> Delivery {
+        let (Ok(from), Ok(to)) = (
+            outgoing.from.parse::<Address>(),
+            outgoing.to.parse::<Address>(),
+        ) else {
+            return Delivery::Permanent(Reply::local("invalid envelope address"));
+        };
+        let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
+        let mut conn = match idle {
+            Some(conn) if !conn.has_broken() => conn,
+            _ => match self.connect_with_retries().await {
+                Ok(conn) => conn,
+                Err(why) => return Delivery::Unreachable(Reply::local(crate::chain(&why))),
+            },
+        };
+        let (outcome, reusable) = self.transmit(&mut conn, &from, &to, outgoing.bytes).await;
+        if reusable && !conn.has_broken() {
+            if let Ok(mut idle) = self.idle.lock() {
+                idle.push(conn);
+            }
+        } else {
+            conn.abort().await;
+        }
+        outcome
     }
 
     async fn transmit(
@@ -428,45 +512,13 @@ fn jitter_fraction() -> f64 {
 }
 
 impl Transport for Smtp {
-    fn send<'a>(
-        &'a self,
-        from: &'a str,
-        to: &'a str,
-        _key: &'a str,
-        bytes: &'a [u8],
-    ) -> BoxFuture<'a, Delivery> {
+    fn send<'a>(&'a self, outgoing: &'a Outgoing<'a>) -> BoxFuture<'a, Attempt> {
         Box::pin(async move {
-            let (Ok(from), Ok(to)) = (from.parse::<Address>(), to.parse::<Address>()) else {
-                return Delivery::Permanent(Reply::local("invalid envelope address"));
-            };
-            let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
-            let mut conn = match idle {
-                Some(conn) if !conn.has_broken() => conn,
-                _ => match self.connect_with_retries().await {
-                    Ok(conn) => conn,
-                    Err(why) => return Delivery::Unreachable(Reply::local(why)),
-                },
-            };
-            let (outcome, reusable) = self.transmit(&mut conn, &from, &to, bytes).await;
-            if reusable && !conn.has_broken() {
-                if let Ok(mut idle) = self.idle.lock() {
-                    idle.push(conn);
-                }
-            } else {
-                conn.abort().await;
+            Attempt {
+                delivery: self.deliver(outgoing).await,
+                relay: Some(self.name()),
             }
-            outcome
         })
-    }
-
-    fn send_via<'a>(
-        &'a self,
-        from: &'a str,
-        to: &'a str,
-        key: &'a str,
-        bytes: &'a [u8],
-    ) -> BoxFuture<'a, (Delivery, Option<String>)> {
-        Box::pin(async move { (self.send(from, to, key, bytes).await, Some(self.name())) })
     }
 
     fn take_out(&self, why: &str) {
@@ -530,7 +582,7 @@ mod tests {
         ] {
             match RelayUrl::parse(text) {
                 Ok(r) => panic!("{text} was accepted as {r:?}"),
-                Err(e) => assert!(e.contains(why), "{text}: {e}"),
+                Err(e) => assert!(crate::chain(&e).contains(why), "{text}: {e}"),
             }
         }
     }

@@ -7,7 +7,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
-use super::{BoxFuture, Delivery, Reply, Transport};
+use super::{Attempt, BoxFuture, Delivery, Outgoing, Reply, Transport};
 
 /// One message as the stub received it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,19 +102,13 @@ impl Stub {
 }
 
 impl Transport for Stub {
-    fn send<'a>(
-        &'a self,
-        from: &'a str,
-        to: &'a str,
-        key: &'a str,
-        bytes: &'a [u8],
-    ) -> BoxFuture<'a, Delivery> {
-        let outcome = self.answer(to);
+    fn send<'a>(&'a self, outgoing: &'a Outgoing<'a>) -> BoxFuture<'a, Attempt> {
+        let outcome = self.answer(outgoing.to);
         let received = Received {
-            from: from.to_owned(),
-            to: to.to_owned(),
-            key: key.to_owned(),
-            bytes: bytes.to_vec(),
+            from: outgoing.from.to_owned(),
+            to: outgoing.to.to_owned(),
+            key: outgoing.key.to_owned(),
+            bytes: outgoing.bytes.to_vec(),
             outcome: outcome.clone(),
         };
         if let Ok(mut all) = self.received.lock() {
@@ -123,7 +117,7 @@ impl Transport for Stub {
         if let Some(hook) = &self.after_each {
             hook(&received);
         }
-        Box::pin(async move { outcome })
+        Box::pin(async move { Attempt::local(outcome) })
     }
 
     fn describe(&self) -> String {

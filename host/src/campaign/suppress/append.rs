@@ -6,13 +6,12 @@
 
 use std::io::{Read, Seek, SeekFrom, Write};
 
-use crate::Error;
+use crate::campaign::CampaignError;
 use crate::campaign::suppress::SuppressFile;
 
 /// Appends `(address, why)` lines to `file`, under an exclusive lock for the duration.
-pub fn append(file: &SuppressFile, lines: &[(String, String)]) -> Result<(), Error> {
-    let shown = file.written.display().to_string();
-    let fail = |e: std::io::Error| Error::other(format!("{shown}: cannot append: {e}"));
+pub fn append(file: &SuppressFile, lines: &[(String, String)]) -> Result<(), CampaignError> {
+    let fail = |e: std::io::Error| CampaignError::unwritable(&file.written, "cannot append", e);
     let mut f = std::fs::OpenOptions::new()
         .read(true)
         .append(true)
@@ -30,7 +29,7 @@ pub fn append(file: &SuppressFile, lines: &[(String, String)]) -> Result<(), Err
         out.push('\n');
     }
     if is_csv {
-        out.push_str(&csv_rows(&existing, lines, &shown)?);
+        out.push_str(&csv_rows(&existing, lines, &file.written)?);
     } else {
         let date = mail_parser::DateTime::from_timestamp(now()).to_rfc3339();
         for (address, why) in lines {
@@ -50,14 +49,20 @@ fn now() -> i64 {
 }
 
 /// One CSV row per address, as wide as the file's header, the address in its `email` column.
-fn csv_rows(existing: &str, lines: &[(String, String)], shown: &str) -> Result<String, Error> {
+fn csv_rows(
+    existing: &str,
+    lines: &[(String, String)],
+    written: &std::path::Path,
+) -> Result<String, CampaignError> {
+    let shown = written.display().to_string();
+    let fail = |e: csv::Error| CampaignError::unwritable(written, "cannot append", e);
     let text = existing.strip_prefix('\u{feff}').unwrap_or(existing);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .from_reader(text.as_bytes());
     let headers = reader
         .headers()
-        .map_err(|e| Error::input(format!("{shown}: {e}")))?
+        .map_err(|e| CampaignError::file(&shown, e.to_string()))?
         .clone();
     let column = headers
         .iter()
@@ -66,23 +71,19 @@ fn csv_rows(existing: &str, lines: &[(String, String)], shown: &str) -> Result<S
         Some(c) => (headers.len(), c),
         // An empty file: give it its header first.
         None if text.trim().is_empty() => (1, 0),
-        None => return Err(Error::input(format!("{shown}: line 1: no `email` column"))),
+        None => return Err(CampaignError::line(written, 1, None, "no `email` column")),
     };
     let mut writer = csv::WriterBuilder::new().from_writer(Vec::new());
     if text.trim().is_empty() {
-        writer
-            .write_record(["email"])
-            .map_err(|e| Error::other(format!("{shown}: {e}")))?;
+        writer.write_record(["email"]).map_err(fail)?;
     }
     for (address, _) in lines {
         let mut row = vec![""; width];
         row[column] = address;
-        writer
-            .write_record(&row)
-            .map_err(|e| Error::other(format!("{shown}: {e}")))?;
+        writer.write_record(&row).map_err(fail)?;
     }
     let bytes = writer
         .into_inner()
-        .map_err(|e| Error::other(format!("{shown}: {e}")))?;
+        .map_err(|e| CampaignError::unwritable(written, "cannot append", e.into_error()))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }

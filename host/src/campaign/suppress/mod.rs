@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::Error;
+use super::CampaignError;
 
 pub mod append;
 
@@ -31,7 +31,7 @@ pub struct Suppression {
 
 impl Suppression {
     /// Reads every file; the error names the file and line at fault.
-    pub fn load(files: Vec<SuppressFile>) -> Result<Suppression, Error> {
+    pub fn load(files: Vec<SuppressFile>) -> Result<Suppression, CampaignError> {
         let mut entries = HashMap::new();
         for (i, file) in files.iter().enumerate() {
             for (line, address) in read(file)? {
@@ -42,7 +42,7 @@ impl Suppression {
     }
 
     /// The same files, read again.
-    pub fn reload(&self) -> Result<Suppression, Error> {
+    pub fn reload(&self) -> Result<Suppression, CampaignError> {
         Suppression::load(self.files.clone())
     }
 
@@ -78,21 +78,24 @@ pub fn normalise(email: &str) -> String {
 }
 
 /// (line, normalised address) of every entry of one file.
-fn read(file: &SuppressFile) -> Result<Vec<(u64, String)>, Error> {
+fn read(file: &SuppressFile) -> Result<Vec<(u64, String)>, CampaignError> {
     let shown = file.written.display();
     let text = crate::input_file::read(&file.path, crate::input_file::SUPPRESS_MAX_BYTES).map_err(
         |e| {
-            Error::input(format!(
-                "{}: the suppression file {e}",
-                crate::input_file::shown(&file.path)
-            ))
+            CampaignError::file(
+                crate::input_file::shown(&file.path),
+                format!("the suppression file {e}"),
+            )
         },
     )?;
     let text = String::from_utf8(text).map_err(|e| {
-        Error::input(format!(
-            "{shown}: not UTF-8 (invalid byte at offset {})",
-            e.utf8_error().valid_up_to()
-        ))
+        CampaignError::file(
+            shown.to_string(),
+            format!(
+                "not UTF-8 (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+        )
     })?;
     let is_csv = file
         .path
@@ -105,10 +108,12 @@ fn read(file: &SuppressFile) -> Result<Vec<(u64, String)>, Error> {
     };
     for (line, address) in &entries {
         if address.parse::<lettre::Address>().is_err() {
-            return Err(Error::input(format!(
-                "{shown}: line {line}: `{}` is not an email address",
-                crate::term::shown(address)
-            )));
+            return Err(CampaignError::line(
+                &file.written,
+                *line,
+                None,
+                format!("`{}` is not an email address", crate::term::shown(address)),
+            ));
         }
     }
     Ok(entries)
@@ -124,18 +129,18 @@ fn read_lines(text: &str) -> Vec<(u64, String)> {
         .collect()
 }
 
-fn read_csv(text: &str, shown: &str) -> Result<Vec<(u64, String)>, Error> {
+fn read_csv(text: &str, shown: &str) -> Result<Vec<(u64, String)>, CampaignError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .from_reader(text.as_bytes());
-    let bad = |e: csv::Error| Error::input(format!("{shown}: {e}"));
+    let bad = |e: csv::Error| CampaignError::file(shown, e.to_string());
     let column = reader
         .headers()
         .map_err(bad)?
         .iter()
         .position(|h| h.trim().eq_ignore_ascii_case("email"))
-        .ok_or_else(|| Error::input(format!("{shown}: line 1: no `email` column")))?;
+        .ok_or_else(|| CampaignError::file(shown, "line 1: no `email` column"))?;
     let mut out = Vec::new();
     for record in reader.records() {
         let record = record.map_err(bad)?;
@@ -163,7 +168,7 @@ pub fn files(base: &Path, written: &[PathBuf]) -> Vec<SuppressFile> {
 mod tests {
     use super::*;
 
-    fn load(name: &str, body: &str) -> (tempfile::TempDir, Result<Suppression, Error>) {
+    fn load(name: &str, body: &str) -> (tempfile::TempDir, Result<Suppression, CampaignError>) {
         let dir = tempfile::tempdir().expect("dir");
         std::fs::write(dir.path().join(name), body).expect("write");
         let s = Suppression::load(files(dir.path(), &[PathBuf::from(name)]));

@@ -1,0 +1,99 @@
+//! Why a send stops before its plan is done: the operator, a signal, a gate, an unusable relay,
+//! a message that changed or failed at send time, or a journal that cannot record. The text of
+//! each is what the operator reads after "halted … stage N:".
+
+use crate::transport::Reply;
+
+/// Why a send stopped before its stage was done.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HaltReason {
+    /// SIGINT (`"SIGINT"`) or SIGTERM: stop after the messages in flight.
+    Signal(&'static str),
+    /// A second SIGINT: stop now; what was in flight becomes ambiguous.
+    SecondSignal,
+    /// `isomail halt`, with who asked and when.
+    Operator(String),
+    /// More permanent failures than `max_failure_rate` allows: at the end of a stage, or
+    /// (`certain`) already mid-stage, when the rest of the stage could not bring it back under.
+    FailureRate {
+        stage: usize,
+        permanent: usize,
+        of: usize,
+        max: f64,
+        certain: bool,
+    },
+    /// After `[bounces] wait_seconds`, more of a stage's messages hard-bounced than
+    /// `max_bounce_rate` allows: halted before the next stage.
+    BounceRate {
+        stage: usize,
+        bounced: usize,
+        of: usize,
+        max: f64,
+    },
+    /// The relay or outbox cannot be used at all (unreachable, credentials refused).
+    RelayUnusable { relay: String, reply: Reply },
+    /// A message failed to render or failed a safety check when rendered again to be sent.
+    SendTimeFinding(String),
+    /// A message rendered at send time is not the one the preflight checked.
+    HashMismatch { index: usize },
+    /// A stage ended with nobody's fate settled: planning it again would change nothing.
+    NoProgress { stage: usize, pending: usize },
+    /// The journal could not record a step; sending on would lose track of someone.
+    Journal(String),
+}
+
+impl std::fmt::Display for HaltReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HaltReason::Signal("SIGTERM") => f.write_str("terminated (SIGTERM)"),
+            HaltReason::Signal(name) => write!(f, "interrupted ({name})"),
+            HaltReason::SecondSignal => f.write_str(
+                "stopped at once on a second signal; messages that were in flight will be reported ambiguous",
+            ),
+            HaltReason::Operator(by) => write!(f, "halt requested ({by})"),
+            HaltReason::FailureRate {
+                stage,
+                permanent,
+                of,
+                max,
+                certain: false,
+            } => write!(
+                f,
+                "failure-rate gate: {permanent} of {of} messages in stage {stage} failed permanently, above max_failure_rate = {max}"
+            ),
+            HaltReason::FailureRate {
+                permanent,
+                of,
+                max,
+                certain: true,
+                ..
+            } => write!(
+                f,
+                "failure-rate gate: {permanent} permanent failures already in a stage of {of}, above max_failure_rate = {max}"
+            ),
+            HaltReason::BounceRate {
+                stage,
+                bounced,
+                of,
+                max,
+            } => write!(
+                f,
+                "bounce gate: {bounced} of {of} messages of stage {stage} hard-bounced, above max_bounce_rate = {max}"
+            ),
+            HaltReason::RelayUnusable { relay, reply } => {
+                write!(f, "cannot deliver through {relay}: {reply}")
+            }
+            HaltReason::SendTimeFinding(what) => f.write_str(what),
+            HaltReason::NoProgress { stage, pending } => write!(
+                f,
+                "stage {stage} settled nobody's fate ({pending} recipient(s) still pending); \
+                 stopping rather than run it again"
+            ),
+            HaltReason::HashMismatch { index } => write!(
+                f,
+                "the message for recipient #{index} differs from the one checked in preflight (content hash mismatch)"
+            ),
+            HaltReason::Journal(why) => f.write_str(why),
+        }
+    }
+}
