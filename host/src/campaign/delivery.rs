@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::Invalid;
 use crate::transport::smtp::{RelayUrl, read_ca_file};
 
 /// `[delivery]` as written.
@@ -219,30 +220,52 @@ pub enum Secret {
 
 impl DeliveryFile {
     /// Checks every setting; `base` is the campaign's folder. The error names the key.
-    pub(super) fn check(self, base: &Path) -> Result<Delivery, String> {
+    pub(super) fn check(self, base: &Path) -> Result<Delivery, Invalid> {
         if !(self.rate > 0.0 && self.rate.is_finite()) {
-            return Err("rate must be a positive number of messages per second".into());
+            return Err(Invalid::new(
+                "rate",
+                "rate must be a positive number of messages per second",
+            ));
         }
         if self.concurrency == 0 || self.concurrency > 256 {
-            return Err("concurrency must be between 1 and 256".into());
+            return Err(Invalid::new(
+                "concurrency",
+                "concurrency must be between 1 and 256",
+            ));
         }
         if !(self.timeout > 0.0 && self.timeout <= 3600.0) {
-            return Err("timeout must be more than 0 and at most 3600 seconds".into());
+            return Err(Invalid::new(
+                "timeout",
+                "timeout must be more than 0 and at most 3600 seconds",
+            ));
         }
         if !(0.0..=3600.0).contains(&self.retry_delay) {
-            return Err("retry_delay must be between 0 and 3600 seconds".into());
+            return Err(Invalid::new(
+                "retry_delay",
+                "retry_delay must be between 0 and 3600 seconds",
+            ));
         }
         if !(0.0..=1.0).contains(&self.max_failure_rate) {
-            return Err("max_failure_rate must be between 0 and 1".into());
+            return Err(Invalid::new(
+                "max_failure_rate",
+                "max_failure_rate must be between 0 and 1",
+            ));
         }
         for (i, seed) in self.seed.iter().enumerate() {
-            seed.parse::<lettre::Address>()
-                .map_err(|e| format!("seed[{i}] = \"{seed}\" is not an email address: {e}"))?;
+            seed.parse::<lettre::Address>().map_err(|e| {
+                Invalid::new(
+                    "seed",
+                    format!("seed[{i}] = \"{seed}\" is not an email address: {e}"),
+                )
+            })?;
         }
         if let Some(rate) = self.max_bounce_rate
             && !(0.0..=1.0).contains(&rate)
         {
-            return Err("max_bounce_rate must be between 0 and 1".into());
+            return Err(Invalid::new(
+                "max_bounce_rate",
+                "max_bounce_rate must be between 0 and 1",
+            ));
         }
         if let Some(written) = &self.return_path {
             check_return_path(written)?;
@@ -266,19 +289,23 @@ impl DeliveryFile {
         })
     }
 
-    fn target(&self, base: &Path) -> Result<Target, String> {
+    fn target(&self, base: &Path) -> Result<Target, Invalid> {
         let tls = match self.tls.as_deref() {
             None | Some("required") => Tls::Required,
             Some("none") => Tls::None,
             Some(other) => {
-                return Err(format!(
-                    "tls must be \"required\" or \"none\", not `{other}`"
+                return Err(Invalid::new(
+                    "tls",
+                    format!("tls must be \"required\" or \"none\", not `{other}`"),
                 ));
             }
         };
         let password = match (&self.password_env, &self.password_file) {
             (Some(_), Some(_)) => {
-                return Err("give password_env or password_file, not both".into());
+                return Err(Invalid::new(
+                    "password_env",
+                    "give password_env or password_file, not both",
+                ));
             }
             (Some(var), None) => Some(Secret::Env(var.clone())),
             (None, Some(file)) => Some(Secret::File {
@@ -289,7 +316,7 @@ impl DeliveryFile {
         };
         let ca_file = self.ca_file.as_ref().map(|f| base.join(f));
         if let Some(ca) = &ca_file {
-            read_ca_file(ca).map_err(|e| crate::chain(&e))?;
+            read_ca_file(ca).map_err(|e| Invalid::new("ca_file", crate::chain(&e)))?;
         }
         let written: Vec<(String, &String)> = match &self.smtp {
             None => {
@@ -300,7 +327,7 @@ impl DeliveryFile {
             }
             Some(SmtpFile::One(url)) => vec![("smtp".to_owned(), url)],
             Some(SmtpFile::Many(urls)) if urls.is_empty() => {
-                return Err("smtp = []: name at least one relay".into());
+                return Err(Invalid::new("smtp", "smtp = []: name at least one relay"));
             }
             Some(SmtpFile::Many(urls)) => urls
                 .iter()
@@ -310,7 +337,7 @@ impl DeliveryFile {
         };
         let mut relays = Vec::with_capacity(written.len());
         for (key, url) in written {
-            let bad = |why: &str| format!("{key} = \"{url}\": {why}");
+            let bad = |why: &str| Invalid::new("smtp", format!("{key} = \"{url}\": {why}"));
             let parsed = RelayUrl::parse(url).map_err(|why| bad(&crate::chain(&why)))?;
             if parsed.implicit_tls && tls == Tls::None {
                 return Err(bad(
@@ -338,7 +365,7 @@ impl DeliveryFile {
 fn check_domains(
     domains: &BTreeMap<String, DomainFile>,
     concurrency: usize,
-) -> Result<BTreeMap<String, DomainLimit>, String> {
+) -> Result<BTreeMap<String, DomainLimit>, Invalid> {
     let mut out = BTreeMap::new();
     for (name, d) in domains {
         let key = format!("domains.\"{name}\"");
@@ -351,27 +378,37 @@ fn check_domains(
                         .all(|b| b.is_ascii_alphanumeric() || b == b'-')
             });
         if !valid {
-            return Err(format!(
-                "{key}: not a domain name (write the part after the @, e.g. \"gmail.com\")"
+            return Err(Invalid::new(
+                "domains",
+                format!(
+                    "{key}: not a domain name (write the part after the @, e.g. \"gmail.com\")"
+                ),
             ));
         }
         if let Some(rate) = d.rate
             && !(rate > 0.0 && rate.is_finite())
         {
-            return Err(format!(
-                "{key}: rate must be a positive number of messages per second"
+            return Err(Invalid::new(
+                "domains",
+                format!("{key}: rate must be a positive number of messages per second"),
             ));
         }
         let lanes = d.concurrency.unwrap_or(concurrency.div_ceil(2));
         if lanes == 0 || lanes > 256 {
-            return Err(format!("{key}: concurrency must be between 1 and 256"));
+            return Err(Invalid::new(
+                "domains",
+                format!("{key}: concurrency must be between 1 and 256"),
+            ));
         }
         let limit = DomainLimit {
             rate: d.rate,
             concurrency: lanes,
         };
         if out.insert(lower, limit).is_some() {
-            return Err(format!("{key}: this domain is listed twice"));
+            return Err(Invalid::new(
+                "domains",
+                format!("{key}: this domain is listed twice"),
+            ));
         }
     }
     Ok(out)
@@ -397,12 +434,18 @@ pub struct Bounces {
 }
 
 impl BouncesFile {
-    pub(super) fn check(self, base: &Path) -> Result<Bounces, String> {
+    pub(super) fn check(self, base: &Path) -> Result<Bounces, Invalid> {
         if !(0.0..=86_400.0).contains(&self.wait_seconds) {
-            return Err("wait_seconds must be between 0 and 86400".into());
+            return Err(Invalid::new(
+                "wait_seconds",
+                "wait_seconds must be between 0 and 86400",
+            ));
         }
         if self.wait_seconds > 0.0 && self.maildir.is_none() {
-            return Err("wait_seconds needs a maildir to read".into());
+            return Err(Invalid::new(
+                "wait_seconds",
+                "wait_seconds needs a maildir to read",
+            ));
         }
         Ok(Bounces {
             maildir: self.maildir.map(|m| base.join(m)),
@@ -411,19 +454,27 @@ impl BouncesFile {
     }
 }
 
-fn check_return_path(written: &str) -> Result<(), String> {
+fn check_return_path(written: &str) -> Result<(), Invalid> {
     use super::tokens::TOKEN;
     if !written.contains(TOKEN) {
-        return Err(format!("return_path = \"{written}\" has no {TOKEN}"));
+        return Err(Invalid::new(
+            "return_path",
+            format!("return_path = \"{written}\" has no {TOKEN}"),
+        ));
     }
     written
         .replace(TOKEN, "AAAAAAAAAAAAAAAAAAAAAA")
         .parse::<lettre::Address>()
         .map(|_| ())
-        .map_err(|e| format!("return_path = \"{written}\": not an email address: {e}"))
+        .map_err(|e| {
+            Invalid::new(
+                "return_path",
+                format!("return_path = \"{written}\": not an email address: {e}"),
+            )
+        })
 }
 
-fn check_stages(stages: &[StageFile]) -> Result<Vec<Stage>, String> {
+fn check_stages(stages: &[StageFile]) -> Result<Vec<Stage>, Invalid> {
     let mut last = 0;
     let mut out = Vec::with_capacity(stages.len());
     for (i, stage) in stages.iter().enumerate() {
@@ -433,14 +484,18 @@ fn check_stages(stages: &[StageFile]) -> Result<Vec<Stage>, String> {
                 out.push(Stage::Count(*n));
             }
             StageFile::Count(n) => {
-                return Err(format!(
-                    "stages[{i}] = {n} must be larger than the stage before it (stages are cumulative)"
+                return Err(Invalid::new(
+                    "stages",
+                    format!(
+                        "stages[{i}] = {n} must be larger than the stage before it (stages are cumulative)"
+                    ),
                 ));
             }
             StageFile::Word(w) if w == "all" && i + 1 == stages.len() => out.push(Stage::All),
             StageFile::Word(w) => {
-                return Err(format!(
-                    "stages[{i}] = \"{w}\": only the last stage may be \"all\""
+                return Err(Invalid::new(
+                    "stages",
+                    format!("stages[{i}] = \"{w}\": only the last stage may be \"all\""),
                 ));
             }
         }

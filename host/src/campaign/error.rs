@@ -56,6 +56,29 @@ pub enum CampaignError {
     Poisoned(&'static str),
 }
 
+/// A value of one section that is refused, before the caller knows the file and section: the
+/// key it is about, and the sentence (which names the key).
+#[derive(Debug, thiserror::Error)]
+#[error("{reason}")]
+pub struct Invalid {
+    key: &'static str,
+    reason: String,
+}
+
+impl Invalid {
+    pub(crate) fn new(key: &'static str, reason: impl Into<String>) -> Invalid {
+        Invalid {
+            key,
+            reason: reason.into(),
+        }
+    }
+
+    /// The refusal as the campaign file's: `file: [section] reason`, the key kept.
+    pub(crate) fn in_section(self, file: &str, section: &'static str) -> CampaignError {
+        CampaignError::key(file, section, self.key, self.reason)
+    }
+}
+
 fn column_shown(column: Option<&str>) -> String {
     column.map_or_else(String::new, |c| format!(", column {c}"))
 }

@@ -14,6 +14,7 @@ pub mod suppress;
 pub mod tokens;
 
 pub use error::CampaignError;
+pub(crate) use error::Invalid;
 
 use std::path::{Path, PathBuf};
 
@@ -119,12 +120,12 @@ impl Campaign {
         let delivery = file
             .delivery
             .check(base)
-            .map_err(|why| CampaignError::setting(&shown, "delivery", why))?;
+            .map_err(|why| why.in_section(&shown, "delivery"))?;
         let bounces = match file.bounces {
             None => Bounces::default(),
             Some(b) => b
                 .check(base)
-                .map_err(|why| CampaignError::setting(&shown, "bounces", why))?,
+                .map_err(|why| why.in_section(&shown, "bounces"))?,
         };
         file.sandbox
             .validate()
@@ -301,7 +302,7 @@ fn tokens_and_unsubscribe(
         Some(section) => Some(
             section
                 .load(base)
-                .map_err(|why| CampaignError::setting(shown, "tokens", why))?,
+                .map_err(|why| why.in_section(shown, "tokens"))?,
         ),
         None => None,
     };
@@ -316,7 +317,7 @@ fn tokens_and_unsubscribe(
         }
         Some(section) => Some(
             UnsubscribeSection::check(section.clone())
-                .map_err(|why| CampaignError::setting(shown, "unsubscribe", why))?,
+                .map_err(|why| why.in_section(shown, "unsubscribe"))?,
         ),
     };
     Ok((tokens, unsubscribe))

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use serde::Deserialize;
 
+use super::Invalid;
+
 /// The placeholder a URL or address template carries.
 pub const TOKEN: &str = "{token}";
 /// The field a renderer gets the recipient's own unsubscribe URL in.
@@ -94,19 +96,32 @@ impl Unsubscribe {
 
 impl TokensSection {
     /// Reads the secret; `base` is the campaign's folder.
-    pub(super) fn load(&self, base: &Path) -> Result<Tokens, String> {
+    pub(super) fn load(&self, base: &Path) -> Result<Tokens, Invalid> {
         let secret = match (&self.secret_env, &self.secret_file) {
-            (Some(_), Some(_)) => return Err("give secret_env or secret_file, not both".into()),
-            (None, None) => return Err("give secret_env or secret_file".into()),
+            (Some(_), Some(_)) => {
+                return Err(Invalid::new(
+                    "secret_env",
+                    "give secret_env or secret_file, not both",
+                ));
+            }
+            (None, None) => {
+                return Err(Invalid::new("secret_env", "give secret_env or secret_file"));
+            }
             (Some(var), None) => std::env::var(var)
                 .map_err(|_| {
-                    format!("secret_env = \"{var}\": that environment variable is not set")
+                    Invalid::new(
+                        "secret_env",
+                        format!("secret_env = \"{var}\": that environment variable is not set"),
+                    )
                 })?
                 .into_bytes(),
             (None, Some(file)) => {
                 let path = base.join(file);
                 let mut bytes = crate::input_file::read_secret(&path).map_err(|e| {
-                    format!("secret_file = \"{}\" {e}", crate::input_file::shown(&path))
+                    Invalid::new(
+                        "secret_file",
+                        format!("secret_file = \"{}\" {e}", crate::input_file::shown(&path)),
+                    )
                 })?;
                 while bytes.last().is_some_and(|b| matches!(b, b'\n' | b'\r')) {
                     bytes.pop();
@@ -115,9 +130,17 @@ impl TokensSection {
             }
         };
         if secret.len() < MIN_SECRET_BYTES {
-            return Err(format!(
-                "the secret must be at least {MIN_SECRET_BYTES} bytes (it is {})",
-                secret.len()
+            let key = if self.secret_env.is_some() {
+                "secret_env"
+            } else {
+                "secret_file"
+            };
+            return Err(Invalid::new(
+                key,
+                format!(
+                    "the secret must be at least {MIN_SECRET_BYTES} bytes (it is {})",
+                    secret.len()
+                ),
             ));
         }
         Ok(Tokens::from_secret(&secret))
@@ -126,36 +149,57 @@ impl TokensSection {
 
 impl UnsubscribeSection {
     /// Checks both targets: `url` an https URL and `mailto` an address, each with `{token}`.
-    pub(super) fn check(self) -> Result<Unsubscribe, String> {
+    pub(super) fn check(self) -> Result<Unsubscribe, Invalid> {
         let sample = "AAAAAAAAAAAAAAAAAAAAAA";
         if !self.url.contains(TOKEN) {
-            return Err(format!("url = \"{}\" has no {TOKEN}", self.url));
+            return Err(Invalid::new(
+                "url",
+                format!("url = \"{}\" has no {TOKEN}", self.url),
+            ));
         }
-        let url = url::Url::parse(&self.url.replace(TOKEN, sample))
-            .map_err(|e| format!("url = \"{}\": not a valid URL: {e}", self.url))?;
+        let url = url::Url::parse(&self.url.replace(TOKEN, sample)).map_err(|e| {
+            Invalid::new(
+                "url",
+                format!("url = \"{}\": not a valid URL: {e}", self.url),
+            )
+        })?;
         // Written as the URL parser writes it, so the header carries exactly what was checked:
         // printable ASCII, nothing to normalise, short enough for a header line.
         if url.as_str() != self.url.replace(TOKEN, sample) || self.url.len() > MAX_URL {
-            return Err(format!(
-                "url = \"{}\": write it in its normal form, at most {MAX_URL} characters (`{}`)",
-                self.url,
-                url.as_str().replace(sample, TOKEN)
+            return Err(Invalid::new(
+                "url",
+                format!(
+                    "url = \"{}\": write it in its normal form, at most {MAX_URL} characters (`{}`)",
+                    self.url,
+                    url.as_str().replace(sample, TOKEN)
+                ),
             ));
         }
         if url.scheme() != "https" || url.host_str().is_none_or(str::is_empty) {
-            return Err(format!(
-                "url = \"{}\": must be an https:// URL (RFC 8058 one-click unsubscribe)",
-                self.url
+            return Err(Invalid::new(
+                "url",
+                format!(
+                    "url = \"{}\": must be an https:// URL (RFC 8058 one-click unsubscribe)",
+                    self.url
+                ),
             ));
         }
         if let Some(mailto) = &self.mailto {
             if !mailto.contains(TOKEN) {
-                return Err(format!("mailto = \"{mailto}\" has no {TOKEN}"));
+                return Err(Invalid::new(
+                    "mailto",
+                    format!("mailto = \"{mailto}\" has no {TOKEN}"),
+                ));
             }
             mailto
                 .replace(TOKEN, sample)
                 .parse::<lettre::Address>()
-                .map_err(|e| format!("mailto = \"{mailto}\": not an email address: {e}"))?;
+                .map_err(|e| {
+                    Invalid::new(
+                        "mailto",
+                        format!("mailto = \"{mailto}\": not an email address: {e}"),
+                    )
+                })?;
         }
         Ok(Unsubscribe {
             url: self.url,
@@ -206,18 +250,35 @@ mod tests {
         assert!(
             check("http://x.org/u/{token}", None)
                 .unwrap_err()
+                .to_string()
                 .contains("https://")
         );
         assert!(
             check("https://x.org/u", None)
                 .unwrap_err()
+                .to_string()
                 .contains("no {token}")
+        );
+        // The refusal keeps the key it is about, for the campaign error that names it.
+        let key_of =
+            |refused: crate::campaign::Invalid| match refused.in_section("c.toml", "unsubscribe") {
+                crate::campaign::CampaignError::Setting { key, .. } => key,
+                other => panic!("not a setting: {other}"),
+            };
+        assert_eq!(
+            key_of(check("https://x.org/u", None).unwrap_err()),
+            Some("url")
+        );
+        assert_eq!(
+            key_of(check("https://x.org/{token}", Some("u@x.org")).unwrap_err()),
+            Some("mailto")
         );
         assert!(check("https:///{token}", None).is_err());
         assert!(check("https://x.org/{token}", Some("not an address {token}")).is_err());
         assert!(
             check("https://x.org/{token}", Some("u@x.org"))
                 .unwrap_err()
+                .to_string()
                 .contains("no {token}")
         );
     }
