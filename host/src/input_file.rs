@@ -7,7 +7,7 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The recipient list: room for some ten million recipients with a few columns each.
 pub const LIST_MAX_BYTES: u64 = 16 << 30;
@@ -152,15 +152,39 @@ pub fn read_text(path: &Path, max: u64) -> Result<String, Result<Refusal, usize>
 
 /// As [`read_text`], the refusal written after the key that named the file:
 /// `key = "path" is a FIFO …`, `key = "path": not UTF-8 …`.
-pub fn read_text_for(key: &str, path: &Path, max: u64) -> Result<String, String> {
-    read_text(path, max).map_err(|e| match e {
-        Ok(refusal) => format!("{key} = \"{}\" {refusal}", shown(path)),
-        Err(at) => format!(
-            "{key} = \"{}\": not UTF-8 (invalid byte at offset {at})",
-            path.display()
-        ),
+pub fn read_text_for(key: &'static str, path: &Path, max: u64) -> Result<String, KeyedRefusal> {
+    read_text(path, max).map_err(|why| KeyedRefusal {
+        key,
+        path: path.to_path_buf(),
+        why,
     })
 }
+
+/// A text file refused, with the key that named it.
+#[derive(Debug)]
+pub struct KeyedRefusal {
+    key: &'static str,
+    path: PathBuf,
+    /// The refusal, or the offset of the first byte that is not UTF-8.
+    why: Result<Refusal, usize>,
+}
+
+impl std::fmt::Display for KeyedRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let key = self.key;
+        match &self.why {
+            Ok(refusal) => write!(f, "{key} = \"{}\" {refusal}", shown(&self.path)),
+            Err(at) => write!(
+                f,
+                "{key} = \"{}\": not UTF-8 (invalid byte at offset {at})",
+                self.path.display()
+            ),
+        }
+    }
+}
+
+// The refusal is part of the sentence (it reads on after the path), so it is not a source.
+impl std::error::Error for KeyedRefusal {}
 
 fn read_open(file: File, max: u64) -> Result<Vec<u8>, Refusal> {
     let len = file.metadata().map_or(0, |m| m.len());

@@ -547,9 +547,9 @@ fn read_renderer(path: &Path) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-fn read_template(path: &Path, key: &str, campaign: &str) -> Result<String, CampaignError> {
+fn read_template(path: &Path, key: &'static str, campaign: &str) -> Result<String, CampaignError> {
     crate::input_file::read_text_for(key, path, crate::input_file::TEXT_MAX_BYTES)
-        .map_err(|why| CampaignError::file(campaign, why))
+        .map_err(|why| CampaignError::file(campaign, why.to_string()))
 }
 
 /// TOML errors come with a multi-line snippet; the operator gets its first meaningful line.

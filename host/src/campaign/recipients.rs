@@ -384,8 +384,7 @@ fn to_recipient(
         }
     }
     let email = email.unwrap_or_default();
-    validate_address(&email)
-        .map_err(|why| CampaignError::line(path, line, Some("`email`".into()), why))?;
+    validate_address(path, line, &email)?;
     Ok(Recipient {
         index,
         line,
@@ -412,27 +411,28 @@ fn check_value(path: &Path, line: u64, column: &str, value: &str) -> Result<(), 
     Ok(())
 }
 
-/// An address isomail will put in `To:`: a bare addr-spec, nothing else.
-fn validate_address(email: &str) -> Result<(), String> {
+/// An address isomail will put in `To:`: a bare addr-spec, nothing else; line `line` of `path`.
+fn validate_address(path: &Path, line: u64, email: &str) -> Result<(), CampaignError> {
+    let refuse = |why: String| CampaignError::line(path, line, Some("`email`".into()), why);
     if email.is_empty() {
-        return Err("the address is empty".into());
+        return Err(refuse("the address is empty".into()));
     }
     if email.len() > 254 {
-        return Err(format!(
+        return Err(refuse(format!(
             "the address is {} bytes long; 254 is the most SMTP allows",
             email.len()
-        ));
+        )));
     }
     if email.contains(['<', '>', ',', ';', ' ', '"']) {
-        return Err(format!(
+        return Err(refuse(format!(
             "`{}` is not a bare address (no names, brackets, quotes, spaces or lists)",
             mask(email)
-        ));
+        )));
     }
     email
         .parse::<lettre::Address>()
         .map(|_| ())
-        .map_err(|e| format!("`{}` is not a valid address: {e}", mask(email)))
+        .map_err(|e| refuse(format!("`{}` is not a valid address: {e}", mask(email))))
 }
 
 fn csv_error(path: &Path, columns: &[String], err: &csv::Error) -> CampaignError {

@@ -65,7 +65,10 @@ pub enum SendError {
     PasswordEnv { campaign: PathBuf, var: String },
     /// `why` is the input file's refusal, already written after the key (`password_file = …`).
     #[error("{}: [delivery] {why}", .campaign.display())]
-    PasswordFile { campaign: PathBuf, why: String },
+    PasswordFile {
+        campaign: PathBuf,
+        why: crate::input_file::KeyedRefusal,
+    },
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
     /// A worker panicked holding the journal: nothing more can be recorded safely.
