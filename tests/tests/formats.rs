@@ -651,6 +651,110 @@ fn an_mjml_campaign_checks_renders_and_sends() {
     }
 }
 
+/// Each message `render --out` wrote for `campaign`, as (text part, HTML part), in file order.
+fn rendered_bodies(campaign: &CampaignDir) -> Vec<(String, String)> {
+    let path = campaign.write();
+    let out = campaign.dir.path().join("rendered");
+    let _ = std::fs::remove_dir_all(&out);
+    isomail_path(&["render", "--out", out.to_str().expect("utf-8")], &path).assert_exit_code(0);
+    let mut files: Vec<_> = std::fs::read_dir(&out)
+        .expect("rendered")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|file| {
+            let bytes = std::fs::read(file).expect("read");
+            let message = MessageParser::default().parse(&bytes).expect("a message");
+            let part = |html: bool| {
+                let body = if html {
+                    message.body_html(0)
+                } else {
+                    message.body_text(0)
+                };
+                body.expect("the part").into_owned()
+            };
+            (part(false), part(true))
+        })
+        .collect()
+}
+
+/// The campaign's template files as a Windows editor saves them: a byte order mark, CRLF.
+fn saved_on_windows(campaign: &mut CampaignDir) {
+    let windows = |s: &str| format!("\u{feff}{}", s.replace('\n', "\r\n"));
+    campaign.text = windows(&campaign.text);
+    for part in [
+        &mut campaign.html,
+        &mut campaign.markdown,
+        &mut campaign.mjml,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        *part = windows(part);
+    }
+}
+
+#[test]
+fn templates_saved_on_windows_make_the_messages_they_make_saved_elsewhere() {
+    let plain = |c: &mut CampaignDir| {
+        c.text = "Dear {{ name }},\n\nyour code is {{ code }}.\n".into();
+        c.html = Some("<p>Dear {{ name }},</p>\n<p>your code is {{ code }}.</p>\n".into());
+    };
+    let markdown = |c: &mut CampaignDir| {
+        c.markdown = Some("# Dear {{ name }}\n\nyour code is `{{ code }}`.\n".into());
+    };
+    // Laid out over lines as mjml.io's own templates are: this is what a CR broke.
+    let mjml = |c: &mut CampaignDir| {
+        c.text = "Dear {{ name }}, your code is {{ code }}.\n".into();
+        c.mjml = Some(
+            "<mjml>\n  <mj-body>\n    <mj-section>\n      <mj-column>\n        \
+             <mj-text>Dear {{ name }}, your code is {{ code }}.</mj-text>\n      \
+             </mj-column>\n    </mj-section>\n  </mj-body>\n</mjml>\n"
+                .into(),
+        );
+    };
+    let formats: [(&str, &dyn Fn(&mut CampaignDir)); 3] = [
+        ("text and html", &plain),
+        ("markdown", &markdown),
+        ("mjml", &mjml),
+    ];
+    for (format, templates) in formats {
+        let mut unix = campaign_of_two("code");
+        templates(&mut unix);
+        let mut windows = campaign_of_two("code");
+        templates(&mut windows);
+        saved_on_windows(&mut windows);
+        // The fixture is what it says: every file has the mark and no bare LF.
+        for file in [
+            Some(&windows.text),
+            windows.html.as_ref(),
+            windows.markdown.as_ref(),
+        ]
+        .into_iter()
+        .chain([windows.mjml.as_ref()])
+        .flatten()
+        {
+            assert!(file.starts_with('\u{feff}') && !file.replace("\r\n", "").contains('\n'));
+        }
+        let expected = rendered_bodies(&unix);
+        assert_eq!(expected.len(), 2, "{format}");
+        assert_eq!(rendered_bodies(&windows), expected, "{format}");
+        // Control: the comparison sees a one-word difference between two such campaigns.
+        let mut other = campaign_of_two("code");
+        templates(&mut other);
+        other.text = other.text.replace("Dear", "Hi");
+        for part in [&mut other.html, &mut other.markdown, &mut other.mjml]
+            .into_iter()
+            .flatten()
+        {
+            *part = part.replace("Dear", "Hi");
+        }
+        assert_ne!(rendered_bodies(&other), expected, "{format}");
+    }
+}
+
 // Findings of the security review of literal values, one test each: every one failed before its
 // fix (a value made markup, or landed unrefused where no escaping keeps it literal).
 

@@ -547,9 +547,14 @@ fn read_renderer(path: &Path) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
+/// A template file as the renderer gets it: a UTF-8 byte order mark dropped and CRLF line endings
+/// made LF, so a template saved on Windows reads as the same template saved anywhere else (MJML's
+/// parser refuses a CR; the message builder writes CRLF itself).
 fn read_template(path: &Path, key: &'static str, campaign: &str) -> Result<String, CampaignError> {
-    crate::input_file::read_text_for(key, path, crate::input_file::TEXT_MAX_BYTES)
-        .map_err(|why| CampaignError::file(campaign, why.to_string()))
+    let text = crate::input_file::read_text_for(key, path, crate::input_file::TEXT_MAX_BYTES)
+        .map_err(|why| CampaignError::file(campaign, why.to_string()))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    Ok(text.replace("\r\n", "\n"))
 }
 
 /// TOML errors come with a multi-line snippet; the operator gets its first meaningful line.
