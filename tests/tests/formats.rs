@@ -715,10 +715,12 @@ fn templates_saved_on_windows_make_the_messages_they_make_saved_elsewhere() {
                 .into(),
         );
     };
-    let formats: [(&str, &dyn Fn(&mut CampaignDir)); 3] = [
-        ("text and html", &plain),
-        ("markdown", &markdown),
-        ("mjml", &mjml),
+    /// Writes one format's templates into a campaign.
+    type WriteTemplates = fn(&mut CampaignDir);
+    let formats: [(&str, WriteTemplates); 3] = [
+        ("text and html", plain),
+        ("markdown", markdown),
+        ("mjml", mjml),
     ];
     for (format, templates) in formats {
         let mut unix = campaign_of_two("code");
