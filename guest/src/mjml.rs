@@ -9,7 +9,13 @@ use crate::literal;
 
 pub fn html(source: &str, values: &[String]) -> Result<String, String> {
     let parsed = mrml::parse(source).map_err(|err| format!("not valid MJML: {err}"))?;
-    let options = mrml::prelude::render::RenderOptions::default();
+    // mrml links Google Fonts for MJML's default families (Ubuntu, Open Sans, …), so every open
+    // would tell a third party the reader's address. Only a font the template declares itself
+    // (`mj-font`) is linked; the font stacks fall back to the reader's own fonts.
+    let options = mrml::prelude::render::RenderOptions {
+        fonts: Default::default(),
+        ..Default::default()
+    };
     let rendered = parsed
         .element
         .render(&options)

@@ -651,6 +651,31 @@ fn an_mjml_campaign_checks_renders_and_sends() {
     }
 }
 
+#[test]
+fn mjml_output_fetches_no_font_the_template_did_not_ask_for() {
+    let sandbox = builtin();
+    // Text in MJML's default font family, which mrml would link from Google Fonts.
+    let html = html_for(&sandbox, &mjml("<mj-text>Dear {{ v }}</mj-text>"), "Ann");
+    assert!(
+        html.contains("Ubuntu, Helvetica, Arial, sans-serif"),
+        "{html}"
+    );
+    for remote in ["fonts.googleapis.com", "<link", "@import"] {
+        assert!(!html.contains(remote), "{remote} in {html}");
+    }
+    // Control: a font the template declares with mj-font is linked, as the template asked.
+    let asked = mjml(
+        "HEAD<mj-font name=\"Raleway\" href=\"https://fonts.example/raleway.css\" />\
+         <mj-attributes><mj-all font-family=\"Raleway, Arial\" /></mj-attributes>",
+    );
+    let html = html_for(&sandbox, &asked, "Ann");
+    assert!(
+        html.contains("<link href=\"https://fonts.example/raleway.css\"")
+            && html.contains("@import url(https://fonts.example/raleway.css);"),
+        "{html}"
+    );
+}
+
 /// Each message `render --out` wrote for `campaign`, as (text part, HTML part), in file order.
 fn rendered_bodies(campaign: &CampaignDir) -> Vec<(String, String)> {
     let path = campaign.write();
