@@ -59,7 +59,7 @@ pub fn run(campaign: &Path, json: bool, dry_run: bool) -> Result<(), Error> {
             what: "cannot write JSON".into(),
             source: e.into(),
         })?;
-        println!("{text}");
+        println!("{}", crate::term::inert_json(&text));
         return Ok(());
     }
     print_text(&report);

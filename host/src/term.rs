@@ -47,9 +47,50 @@ pub fn inert_message(bytes: &[u8]) -> String {
     out
 }
 
+/// JSON for a terminal: every character [`inert`] would escape, written as a JSON `\uXXXX`
+/// escape, line breaks between the values kept. serde_json escapes only C0 controls inside
+/// strings; a C1 control or a bidirectional override in a relay's reply would reach the terminal
+/// raw. The escaped text decodes to the same values.
+pub fn inert_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c == '\n' || !needs_escape(c) {
+            out.push(c);
+        } else {
+            // Every character needs_escape names is in the Basic Multilingual Plane.
+            let _ = std::fmt::Write::write_fmt(&mut out, format_args!("\\u{:04x}", c as u32));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_reaches_the_terminal_inert_and_decodes_to_the_same_values() {
+        let reply = "550 5.1.1 \u{202e}gnp.exe \u{9b}2J \x1b[2K bye";
+        let json = serde_json::to_string_pretty(&serde_json::json!({ "reply": reply, "n": 1 }))
+            .expect("json");
+        // Control: serde_json alone leaves the override and the C1 control raw.
+        assert!(
+            json.contains('\u{202e}') && json.contains('\u{9b}'),
+            "{json}"
+        );
+        let shown = inert_json(&json);
+        assert!(
+            !shown.chars().any(|c| c != '\n' && needs_escape(c)),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("\\u202e") && shown.contains("\\u009b"),
+            "{shown}"
+        );
+        let back: serde_json::Value = serde_json::from_str(&shown).expect("still JSON");
+        assert_eq!(back["reply"], reply);
+        assert_eq!(inert_json("{\n  \"a\": \"b\"\n}"), "{\n  \"a\": \"b\"\n}");
+    }
 
     #[test]
     fn escape_sequences_are_made_visible() {

@@ -33,6 +33,9 @@ pub fn append(file: &SuppressFile, lines: &[(String, String)]) -> Result<(), Cam
     } else {
         let date = mail_parser::DateTime::from_timestamp(now()).to_rfc3339();
         for (address, why) in lines {
+            // `why` quotes a bounce (its status and diagnostic), which anyone can write: made
+            // inert, it can neither end the comment line nor put escape sequences in the file.
+            let why = crate::term::inert(why);
             out.push_str(&format!("# {why} {date}\n{address}\n"));
         }
     }
@@ -86,4 +89,39 @@ fn csv_rows(
         .into_inner()
         .map_err(|e| CampaignError::unwritable(written, "cannot append", e.into_error()))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use crate::campaign::suppress::{Suppression, files};
+
+    #[test]
+    fn a_bounces_text_cannot_add_an_entry_or_an_escape_sequence() {
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::write(dir.path().join("s.txt"), "# ours\n").expect("write");
+        let written = files(dir.path(), &[PathBuf::from("s.txt")]);
+        let hostile = "bounced 5.1.1 \x1b]0;owned\x07\u{202e}\nvictim@example.org";
+        super::append(
+            &written[0],
+            &[
+                ("ann@example.org".into(), hostile.into()),
+                ("bob@example.org".into(), "bounced 5.1.1".into()),
+            ],
+        )
+        .expect("append");
+        let text = std::fs::read_to_string(dir.path().join("s.txt")).expect("read");
+        assert!(
+            !text.contains(['\x1b', '\x07', '\u{202e}']),
+            "raw control characters: {text:?}"
+        );
+        assert!(text.contains("# bounced 5.1.1 \\u{1b}]0;owned"), "{text}");
+        let entries = Suppression::load(written).expect("load");
+        assert_eq!(entries.len(), 2, "{text}");
+        assert!(entries.why("victim@example.org").is_none(), "{text}");
+        // Control: an ordinary reason is written as it is.
+        assert!(text.contains("# bounced 5.1.1 "), "{text}");
+        assert!(text.contains("\nbob@example.org\n"), "{text}");
+    }
 }
