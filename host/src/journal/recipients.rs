@@ -102,19 +102,14 @@ impl Journal {
     /// whole list is journaled or none of it. `send` uses [`Journal::apply_list`], which also
     /// takes a list that changed.
     pub fn insert_preflight(&mut self, rows: &[PreflightRow]) -> Result<(), JournalError> {
-        let path = self.path.clone();
-        let tx = self.conn.transaction().map_err(db_error(&path))?;
-        {
-            let mut stmt = tx
-                .prepare(
-                    "INSERT INTO recipients(idx, email, state, hash, message_id, created_at, updated_at, addr, pos, data)
-                     VALUES(?1, ?2, 'pending', ?3, ?4, ?5, ?5, ?6, ?1, ?7)
-                     ON CONFLICT(idx) DO UPDATE SET hash = ?3, message_id = ?4, updated_at = ?5
-                     WHERE state = 'pending'",
-                )
-                .map_err(db_error(&path))?;
-            let t = now();
-            for row in rows {
+        self.insert_each(
+            "INSERT INTO recipients(idx, email, state, hash, message_id, created_at, updated_at,
+                                    addr, pos, data)
+             VALUES(?1, ?2, 'pending', ?3, ?4, ?5, ?5, ?6, ?1, ?7)
+             ON CONFLICT(idx) DO UPDATE SET hash = ?3, message_id = ?4, updated_at = ?5
+             WHERE state = 'pending'",
+            rows,
+            |stmt, row, t| {
                 stmt.execute(params![
                     row.index as i64,
                     row.email,
@@ -124,28 +119,21 @@ impl Journal {
                     crate::campaign::normalise(&row.email),
                     row.data,
                 ])
-                .map_err(db_error(&path))?;
-            }
-        }
-        tx.commit().map_err(db_error(&path))
+            },
+        )
     }
 
     /// Records the recipients a suppression list names, with which file and line. A row
     /// already past pending (sent before the address was suppressed) keeps its state.
     pub fn insert_suppressed(&mut self, rows: &[SuppressedRow]) -> Result<(), JournalError> {
-        let path = self.path.clone();
-        let tx = self.conn.transaction().map_err(db_error(&path))?;
-        {
-            let mut stmt = tx
-                .prepare(
-                    "INSERT INTO recipients(idx, email, state, hash, message_id, reply, created_at, updated_at, addr, pos)
-                     VALUES(?1, ?2, 'suppressed', '', '', ?3, ?4, ?4, ?5, ?1)
-                     ON CONFLICT(idx) DO UPDATE SET state = 'suppressed', reply = ?3, updated_at = ?4
-                     WHERE state = 'pending'",
-                )
-                .map_err(db_error(&path))?;
-            let t = now();
-            for row in rows {
+        self.insert_each(
+            "INSERT INTO recipients(idx, email, state, hash, message_id, reply, created_at,
+                                    updated_at, addr, pos)
+             VALUES(?1, ?2, 'suppressed', '', '', ?3, ?4, ?4, ?5, ?1)
+             ON CONFLICT(idx) DO UPDATE SET state = 'suppressed', reply = ?3, updated_at = ?4
+             WHERE state = 'pending'",
+            rows,
+            |stmt, row, t| {
                 stmt.execute(params![
                     row.index as i64,
                     row.email,
@@ -153,7 +141,25 @@ impl Journal {
                     t,
                     crate::campaign::normalise(&row.email)
                 ])
-                .map_err(db_error(&path))?;
+            },
+        )
+    }
+
+    /// Runs `sql` once per row, through `execute` (given the statement, the row and the time),
+    /// in one transaction: every row is written or none is.
+    fn insert_each<T>(
+        &mut self,
+        sql: &str,
+        rows: &[T],
+        execute: impl Fn(&mut rusqlite::Statement<'_>, &T, i64) -> rusqlite::Result<usize>,
+    ) -> Result<(), JournalError> {
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(db_error(&path))?;
+        {
+            let mut stmt = tx.prepare(sql).map_err(db_error(&path))?;
+            let t = now();
+            for row in rows {
+                execute(&mut stmt, row, t).map_err(db_error(&path))?;
             }
         }
         tx.commit().map_err(db_error(&path))
