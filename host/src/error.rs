@@ -8,6 +8,10 @@
 
 use crate::{bounces, campaign, commands, journal, message, render, sandbox, send, transport};
 
+/// An error and its sources joined by ": ", the sentence an operator reads. It is the sandbox's,
+/// which quotes errors too and may use nothing else in the crate.
+pub use crate::sandbox::chain;
+
 /// Any failure that ends a command.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -215,18 +219,4 @@ fn command_kind(e: &commands::CommandError) -> ErrorKind {
         | commands::CommandError::Suppressed { .. }
         | commands::CommandError::OutputNotEmpty(_) => ErrorKind::Input,
     }
-}
-
-/// An error and every error below it ([`source`](std::error::Error::source)), joined by ": ":
-/// the sentence an operator reads. Each error's own text leaves its source out, so nothing is
-/// said twice.
-pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut next = error.source();
-    while let Some(cause) = next {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        next = cause.source();
-    }
-    text
 }

@@ -90,8 +90,8 @@ impl Sandbox {
     /// Compiles (or loads from the on-disk cache) and links the renderer, as it is.
     ///
     /// `parallelism` bounds how many messages may render at once; the instance pool is sized
-    /// for it. The error with its sources, joined as the crate's `chain` joins them, is one
-    /// sentence fit to show the operator.
+    /// for it. The error with its sources, joined by [`chain`], is one sentence fit to show the
+    /// operator.
     pub fn load(
         source: Source<'_>,
         limits: Limits,
@@ -414,10 +414,11 @@ fn memfd_seal_refused(e: &wasmtime::Error) -> bool {
         .any(|cause| cause.to_string().contains("cannot add seals to the memfd"))
 }
 
-/// `error` and its sources joined by ": ", the sentence the crate's `chain` makes (the sandbox has
-/// its own, depending on nothing else): where a failure must be kept as text, it reads as it
-/// did before the cause was a source.
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+/// An error and every error below it ([`source`](std::error::Error::source)), joined by ": ":
+/// the sentence an operator reads. Each error's own text leaves its source out, so nothing is
+/// said twice. The crate's errors use it too (`crate::chain`); it lives here because the sandbox
+/// may use nothing else in the crate.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut next = error.source();
     while let Some(cause) = next {
