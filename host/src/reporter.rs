@@ -162,14 +162,16 @@ impl Reporter {
         match event {
             Event::Note(note) => eprintln!("isomail: note: {}", inert(note)),
             Event::RecoveredAmbiguous(n) => eprintln!(
-                "isomail: {n} recipient(s) were in flight when an earlier run stopped; marked ambiguous (see `isomail status`)"
+                "isomail: {n} recipient(s) were in flight when an earlier run stopped; marked \
+                 ambiguous (see `isomail status`)"
             ),
             Event::SuppressedNow(n) => eprintln!(
                 "isomail: {n} pending recipient(s) are now on a suppression list and will not be sent"
             ),
             Event::Problem(problem) => eprintln!("  {}", inert(problem)),
             Event::Rendered(r) => println!(
-                "{} {} recipients: {} rendered, {} failed, {} flagged by safety checks{}; {:.1} KiB average; {:.3} s ({:.0} messages/s)",
+                "{} {} recipients: {} rendered, {} failed, {} flagged by safety checks{}; {:.1} \
+                 KiB average; {:.3} s ({:.0} messages/s)",
                 r.verb,
                 r.recipients,
                 r.rendered,
@@ -219,7 +221,8 @@ impl Reporter {
                 "isomail: stopping at once; messages that were in flight will be reported ambiguous"
             ),
             Event::NothingToHalt(campaign) => println!(
-                "no `isomail send` is running for {}: nothing to halt, and nothing was recorded (the next send starts as usual)",
+                "no `isomail send` is running for {}: nothing to halt, and nothing was recorded \
+                 (the next send starts as usual)",
                 inert(&campaign.display().to_string())
             ),
             Event::ListChanged(c) => eprintln!("{}", list_changes(c)),
@@ -310,7 +313,8 @@ fn list_changes(c: &ListChanges) -> String {
     out.push_str(&format!(
         "\n  new: pending, rendered and checked before anything is sent\
          \n  removed: {} not yet mailed are journaled as removed and never mailed; {} already settled keep their fate\
-         \n  changed: {} pending are rendered and checked again; {} already settled keep their fate and are not mailed again\
+         \n  changed: {} pending are rendered and checked again; {} already settled keep their \
+          fate and are not mailed again\
          \n  everyone already sent, failed, ambiguous, suppressed or bounced keeps that, wherever their row moved",
         c.removed,
         c.removed_settled,

@@ -60,11 +60,13 @@ impl std::fmt::Display for CampaignFinding {
             } => write!(
                 f,
                 "message size grows with position in the list beyond what recipients' own data explains \
-                 (rank correlation {rank_correlation:.3} over {messages} messages): the signature of data accumulating across messages"
+                 (rank correlation {rank_correlation:.3} over {messages} messages): the signature \
+                  of data accumulating across messages"
             ),
             CampaignFinding::GrowingPrefix { first, last } => write!(
                 f,
-                "messages #{first} to #{last} each begin with a longer copy of the message before: the signature of data accumulating across messages"
+                "messages #{first} to #{last} each begin with a longer copy of the message before: \
+                 the signature of data accumulating across messages"
             ),
         }
     }

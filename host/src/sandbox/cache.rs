@@ -528,7 +528,8 @@ mod tests {
             stop.store(true, Ordering::Relaxed);
         });
         eprintln!(
-            "{rounds} rounds: {real} loaded the real entry, {refused} refused a link, {compiled} compiled or loaded the real one, {planted} loaded the planted entry"
+            "{rounds} rounds: {real} loaded the real entry, {refused} refused a link, {compiled} \
+             compiled or loaded the real one, {planted} loaded the planted entry"
         );
         assert_eq!(planted, 0, "the attacker's code was loaded");
         assert!(

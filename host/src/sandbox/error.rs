@@ -223,7 +223,8 @@ mod tests {
         );
         assert_eq!(
             host.to_string(),
-            "the host could not make the renderer's instance (not the renderer's doing): instantiate: cannot add seals to the memfd"
+            "the host could not make the renderer's instance (not the renderer's doing): \
+             instantiate: cannot add seals to the memfd"
         );
         // Control: the renderer's own limits and traps stay the renderer's, at either step.
         for of in [RenderFailure::of_call, RenderFailure::of_instantiation] {

@@ -76,7 +76,8 @@ pub enum SendError {
     JournalPoisoned,
     /// Every message rendered and checked before the first is sent: these were not fit.
     #[error(
-        "preflight: {problems} message(s) failed to render or failed a safety check, {findings} campaign-wide finding(s); nothing was sent"
+        "preflight: {problems} message(s) failed to render or failed a safety check, {findings} \
+         campaign-wide finding(s); nothing was sent"
     )]
     Preflight { problems: usize, findings: usize },
     /// The send stopped: the journal is consistent and a later run goes on from it.

@@ -59,7 +59,8 @@ impl std::fmt::Display for HaltReason {
                 certain: false,
             } => write!(
                 f,
-                "failure-rate gate: {permanent} of {of} messages in stage {stage} failed permanently, above max_failure_rate = {max}"
+                "failure-rate gate: {permanent} of {of} messages in stage {stage} failed \
+                 permanently, above max_failure_rate = {max}"
             ),
             HaltReason::FailureRate {
                 permanent,
@@ -69,7 +70,8 @@ impl std::fmt::Display for HaltReason {
                 ..
             } => write!(
                 f,
-                "failure-rate gate: {permanent} permanent failures already in a stage of {of}, above max_failure_rate = {max}"
+                "failure-rate gate: {permanent} permanent failures already in a stage of {of}, \
+                 above max_failure_rate = {max}"
             ),
             HaltReason::BounceRate {
                 stage,

@@ -26,7 +26,8 @@ use super::{Attempt, BoxFuture, Delivery, Outgoing, Reply, Transport, TransportE
 /// Connection attempts per message before the relay counts as unreachable.
 const CONNECT_ATTEMPTS: u32 = 3;
 /// Why a relay without STARTTLS is not used; it will not start offering it on a retry.
-const NO_STARTTLS: &str = "the relay does not offer STARTTLS, which is required (set tls = \"none\" to send in the clear)";
+const NO_STARTTLS: &str = "the relay does not offer STARTTLS, which is required (set tls = \
+     \"none\" to send in the clear)";
 /// Reconnect backoff: first delay and ceiling.
 const BACKOFF_FIRST: Duration = Duration::from_millis(200);
 const BACKOFF_CAP: Duration = Duration::from_secs(30);
