@@ -4,7 +4,8 @@
 //! journaled) shows what running it often costs.
 //!
 //! `cargo bench --bench bounces [-- N]` (N messages, default 10000; a tenth of them recipients'
-//! ARF reports, a tenth delays, four tenths hard bounces, four tenths unrelated).
+//! ARF reports, a tenth delays, a tenth Exim's plain-text notices of a block of our IP, four
+//! tenths hard-bounce DSNs, three tenths unrelated).
 
 use std::path::Path;
 use std::time::Instant;
@@ -28,15 +29,32 @@ fn dsn(to: &str, rcpt: &str, action: &str, status: &str, i: usize) -> String {
     )
 }
 
-fn arf(rcpt: &str, i: usize) -> String {
+fn arf(verp: &str, rcpt: &str, i: usize) -> String {
     format!(
         "From: abuse@isp.example.net\nTo: abuse@example.org\nSubject: complaint\n\
          MIME-Version: 1.0\nContent-Type: multipart/report; report-type=feedback-report; boundary=\"f{i}\"\n\n\
          --f{i}\nContent-Type: text/plain\n\nAn abuse report.\n\n\
          --f{i}\nContent-Type: message/feedback-report\n\nFeedback-Type: abuse\nVersion: 1\n\
-         Original-Rcpt-To: <{rcpt}>\n\n\
+         Original-Rcpt-To: <{rcpt}>\nOriginal-Mail-From: <{verp}>\n\n\
          --f{i}\nContent-Type: message/rfc822\n\nFrom: news@example.org\nTo: {rcpt}\n\
          Subject: News\n\nHello.\n\n--f{i}--\n"
+    )
+}
+
+/// Exim's plain-text notice (no delivery-status part).
+fn exim(verp: &str, rcpt: &str, i: usize) -> String {
+    format!(
+        "Return-Path: <>\nDelivered-To: {verp}\nFrom: Mail Delivery System <Mailer-Daemon@mx{i}.example.net>\n\
+         To: {verp}\nSubject: Mail delivery failed: returning message to sender\n\
+         Message-Id: <E1v{i}-000Ab1-2C@mx.example.net>\nAuto-Submitted: auto-replied\n\n\
+         This message was created automatically by mail delivery software.\n\n\
+         A message that you sent could not be delivered to one or more of its\n\
+         recipients. This is a permanent error. The following address(es) failed:\n\n  {rcpt}\n\
+         \x20   host mx.example.net [203.0.113.9]\n\
+         \x20   SMTP error from remote mail server after RCPT TO:<{rcpt}>:\n\
+         \x20   550 5.7.1 Service unavailable; client [192.0.2.10] blocked using zen.spamhaus.org\n\n\
+         ------ This is a copy of the message, including all the headers. ------\n\n\
+         From: news@example.org\nTo: {rcpt}\nSubject: News\n\nHello.\n"
     )
 }
 
@@ -102,7 +120,8 @@ fn setup(dir: &Path, n: usize) -> (Campaign, Journal) {
         let text = match i % 10 {
             0..=3 => dsn(&verp, &rcpt, "failed", "5.1.1", i),
             4 => dsn(&verp, &rcpt, "delayed", "4.4.1", i),
-            5 => arf(&rcpt, i),
+            5 => arf(&verp, &rcpt, i),
+            6 => exim(&verp, &rcpt, i),
             _ => unrelated(i),
         };
         std::fs::write(

@@ -134,15 +134,21 @@ fn bounces(path: &Path, maildir: Option<&Path>) -> Result<(), Error> {
         );
     }
     println!(
-        "{}: {} new, {} already read; {} bounced, {} soft bounces, {} complaints, {} added to the \
-         suppress file, {} not for this campaign, {} left for later (still sending)",
+        "{}: {} new, {} already read; {} bounced, {} soft bounces, {} about the sender, {} \
+         unclassified, {} complaints, {} added to the suppress file, {} unverified (no valid \
+         token: nobody moved), {} unreadable, {} not for this campaign, {} left for later (still \
+         sending)",
         term::inert(&maildir.display().to_string()),
         t.read,
         t.known,
         t.hard,
         t.soft,
+        t.sender,
+        t.unclassified,
         t.complaints,
         t.appended,
+        t.unverified,
+        t.unreadable,
         t.other,
         t.deferred
     );

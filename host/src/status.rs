@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::Error;
-use crate::journal::{Counts, Journal, SeedRow, State};
+use crate::journal::{Counts, Journal, ReasonCount, SeedRow, State, StrayReport};
 use crate::term::{inert, shown};
 
 #[derive(Serialize)]
@@ -21,7 +21,32 @@ struct Report {
     bounced_recipients: Vec<RecipientReport>,
     ambiguous_recipients: Vec<RecipientReport>,
     seeds: Vec<SeedRow>,
+    /// Recipients per stage, receiving domain, kind and reason of the reports about them.
+    bounce_reasons: Vec<ReasonCount>,
+    /// Reports that moved nobody: without a valid VERP token, or unreadable.
+    unverified_reports: Vec<StrayShown>,
+    unreadable_reports: Vec<StrayShown>,
     halt_requested: bool,
+}
+
+/// A report that moved nobody, its named address masked (anyone could have written it).
+#[derive(Serialize)]
+struct StrayShown {
+    name: String,
+    reason: Option<String>,
+    named: Option<String>,
+    diagnostic: Option<String>,
+}
+
+impl From<StrayReport> for StrayShown {
+    fn from(r: StrayReport) -> StrayShown {
+        StrayShown {
+            name: r.name,
+            reason: r.reason,
+            named: r.named.as_deref().map(crate::campaign::recipients::mask),
+            diagnostic: r.diagnostic,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -33,6 +58,10 @@ struct StageReport {
     /// complained, as `isomail bounces` (or the bounce gate) read them.
     bounced: usize,
     soft_bounces: usize,
+    /// Failures about the sender (a block of our IP or domain, authentication, content,
+    /// rate) and failures of no recognised cause: neither suppresses anyone.
+    sender_failures: usize,
+    unclassified_failures: usize,
     complaints: usize,
     outcome: Option<String>,
 }
@@ -71,6 +100,7 @@ fn read(campaign: &Path, journal: &Journal) -> Result<Report, Error> {
     let counts = journal.counts()?;
     let sent_per_stage = journal.sent_per_stage()?;
     let bounces = journal.bounces_per_stage()?;
+    let strays = journal.stray_reports()?;
     let recipients = |state| -> Result<Vec<RecipientReport>, Error> {
         Ok(journal
             .rows_in(state)?
@@ -105,6 +135,8 @@ fn read(campaign: &Path, journal: &Journal) -> Result<Report, Error> {
                         .map_or(0, |(_, n)| *n),
                     bounced: b.map_or(0, |b| b.hard),
                     soft_bounces: b.map_or(0, |b| b.soft),
+                    sender_failures: b.map_or(0, |b| b.sender),
+                    unclassified_failures: b.map_or(0, |b| b.unclassified),
                     complaints: b.map_or(0, |b| b.complaints),
                     outcome,
                 }
@@ -114,8 +146,75 @@ fn read(campaign: &Path, journal: &Journal) -> Result<Report, Error> {
         bounced_recipients: recipients(State::Bounced)?,
         ambiguous_recipients: recipients(State::Ambiguous)?,
         seeds: journal.seeds()?,
+        bounce_reasons: journal.report_reasons()?,
+        unverified_reports: strays
+            .iter()
+            .filter(|r| r.kind == "unverified")
+            .cloned()
+            .map(StrayShown::from)
+            .collect(),
+        unreadable_reports: strays
+            .into_iter()
+            .filter(|r| r.kind == "unreadable")
+            .map(StrayShown::from)
+            .collect(),
         halt_requested: journal.halt_requested()?,
     })
+}
+
+/// One stage's reports by receiving domain: `gmail.com: 2 unknown-user (hard), 1 …`.
+fn print_reasons(report: &Report, stage: usize) {
+    let mut domains: Vec<(&str, Vec<String>)> = Vec::new();
+    for r in report
+        .bounce_reasons
+        .iter()
+        .filter(|r| r.stage == Some(stage))
+    {
+        let what = format!(
+            "{} {} ({})",
+            r.recipients,
+            shown(r.reason.as_deref().unwrap_or("-")),
+            r.kind
+        );
+        match domains.iter_mut().find(|(d, _)| *d == r.domain) {
+            Some((_, list)) => list.push(what),
+            None => domains.push((&r.domain, vec![what])),
+        }
+    }
+    for (domain, list) in domains {
+        println!("      {}: {}", inert(domain), list.join(", "));
+    }
+}
+
+/// The reports that moved nobody: unverified (forgery is the usual cause) and unreadable.
+fn print_strays(report: &Report) {
+    if !report.unverified_reports.is_empty() {
+        println!(
+            "unverified reports (no valid VERP token: nobody bounced, complained or suppressed): {}",
+            report.unverified_reports.len()
+        );
+        for r in report.unverified_reports.iter().take(20) {
+            println!(
+                "  {}: names {}, {}",
+                inert(&r.name),
+                inert(r.named.as_deref().unwrap_or("nobody")),
+                shown(r.reason.as_deref().unwrap_or("-"))
+            );
+        }
+    }
+    if !report.unreadable_reports.is_empty() {
+        println!(
+            "unreadable mail in the bounce mailbox (skipped for good): {}",
+            report.unreadable_reports.len()
+        );
+        for r in report.unreadable_reports.iter().take(20) {
+            println!(
+                "  {}: {}",
+                inert(&r.name),
+                shown(r.diagnostic.as_deref().unwrap_or("-"))
+            );
+        }
+    }
 }
 
 /// Every bounced recipient with the DSN's status and diagnostic (foreign text: shown inert).
@@ -169,12 +268,15 @@ fn print_text(report: &Report) {
             s.sent,
             shown(s.outcome.as_deref().unwrap_or("running or interrupted"))
         );
-        if s.bounced + s.soft_bounces + s.complaints > 0 {
+        if s.bounced + s.soft_bounces + s.sender_failures + s.unclassified_failures + s.complaints
+            > 0
+        {
             println!(
-                "    bounces: {} hard, {} soft; {} complaints",
-                s.bounced, s.soft_bounces, s.complaints
+                "    bounces: {} hard, {} soft, {} about the sender, {} unclassified; {} complaints",
+                s.bounced, s.soft_bounces, s.sender_failures, s.unclassified_failures, s.complaints
             );
         }
+        print_reasons(report, s.stage);
     }
     if !report.failures.is_empty() {
         println!("failed:");
@@ -189,6 +291,7 @@ fn print_text(report: &Report) {
         }
     }
     print_bounced(report);
+    print_strays(report);
     if !report.ambiguous_recipients.is_empty() {
         println!(
             "ambiguous (may or may not have arrived; re-sent only with `isomail send --resend-ambiguous`):"

@@ -26,10 +26,10 @@ fn misbehaving(locals: &[String]) -> CampaignDir {
 }
 
 /// What one run of the real binary said (it derefs to its [`Run`]) and cost.
-struct Measured {
+pub(crate) struct Measured {
     run: Run,
-    peak_rss_bytes: u64,
-    took: Duration,
+    pub(crate) peak_rss_bytes: u64,
+    pub(crate) took: Duration,
 }
 
 impl std::ops::Deref for Measured {
@@ -44,7 +44,7 @@ impl std::ops::Deref for Measured {
     clippy::zombie_processes,
     reason = "the child is reaped by wait4, which also reports its peak memory"
 )]
-fn run_measured(args: &[&str], campaign: &std::path::Path) -> Measured {
+pub(crate) fn run_measured(args: &[&str], campaign: &std::path::Path) -> Measured {
     use std::io::Read;
     let started = Instant::now();
     let mut command = isomail_command(args);

@@ -6,7 +6,12 @@
 //! mailbox is normal). What was read is recorded in the journal by the file's unique name and
 //! content hash, so running this again, often, or while a `send` runs, counts nothing twice.
 
+mod dsn;
 mod error;
+mod matcher;
+mod mime;
+mod plain;
+pub mod reason;
 mod report;
 
 pub use error::BouncesError;
@@ -18,10 +23,13 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::Error;
-use crate::campaign::{Campaign, tokens::TOKEN};
+use crate::campaign::Campaign;
+use crate::campaign::suppress::normalise;
 use crate::digest::hex;
 use crate::journal::{Journal, ReportRecord, State};
-pub use report::{DsnRecipient, Parsed, Severity, parse};
+use matcher::{Matcher, Whose};
+use reason::{Class, Reason};
+pub use report::{Bounce, Complaint, Failure, Original, Parsed, parse};
 
 /// Larger mail is not a report isomail reads (a DSN carries at most the original's headers).
 const MAX_REPORT_BYTES: u64 = 16 << 20;
@@ -33,14 +41,23 @@ pub struct Tally {
     pub read: usize,
     /// Files skipped because the journal has them already.
     pub known: usize,
-    /// Recipients newly `bounced`.
+    /// Recipients newly `bounced` (the recipient is gone: unknown user or domain, moved).
     pub hard: usize,
-    /// Soft bounces (delays, 4.x.x) recorded.
+    /// Temporary failures and delays (mailbox full, greylisted, …): recorded only.
     pub soft: usize,
+    /// Failures about the sender (a block of our IP or domain, authentication, content, rate):
+    /// recorded, never suppressing the recipient.
+    pub sender: usize,
+    /// Failures whose cause is not recognised: recorded only.
+    pub unclassified: usize,
     /// Recipients newly `complained`.
     pub complaints: usize,
+    /// Reports without a valid token while VERP is on: about nobody.
+    pub unverified: usize,
     /// Mail that is not a report, or a report for someone not in this campaign.
     pub other: usize,
+    /// Mail isomail will not read (too large, a shape no report has): recorded once.
+    pub unreadable: usize,
     /// Reports for a recipient still being sent: left for the next reading.
     pub deferred: usize,
     /// Addresses appended to the first suppress file.
@@ -49,126 +66,148 @@ pub struct Tally {
     pub no_suppress_file: bool,
 }
 
-/// Who a report is about: by the token of the VERP address, or by address.
-struct Matcher {
-    verp: Option<(String, String)>,
-    by_token: HashMap<String, usize>,
-    by_email: HashMap<String, usize>,
-    rows: HashMap<usize, (String, State)>,
-}
-
-impl Matcher {
-    fn new(campaign: &Campaign, journal: &Journal) -> Result<Matcher, Error> {
-        let verp = campaign
-            .delivery
-            .return_path
-            .as_deref()
-            .and_then(|p| p.split_once(TOKEN))
-            .map(|(a, b)| (a.to_ascii_lowercase(), b.to_ascii_lowercase()));
-        let (mut by_token, mut by_email, mut rows) =
-            (HashMap::new(), HashMap::new(), HashMap::new());
-        for row in journal.all_rows()? {
-            if let (Some(_), Some(tokens)) = (&verp, &campaign.tokens) {
-                by_token.insert(tokens.token(&row.email), row.index);
-            }
-            by_email.insert(crate::campaign::suppress::normalise(&row.email), row.index);
-            rows.insert(row.index, (row.email, row.state));
-        }
-        Ok(Matcher {
-            verp,
-            by_token,
-            by_email,
-            rows,
-        })
-    }
-
-    /// The recipient whose VERP address is among `addresses`.
-    fn by_verp(&self, addresses: &[String]) -> Option<usize> {
-        let (prefix, suffix) = self.verp.as_ref()?;
-        addresses.iter().find_map(|a| {
-            let lower = a.to_ascii_lowercase();
-            if lower.len() <= prefix.len() + suffix.len()
-                || !lower.starts_with(prefix.as_str())
-                || !lower.ends_with(suffix.as_str())
-            {
-                return None;
-            }
-            // The token is case-sensitive: cut it from the address as written.
-            let token = a.get(prefix.len()..a.len() - suffix.len())?;
-            self.by_token.get(token).copied()
-        })
-    }
-
-    fn by_address(&self, addresses: &[String]) -> Option<usize> {
-        addresses.iter().find_map(|a| {
-            self.by_email
-                .get(&crate::campaign::suppress::normalise(a))
-                .copied()
-        })
-    }
-}
-
 /// What to do about one mail.
 struct Decision {
     index: Option<usize>,
     kind: &'static str,
+    reason: Option<String>,
     status: Option<String>,
+    reply: Option<u16>,
     diagnostic: Option<String>,
+    /// The address the report names, kept for a report about nobody (shown masked).
+    named: Option<String>,
+}
+
+impl Decision {
+    fn other(kind: &'static str) -> Decision {
+        Decision {
+            index: None,
+            kind,
+            reason: None,
+            status: None,
+            reply: None,
+            diagnostic: None,
+            named: None,
+        }
+    }
+}
+
+/// The kind a failure of `class` is journaled as.
+fn kind_of(class: Class) -> &'static str {
+    match class {
+        Class::Gone => "hard",
+        Class::Temporary => "soft",
+        Class::Sender => "sender",
+        Class::Unclassified => "unclassified",
+    }
+}
+
+/// Which failure of a report speaks for it: the recipient gone first, then a block of ours.
+fn rank(f: &Failure) -> u8 {
+    match f.reason.class() {
+        Class::Gone => 0,
+        Class::Sender => 1,
+        Class::Unclassified => 2,
+        Class::Temporary => 3,
+    }
 }
 
 fn decide(parsed: Parsed, matcher: &Matcher) -> Decision {
-    let other = Decision {
-        index: None,
-        kind: "other",
-        status: None,
-        diagnostic: None,
-    };
     match parsed {
-        Parsed::NotAReport => other,
-        Parsed::Dsn {
-            addressed_to,
-            recipients,
-        } => {
-            let by_verp = matcher.by_verp(&addressed_to);
-            // With the VERP address the report is about that recipient; the worst block counts.
-            let found = recipients.iter().filter_map(|r| {
-                let index = by_verp.or_else(|| matcher.by_address(&r.addresses))?;
-                (r.severity() != Severity::None).then_some((index, r))
-            });
-            let Some((index, r)) = found.min_by_key(|(_, r)| r.severity() != Severity::Hard) else {
-                return other;
+        Parsed::NotAReport => Decision::other("other"),
+        Parsed::Unreadable(why) => Decision {
+            diagnostic: Some(why),
+            ..Decision::other("unreadable")
+        },
+        Parsed::Bounce(bounce) => decide_bounce(&bounce, matcher),
+        Parsed::Complaint(complaint) => decide_complaint(&complaint, matcher),
+    }
+}
+
+fn decide_bounce(bounce: &Bounce, matcher: &Matcher) -> Decision {
+    let named: Vec<&str> = bounce
+        .failures
+        .iter()
+        .flat_map(|f| f.addresses.iter().map(String::as_str))
+        .collect();
+    let whose = matcher.whose(&bounce.addressed_to, &bounce.original, &named);
+    let index = match whose {
+        Whose::Token(i) | Whose::Named(i) => i,
+        Whose::Unverified => {
+            return Decision {
+                named: named.first().map(|a| (*a).to_owned()),
+                reason: bounce
+                    .failures
+                    .iter()
+                    .min_by_key(|f| rank(f))
+                    .map(|f| f.reason.as_str().to_owned()),
+                ..Decision::other("unverified")
             };
-            Decision {
-                index: Some(index),
-                kind: if r.severity() == Severity::Hard {
-                    "hard"
-                } else {
-                    "soft"
-                },
-                status: Some(r.status.clone()).filter(|s| !s.is_empty()),
-                diagnostic: r.diagnostic.clone(),
-            }
         }
-        Parsed::Complaint {
-            addressed_to,
-            recipients,
-            original_return_path,
-            feedback_type,
-        } => {
-            let index = matcher
-                .by_verp(&addressed_to)
-                .or_else(|| matcher.by_verp(&original_return_path))
-                .or_else(|| matcher.by_address(&recipients));
-            match index {
-                None => other,
-                Some(index) => Decision {
-                    index: Some(index),
-                    kind: "complaint",
-                    status: None,
-                    diagnostic: Some(format!("complaint ({feedback_type})")),
-                },
-            }
+        Whose::Nobody => return Decision::other("other"),
+    };
+    let email = matcher.rows.get(&index).map(|r| normalise(&r.0));
+    let about = |f: &&Failure| f.addresses.iter().any(|a| Some(normalise(a)) == email);
+    // With a token the whole report is about its recipient; by address, only what names them.
+    let failure = match whose {
+        Whose::Token(_) => bounce
+            .failures
+            .iter()
+            .filter(about)
+            .min_by_key(|f| rank(f))
+            .or_else(|| bounce.failures.iter().min_by_key(|f| rank(f))),
+        _ => bounce.failures.iter().filter(about).min_by_key(|f| rank(f)),
+    };
+    let Some(f) = failure else {
+        return Decision::other("other");
+    };
+    Decision {
+        index: Some(index),
+        kind: kind_of(f.reason.class()),
+        reason: Some(f.reason.as_str().to_owned()),
+        status: f.status.clone(),
+        reply: f.reply,
+        diagnostic: f.diagnostic.clone(),
+        named: None,
+    }
+}
+
+fn decide_complaint(complaint: &Complaint, matcher: &Matcher) -> Decision {
+    let named: Vec<&str> = complaint.recipients.iter().map(String::as_str).collect();
+    let feedback = complaint.feedback_type.as_str();
+    let (kind, reason) = match feedback {
+        // A DMARC/DKIM/SPF failure report (RFC 6591) or a virus found in our mail: about us.
+        "auth-failure" => ("sender", Reason::Authentication.as_str().to_owned()),
+        "virus" => ("sender", Reason::Spam.as_str().to_owned()),
+        // A reader saying it is not spam is no complaint.
+        "not-spam" => return Decision::other("other"),
+        _ => ("complaint", crate::term::inert(feedback).into_owned()),
+    };
+    let index = match matcher.whose(&complaint.addressed_to, &complaint.original, &named) {
+        Whose::Token(i) | Whose::Named(i) => i,
+        Whose::Unverified => {
+            return Decision {
+                named: named.first().map(|a| (*a).to_owned()),
+                reason: Some(reason),
+                ..Decision::other("unverified")
+            };
         }
+        Whose::Nobody => return Decision::other("other"),
+    };
+    Decision {
+        index: Some(index),
+        kind,
+        diagnostic: Some(format!(
+            "{} report ({})",
+            if kind == "complaint" {
+                "complaint"
+            } else {
+                "feedback"
+            },
+            reason
+        )),
+        reason: Some(reason),
+        ..Decision::other(kind)
     }
 }
 
@@ -200,76 +239,134 @@ fn maildir_files(maildir: &Path) -> Result<Vec<(String, PathBuf)>, BouncesError>
     Ok(files)
 }
 
-/// Reads a file, at most [`MAX_REPORT_BYTES`]; `None` when it is larger or vanished.
-fn read_mail(path: &Path) -> Option<Vec<u8>> {
+/// A mail file as read.
+enum Mail {
+    Bytes(Vec<u8>),
+    /// Larger than [`MAX_REPORT_BYTES`]: its first bytes, which name it in the journal.
+    TooLarge(Vec<u8>),
+    /// Vanished, not a regular file, or unreadable now: tried again next time.
+    Gone,
+}
+
+/// Reads a file, at most [`MAX_REPORT_BYTES`].
+fn read_mail(path: &Path) -> Mail {
     // A regular file only: a FIFO planted in the mailbox would hang the reader.
-    let file = crate::input_file::open(path, MAX_REPORT_BYTES).ok()?;
+    let Ok(file) = crate::input_file::open(path, u64::MAX) else {
+        return Mail::Gone;
+    };
     let mut bytes = Vec::new();
-    file.take(MAX_REPORT_BYTES + 1)
+    if file
+        .take(MAX_REPORT_BYTES + 1)
         .read_to_end(&mut bytes)
-        .ok()?;
-    (bytes.len() as u64 <= MAX_REPORT_BYTES).then_some(bytes)
+        .is_err()
+    {
+        return Mail::Gone;
+    }
+    if bytes.len() as u64 > MAX_REPORT_BYTES {
+        bytes.truncate(64 << 10);
+        return Mail::TooLarge(bytes);
+    }
+    Mail::Bytes(bytes)
+}
+
+/// What one reading has found so far.
+struct Reading<'a> {
+    matcher: &'a Matcher,
+    tally: Tally,
+    records: Vec<ReportRecord>,
+    moved: HashMap<usize, State>,
+    seen_now: HashSet<String>,
+    names: HashSet<String>,
+    hashes: HashSet<String>,
+}
+
+impl Reading<'_> {
+    /// Reads one file of the mailbox.
+    fn file(&mut self, name: String, path: &Path) {
+        if self.names.contains(&name) || !self.seen_now.insert(name.clone()) {
+            self.tally.known += 1;
+            return;
+        }
+        let (bytes, decision) = match read_mail(path) {
+            Mail::Gone => return,
+            Mail::TooLarge(start) => {
+                let why = format!("larger than {} MiB: not a report", MAX_REPORT_BYTES >> 20);
+                (
+                    start,
+                    Decision {
+                        diagnostic: Some(why),
+                        ..Decision::other("unreadable")
+                    },
+                )
+            }
+            Mail::Bytes(bytes) => {
+                let decision = decide(parse(&bytes), self.matcher);
+                (bytes, decision)
+            }
+        };
+        self.tally.read += 1;
+        let hash = hex(&Sha256::digest(&bytes));
+        if !self.hashes.insert(hash.clone()) {
+            self.records
+                .push(record(name, hash, Decision::other("duplicate"), None));
+            return;
+        }
+        let Some(index) = decision.index else {
+            match decision.kind {
+                "unverified" => self.tally.unverified += 1,
+                "unreadable" => self.tally.unreadable += 1,
+                _ => self.tally.other += 1,
+            }
+            self.records.push(record(name, hash, decision, None));
+            return;
+        };
+        let state = self
+            .moved
+            .get(&index)
+            .copied()
+            .or_else(|| self.matcher.rows.get(&index).map(|r| r.1));
+        if matches!(state, Some(State::Pending | State::Sending) | None) {
+            // Not sent yet, or its `sent` not journaled yet: the next reading takes it.
+            self.tally.deferred += 1;
+            self.seen_now.remove(&name);
+            self.hashes.remove(&hash);
+            return;
+        }
+        let new_state = transition(decision.kind, state);
+        match (decision.kind, new_state) {
+            ("hard", Some(_)) => self.tally.hard += 1,
+            ("complaint", Some(_)) => self.tally.complaints += 1,
+            ("soft", _) => self.tally.soft += 1,
+            ("sender", _) => self.tally.sender += 1,
+            ("unclassified", _) => self.tally.unclassified += 1,
+            _ => {}
+        }
+        if let Some(s) = new_state {
+            self.moved.insert(index, s);
+        }
+        self.records.push(record(name, hash, decision, new_state));
+    }
 }
 
 /// Reads `maildir` once and records what it found for `campaign` in `journal`.
 pub fn process(campaign: &Campaign, journal: &mut Journal, maildir: &Path) -> Result<Tally, Error> {
     let matcher = Matcher::new(campaign, journal)?;
-    let (names, mut hashes) = journal.reports_read()?;
-    let mut tally = Tally::default();
-    let mut records = Vec::new();
-    let mut moved: HashMap<usize, State> = HashMap::new();
-    let mut seen_now: HashSet<String> = HashSet::new();
+    let (names, hashes) = journal.reports_read()?;
+    let mut reading = Reading {
+        matcher: &matcher,
+        tally: Tally::default(),
+        records: Vec::new(),
+        moved: HashMap::new(),
+        seen_now: HashSet::new(),
+        names,
+        hashes,
+    };
     for (name, path) in maildir_files(maildir)? {
-        if names.contains(&name) || !seen_now.insert(name.clone()) {
-            tally.known += 1;
-            continue;
-        }
-        let Some(bytes) = read_mail(&path) else {
-            continue;
-        };
-        tally.read += 1;
-        let hash = hex(&Sha256::digest(&bytes));
-        if !hashes.insert(hash.clone()) {
-            records.push(record(name, hash, None, "duplicate", None));
-            continue;
-        }
-        let decision = decide(parse(&bytes), &matcher);
-        let Some(index) = decision.index else {
-            tally.other += 1;
-            records.push(record(name, hash, None, "other", None));
-            continue;
-        };
-        let state = moved
-            .get(&index)
-            .copied()
-            .or_else(|| matcher.rows.get(&index).map(|r| r.1));
-        if matches!(state, Some(State::Pending | State::Sending) | None) {
-            // Not sent yet, or its `sent` not journaled yet: the next reading takes it.
-            tally.deferred += 1;
-            seen_now.remove(&name);
-            hashes.remove(&hash);
-            continue;
-        }
-        let new_state = transition(decision.kind, state);
-        match (decision.kind, new_state) {
-            ("hard", Some(_)) => tally.hard += 1,
-            ("complaint", Some(_)) => tally.complaints += 1,
-            ("soft", _) => tally.soft += 1,
-            _ => {}
-        }
-        if let Some(s) = new_state {
-            moved.insert(index, s);
-        }
-        records.push(ReportRecord {
-            name,
-            hash,
-            index: Some(index),
-            kind: decision.kind,
-            status: decision.status,
-            diagnostic: decision.diagnostic,
-            new_state,
-        });
+        reading.file(name, &path);
     }
+    let Reading {
+        mut tally, records, ..
+    } = reading;
     suppress(
         campaign,
         &matcher,
@@ -285,21 +382,18 @@ fn state_before(matcher: &Matcher) -> impl Fn(usize) -> Option<State> + '_ {
     |index| matcher.rows.get(&index).map(|r| r.1)
 }
 
-fn record(
-    name: String,
-    hash: String,
-    index: Option<usize>,
-    kind: &'static str,
-    status: Option<String>,
-) -> ReportRecord {
+fn record(name: String, hash: String, d: Decision, new_state: Option<State>) -> ReportRecord {
     ReportRecord {
         name,
         hash,
-        index,
-        kind,
-        status,
-        diagnostic: None,
-        new_state: None,
+        index: d.index,
+        kind: d.kind,
+        reason: d.reason,
+        status: d.status,
+        reply_code: d.reply,
+        diagnostic: d.diagnostic,
+        named: d.named,
+        new_state,
     }
 }
 
@@ -336,7 +430,11 @@ fn suppress(
             continue;
         };
         let why = match r.kind {
-            "hard" => format!("bounced {}", r.status.as_deref().unwrap_or("5.0.0")),
+            "hard" => format!(
+                "bounced {} ({})",
+                r.status.as_deref().unwrap_or("5.0.0"),
+                r.reason.as_deref().unwrap_or("gone")
+            ),
             _ => "complained".to_owned(),
         };
         lines.push((email.clone(), why));

@@ -422,15 +422,35 @@ pub(super) struct BouncesFile {
     maildir: Option<PathBuf>,
     #[serde(default)]
     wait_seconds: f64,
+    max_sender_failure_rate: Option<f64>,
 }
 
 /// `[bounces]`, checked: where DSNs and complaints arrive, and how long `send` reads them
 /// after each stage before the bounce gate.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Bounces {
     /// Resolved against the campaign's folder.
     pub maildir: Option<PathBuf>,
     pub wait: Duration,
+    /// The reputation brake: a stage whose failures about the sender (a block of our IP or
+    /// domain, authentication, content, rate) exceed this share of its messages halts the
+    /// send before the next stage.
+    pub max_sender_failure_rate: f64,
+}
+
+/// The brake's default: 2 % of a stage. A failure about the sender is about every message that
+/// goes the same way, so a stage that meets a few is a warning worth stopping for; a healthy
+/// campaign meets none (in a first stage of ten, one such failure halts it).
+pub const DEFAULT_MAX_SENDER_FAILURE_RATE: f64 = 0.02;
+
+impl Default for Bounces {
+    fn default() -> Bounces {
+        Bounces {
+            maildir: None,
+            wait: Duration::ZERO,
+            max_sender_failure_rate: DEFAULT_MAX_SENDER_FAILURE_RATE,
+        }
+    }
 }
 
 impl BouncesFile {
@@ -447,9 +467,19 @@ impl BouncesFile {
                 "wait_seconds needs a maildir to read",
             ));
         }
+        let max = self
+            .max_sender_failure_rate
+            .unwrap_or(DEFAULT_MAX_SENDER_FAILURE_RATE);
+        if !(0.0..=1.0).contains(&max) {
+            return Err(Invalid::new(
+                "max_sender_failure_rate",
+                "max_sender_failure_rate must be between 0 and 1",
+            ));
+        }
         Ok(Bounces {
             maildir: self.maildir.map(|m| base.join(m)),
             wait: Duration::from_secs_f64(self.wait_seconds),
+            max_sender_failure_rate: max,
         })
     }
 }

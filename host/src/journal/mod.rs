@@ -45,7 +45,7 @@ pub use error::{JournalError, Refusal};
 pub use list::{ListChanges, Listed};
 pub use lock::JournalLock;
 pub use recipients::{PreflightRow, Row, State, SuppressedRow};
-pub use reports::{ReportRecord, StageBounces};
+pub use reports::{ReasonCount, ReportRecord, StageBounces, StrayReport};
 pub use stages::SeedRow;
 
 use std::path::{Path, PathBuf};

@@ -17,10 +17,18 @@ pub struct ReportRecord {
     pub hash: String,
     /// The recipient it is about, when it is one of this campaign's.
     pub index: Option<usize>,
-    /// `hard`, `soft`, `complaint`, `other` (not a report, or not ours) or `duplicate`.
+    /// `hard` (the recipient is gone), `soft` (temporary), `sender` (about us),
+    /// `unclassified`, `complaint`, `unverified` (no valid token while VERP is on), `other`
+    /// (not a report, or not ours), `unreadable` or `duplicate`.
     pub kind: &'static str,
+    /// The failure's reason (`bounces::reason::Reason::as_str`) or a complaint's feedback type.
+    pub reason: Option<String>,
     pub status: Option<String>,
+    /// The SMTP reply code the report quotes.
+    pub reply_code: Option<u16>,
     pub diagnostic: Option<String>,
+    /// The address a report about nobody names (an unverified report's claim), as written.
+    pub named: Option<String>,
     /// The state the recipient moves to, if it moves.
     pub new_state: Option<State>,
 }
@@ -31,7 +39,34 @@ pub struct StageBounces {
     pub stage: usize,
     pub hard: usize,
     pub soft: usize,
+    /// Failures about the sender (our IP or domain blocked, authentication, content, rate).
+    pub sender: usize,
+    pub unclassified: usize,
     pub complaints: usize,
+}
+
+/// Distinct recipients of one stage and receiving domain with one kind and reason of report.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReasonCount {
+    pub stage: Option<usize>,
+    /// The recipient's domain, lower-cased.
+    pub domain: String,
+    pub kind: String,
+    pub reason: Option<String>,
+    pub recipients: usize,
+}
+
+/// A report that moved nobody and is shown as such: unverified (no valid token while VERP is
+/// on) or unreadable.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StrayReport {
+    /// The Maildir file's unique name.
+    pub name: String,
+    pub kind: String,
+    pub reason: Option<String>,
+    /// The address the report names, as written (foreign text; mask it before showing).
+    pub named: Option<String>,
+    pub diagnostic: Option<String>,
 }
 
 impl Journal {
@@ -61,13 +96,13 @@ impl Journal {
         {
             let mut insert = tx
                 .prepare(
-                    "INSERT OR IGNORE INTO reports(name, hash, idx, kind, status, diagnostic, read_at)
-                     VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    "INSERT OR IGNORE INTO reports(name, hash, idx, kind, status, diagnostic, read_at,
+                     reason, reply_code, named) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 )
                 .map_err(db_error(&path))?;
             let mut update = tx
                 .prepare(
-                    "UPDATE recipients SET state = ?2, reply = ?3, reply_code = NULL,
+                    "UPDATE recipients SET state = ?2, reply = ?3, reply_code = ?6,
                      reply_status = ?4, updated_at = ?5
                      WHERE idx = ?1 AND state IN ('sent', 'ambiguous', 'bounced')",
                 )
@@ -83,7 +118,10 @@ impl Journal {
                         r.kind,
                         r.status,
                         r.diagnostic,
-                        t
+                        t,
+                        r.reason,
+                        r.reply_code,
+                        r.named
                     ])
                     .map_err(db_error(&path))?;
                 if let (Some(index), Some(state)) = (index, r.new_state) {
@@ -92,7 +130,14 @@ impl Journal {
                         .as_deref()
                         .unwrap_or("report without a diagnostic");
                     update
-                        .execute(params![index, state.as_str(), text, r.status, t])
+                        .execute(params![
+                            index,
+                            state.as_str(),
+                            text,
+                            r.status,
+                            t,
+                            r.reply_code
+                        ])
                         .map_err(db_error(&path))?;
                 }
             }
@@ -107,7 +152,8 @@ impl Journal {
             .prepare(
                 "SELECT r.stage, p.kind, COUNT(DISTINCT p.idx) FROM reports p
                  JOIN recipients r ON r.idx = p.idx
-                 WHERE r.stage IS NOT NULL AND p.kind IN ('hard', 'soft', 'complaint')
+                 WHERE r.stage IS NOT NULL
+                 AND p.kind IN ('hard', 'soft', 'sender', 'unclassified', 'complaint')
                  GROUP BY r.stage, p.kind ORDER BY r.stage",
             )
             .map_err(self.err())?;
@@ -133,10 +179,78 @@ impl Journal {
                 match kind.as_str() {
                     "hard" => s.hard = n,
                     "soft" => s.soft = n,
+                    "sender" => s.sender = n,
+                    "unclassified" => s.unclassified = n,
                     _ => s.complaints = n,
                 }
             }
         }
         Ok(out)
+    }
+
+    /// Recipients per stage, receiving domain, kind and reason of the reports about them.
+    pub fn report_reasons(&self) -> Result<Vec<ReasonCount>, JournalError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT r.stage, r.email, p.kind, p.reason, p.idx FROM reports p
+                 JOIN recipients r ON r.idx = p.idx
+                 WHERE p.kind IN ('hard', 'soft', 'sender', 'unclassified', 'complaint')",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, Option<i64>>(0)?.map(|s| s as usize),
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            })
+            .map_err(self.err())?;
+        let mut seen = HashSet::new();
+        let mut counts: std::collections::BTreeMap<_, usize> = std::collections::BTreeMap::new();
+        for row in rows {
+            let (stage, email, kind, reason, idx) = row.map_err(self.err())?;
+            let domain = email.rsplit_once('@').map_or("", |(_, d)| d).to_lowercase();
+            let key = (stage, domain, kind, reason);
+            if seen.insert((key.clone(), idx)) {
+                *counts.entry(key).or_default() += 1;
+            }
+        }
+        Ok(counts
+            .into_iter()
+            .map(|((stage, domain, kind, reason), recipients)| ReasonCount {
+                stage,
+                domain,
+                kind,
+                reason,
+                recipients,
+            })
+            .collect())
+    }
+
+    /// The reports that moved nobody because they were unverified or unreadable.
+    pub fn stray_reports(&self) -> Result<Vec<StrayReport>, JournalError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT name, kind, reason, named, diagnostic FROM reports
+                 WHERE kind IN ('unverified', 'unreadable') ORDER BY read_at, name",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(StrayReport {
+                    name: r.get(0)?,
+                    kind: r.get(1)?,
+                    reason: r.get(2)?,
+                    named: r.get(3)?,
+                    diagnostic: r.get(4)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
     }
 }

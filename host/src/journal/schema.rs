@@ -202,19 +202,20 @@ fn migrate(conn: &Connection, unmarked: bool) -> rusqlite::Result<()> {
 /// Journals made before replies were kept with their codes (or before several relays, or before
 /// the person was the unit) get the columns (NULL for the rows already there).
 fn add_columns(conn: &Connection) -> rusqlite::Result<()> {
-    let mut has = conn.prepare("SELECT 1 FROM pragma_table_info('recipients') WHERE name = ?1")?;
-    for (column, kind) in [
-        ("reply_code", "INTEGER"),
-        ("reply_status", "TEXT"),
-        ("relay", "TEXT"),
-        ("addr", "TEXT"),
-        ("pos", "INTEGER"),
-        ("data", "TEXT"),
+    let mut has = conn.prepare("SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2")?;
+    for (table, column, kind) in [
+        ("recipients", "reply_code", "INTEGER"),
+        ("recipients", "reply_status", "TEXT"),
+        ("recipients", "relay", "TEXT"),
+        ("recipients", "addr", "TEXT"),
+        ("recipients", "pos", "INTEGER"),
+        ("recipients", "data", "TEXT"),
+        ("reports", "reason", "TEXT"),
+        ("reports", "reply_code", "INTEGER"),
+        ("reports", "named", "TEXT"),
     ] {
-        if !has.exists([column])? {
-            conn.execute_batch(&format!(
-                "ALTER TABLE recipients ADD COLUMN {column} {kind}"
-            ))?;
+        if !has.exists([table, column])? {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
         }
     }
     Ok(())

@@ -130,4 +130,17 @@ impl Journal {
             .map(|n| n as usize)
             .map_err(self.err())
     }
+
+    /// The messages of `stage` whose fate at the relay is settled: went out, or failed.
+    pub fn settled_in_stage(&self, stage: usize) -> Result<usize, JournalError> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM recipients WHERE stage = ?1
+                 AND state IN ('sent', 'bounced', 'complained', 'ambiguous', 'failed')",
+                [stage as i64],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as usize)
+            .map_err(self.err())
+    }
 }

@@ -100,7 +100,10 @@ pub enum SendError {
 
 /// The bounce gate judges a stage once it is over; every other halt stops one under way.
 fn after_or_during(reason: &HaltReason) -> &'static str {
-    if matches!(reason, HaltReason::BounceRate { .. }) {
+    if matches!(
+        reason,
+        HaltReason::BounceRate { .. } | HaltReason::SenderFailures { .. }
+    ) {
         "after"
     } else {
         "during"

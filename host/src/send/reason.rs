@@ -30,6 +30,16 @@ pub enum HaltReason {
         of: usize,
         max: f64,
     },
+    /// The reputation brake: more of a stage's messages failed for reasons about the sender
+    /// than `[bounces] max_sender_failure_rate` allows; `causes` are the largest (receiving
+    /// domain, reason, recipients).
+    SenderFailures {
+        stage: usize,
+        failures: usize,
+        of: usize,
+        max: f64,
+        causes: Vec<(String, String, usize)>,
+    },
     /// The relay or outbox cannot be used at all (unreachable, credentials refused).
     RelayUnusable { relay: String, reply: Reply },
     /// A message failed to render or failed a safety check when rendered again to be sent.
@@ -82,6 +92,29 @@ impl std::fmt::Display for HaltReason {
                 f,
                 "bounce gate: {bounced} of {of} messages of stage {stage} hard-bounced, above max_bounce_rate = {max}"
             ),
+            HaltReason::SenderFailures {
+                stage,
+                failures,
+                of,
+                max,
+                causes,
+            } => {
+                write!(
+                    f,
+                    "reputation brake: {failures} of {of} messages of stage {stage} failed for reasons \
+                     about the sender, above max_sender_failure_rate = {max}"
+                )?;
+                let causes: Vec<String> = causes
+                    .iter()
+                    .map(|(domain, why, n)| {
+                        format!("{} {why} ({n})", crate::term::inert(domain))
+                    })
+                    .collect();
+                if !causes.is_empty() {
+                    write!(f, ": {}", causes.join(", "))?;
+                }
+                f.write_str("; fix the cause (block list, authentication, content) before resuming")
+            }
             HaltReason::RelayUnusable { relay, reply } => {
                 write!(f, "cannot deliver through {relay}: {reply}")
             }
