@@ -548,3 +548,41 @@ fn a_stage_whose_bounces_say_our_ip_is_blocked_halts_and_suppresses_nobody() {
         }
     }
 }
+
+#[test]
+fn a_stage_that_draws_complaints_over_the_ceiling_halts_at_the_complaint_gate() {
+    // The first stage is ann alone; her complaint (Yahoo's CFL) arrives during the wait.
+    for (ceiling, halts) in [("", true), ("max_complaint_rate = 1.0\n", false)] {
+        let (campaign, path, maildir) = small_campaign("");
+        let toml = std::fs::read_to_string(&path).expect("toml");
+        let toml = toml.replace("stages = [\"all\"]", "stages = [1, \"all\"]")
+            + "\n[bounces]\nmaildir = \"bounce-box\"\nwait_seconds = 1\n"
+            + ceiling;
+        std::fs::write(&path, toml).expect("toml");
+        let e = Expected {
+            dir: "arf",
+            file: "yahoo-cfl.eml".into(),
+            address: "ann@example.com".into(),
+            class: String::new(),
+            reason: None,
+        };
+        let mail = fixture(&e, &token("ann@example.com"));
+        std::fs::write(maildir.join("new/1764670400.M1P9.mx"), mail).expect("write");
+        let out = isomail_path(&["send", "--yes"], &path);
+        let status = crate::util::status_json(&path);
+        let suppressed =
+            std::fs::read_to_string(campaign.dir.path().join("suppressed.txt")).expect("read");
+        assert!(suppressed.contains("ann@example.com"), "{suppressed}");
+        assert_eq!(status["complained"].as_u64(), Some(1), "{status}");
+        if halts {
+            crate::util::assert_halted(
+                &out,
+                "complaint gate: 1 of 1 messages of stage 1 drew a complaint, above max_complaint_rate = 0.003",
+            );
+            assert_eq!(status["pending"].as_u64(), Some(1), "{status}");
+        } else {
+            out.assert_exit_code(0);
+            assert_eq!(status["sent"].as_u64(), Some(1), "bob: {status}");
+        }
+    }
+}

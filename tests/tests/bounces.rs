@@ -566,6 +566,14 @@ fn bounce_settings_are_checked_when_the_campaign_loads() {
             "[bounces]\nmaildir = \"b\"\nwait_seconds = -1\n",
             "[bounces] wait_seconds must be between",
         ),
+        (
+            "[bounces]\nmax_sender_failure_rate = 2\n",
+            "[bounces] max_sender_failure_rate must be between 0 and 1",
+        ),
+        (
+            "[bounces]\nmax_complaint_rate = -0.1\n",
+            "[bounces] max_complaint_rate must be between 0 and 1",
+        ),
     ] {
         let mut campaign = CampaignDir::new();
         campaign.extra = format!("\n{extra}");

@@ -423,6 +423,7 @@ pub(super) struct BouncesFile {
     #[serde(default)]
     wait_seconds: f64,
     max_sender_failure_rate: Option<f64>,
+    max_complaint_rate: Option<f64>,
 }
 
 /// `[bounces]`, checked: where DSNs and complaints arrive, and how long `send` reads them
@@ -436,7 +437,13 @@ pub struct Bounces {
     /// domain, authentication, content, rate) exceed this share of its messages halts the
     /// send before the next stage.
     pub max_sender_failure_rate: f64,
+    /// The complaint gate: after `wait_seconds`, a stage whose complaints exceed this share of
+    /// its messages halts the send before the next stage.
+    pub max_complaint_rate: f64,
 }
+
+/// The complaint gate's default: Gmail's and Yahoo's ceiling for bulk senders, 0.3 %.
+pub const DEFAULT_MAX_COMPLAINT_RATE: f64 = 0.003;
 
 /// The brake's default: 2 % of a stage. A failure about the sender is about every message that
 /// goes the same way, so a stage that meets a few is a warning worth stopping for; a healthy
@@ -449,6 +456,7 @@ impl Default for Bounces {
             maildir: None,
             wait: Duration::ZERO,
             max_sender_failure_rate: DEFAULT_MAX_SENDER_FAILURE_RATE,
+            max_complaint_rate: DEFAULT_MAX_COMPLAINT_RATE,
         }
     }
 }
@@ -476,10 +484,20 @@ impl BouncesFile {
                 "max_sender_failure_rate must be between 0 and 1",
             ));
         }
+        let complaints = self
+            .max_complaint_rate
+            .unwrap_or(DEFAULT_MAX_COMPLAINT_RATE);
+        if !(0.0..=1.0).contains(&complaints) {
+            return Err(Invalid::new(
+                "max_complaint_rate",
+                "max_complaint_rate must be between 0 and 1",
+            ));
+        }
         Ok(Bounces {
             maildir: self.maildir.map(|m| base.join(m)),
             wait: Duration::from_secs_f64(self.wait_seconds),
             max_sender_failure_rate: max,
+            max_complaint_rate: complaints,
         })
     }
 }

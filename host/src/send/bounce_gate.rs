@@ -1,6 +1,6 @@
 //! The bounce gate: after a stage (but the last), `send` reads the bounce mailbox for
-//! `[bounces] wait_seconds`, then halts before the next stage if that stage's hard bounces
-//! exceed `[delivery] max_bounce_rate`.
+//! `[bounces] wait_seconds`, then halts before the next stage if that stage's complaints exceed
+//! `[bounces] max_complaint_rate` or its hard bounces `[delivery] max_bounce_rate`.
 //!
 //! It reads the mailbox exactly as `isomail bounces` does (never changing it), so what the
 //! gate counted is journaled and suppressed like any other bounce; a halt request or signal
@@ -126,12 +126,26 @@ fn wait_and_judge_bounces(ctx: &Ctx<'_>, stage: usize) -> Result<(), Error> {
         ctx.halt.sleep(left.min(READ_EVERY));
     }
     let journal = ctx.journal()?;
-    let bounced = journal
+    let counts = journal
         .bounces_per_stage()?
         .into_iter()
         .find(|s| s.stage == stage)
-        .map_or(0, |s| s.hard);
+        .unwrap_or_default();
+    let bounced = counts.hard;
     let of = journal.went_out_in_stage(stage)?;
+    // The complaint gate first: complaints hurt a sender's reputation more than bounces.
+    let max = campaign.bounces.max_complaint_rate;
+    if of > 0 && counts.complaints as f64 > max * of as f64 {
+        let reason = HaltReason::ComplaintRate {
+            stage,
+            complaints: counts.complaints,
+            of,
+            max,
+        };
+        journal.finish_stage(stage, &format!("halted: {reason}"))?;
+        ctx.halt.halt(reason);
+        return Ok(());
+    }
     let max = campaign
         .delivery
         .max_bounce_rate

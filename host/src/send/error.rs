@@ -102,7 +102,9 @@ pub enum SendError {
 fn after_or_during(reason: &HaltReason) -> &'static str {
     if matches!(
         reason,
-        HaltReason::BounceRate { .. } | HaltReason::SenderFailures { .. }
+        HaltReason::BounceRate { .. }
+            | HaltReason::ComplaintRate { .. }
+            | HaltReason::SenderFailures { .. }
     ) {
         "after"
     } else {

@@ -30,6 +30,14 @@ pub enum HaltReason {
         of: usize,
         max: f64,
     },
+    /// After `[bounces] wait_seconds`, more of a stage's recipients complained (ARF) than
+    /// `[bounces] max_complaint_rate` allows: halted before the next stage.
+    ComplaintRate {
+        stage: usize,
+        complaints: usize,
+        of: usize,
+        max: f64,
+    },
     /// The reputation brake: more of a stage's messages failed for reasons about the sender
     /// than `[bounces] max_sender_failure_rate` allows; `causes` are the largest (receiving
     /// domain, reason, recipients).
@@ -92,29 +100,23 @@ impl std::fmt::Display for HaltReason {
                 f,
                 "bounce gate: {bounced} of {of} messages of stage {stage} hard-bounced, above max_bounce_rate = {max}"
             ),
+            HaltReason::ComplaintRate {
+                stage,
+                complaints,
+                of,
+                max,
+            } => write!(
+                f,
+                "complaint gate: {complaints} of {of} messages of stage {stage} drew a complaint, \
+                 above max_complaint_rate = {max}"
+            ),
             HaltReason::SenderFailures {
                 stage,
                 failures,
                 of,
                 max,
                 causes,
-            } => {
-                write!(
-                    f,
-                    "reputation brake: {failures} of {of} messages of stage {stage} failed for reasons \
-                     about the sender, above max_sender_failure_rate = {max}"
-                )?;
-                let causes: Vec<String> = causes
-                    .iter()
-                    .map(|(domain, why, n)| {
-                        format!("{} {why} ({n})", crate::term::inert(domain))
-                    })
-                    .collect();
-                if !causes.is_empty() {
-                    write!(f, ": {}", causes.join(", "))?;
-                }
-                f.write_str("; fix the cause (block list, authentication, content) before resuming")
-            }
+            } => write_sender_failures(f, (*stage, *failures, *of, *max), causes),
             HaltReason::RelayUnusable { relay, reply } => {
                 write!(f, "cannot deliver through {relay}: {reply}")
             }
@@ -131,4 +133,25 @@ impl std::fmt::Display for HaltReason {
             HaltReason::Journal(why) => f.write_str(why),
         }
     }
+}
+
+/// The reputation brake's reason: the counts, then the largest (domain, reason, recipients).
+fn write_sender_failures(
+    f: &mut std::fmt::Formatter<'_>,
+    (stage, failures, of, max): (usize, usize, usize, f64),
+    causes: &[(String, String, usize)],
+) -> std::fmt::Result {
+    write!(
+        f,
+        "reputation brake: {failures} of {of} messages of stage {stage} failed for reasons \
+         about the sender, above max_sender_failure_rate = {max}"
+    )?;
+    let causes: Vec<String> = causes
+        .iter()
+        .map(|(domain, why, n)| format!("{} {why} ({n})", crate::term::inert(domain)))
+        .collect();
+    if !causes.is_empty() {
+        write!(f, ": {}", causes.join(", "))?;
+    }
+    f.write_str("; fix the cause (block list, authentication, content) before resuming")
 }
