@@ -2,10 +2,12 @@
 """Fault-injecting SMTP server for isomail's delivery tests (needs `pip install aiosmtpd`).
 
     python3 faulty_smtp.py --port PORT --log LOGFILE [--host ::1] [--slow-seconds 3] [--max-seconds 600]
-                           [--implicit-tls CERT KEY]
+                           [--implicit-tls CERT KEY] [--no-smtputf8]
 
 Listens on 127.0.0.1 only, or [::1] with --host ::1 (plain SMTP, or TLS from the first byte with --implicit-tls; no AUTH) and prints `READY <port>` once it
-accepts connections (--port 0 picks a free port). What happens to a recipient depends on the
+accepts connections (--port 0 picks a free port). It offers SMTPUTF8 (RFC 6531) and 8BITMIME
+unless --no-smtputf8 is given (then only 8BITMIME, and aiosmtpd answers a MAIL with the
+SMTPUTF8 parameter with 501). What happens to a recipient depends on the
 prefix of its local part (case-insensitive):
 
     ok...        250 at RCPT, 250 at end of DATA (also the default for anything unlisted)
@@ -57,6 +59,17 @@ def behaviour(address):
     return "ok"
 
 
+def raw_header(content, name):
+    """The first `name` header of the message, unfolded, decoded as UTF-8 (RFC 6532), or None."""
+    head = content.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
+    unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ")
+    for line in unfolded.split("\r\n"):
+        key, sep, value = line.partition(":")
+        if sep and key.strip().lower() == name.lower():
+            return value.strip()
+    return None
+
+
 def message_id(content):
     # compat32 never raises on malformed headers; headersonly skips the body.
     msg = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(
@@ -94,7 +107,9 @@ class FaultyHandler:
         stored_at = time.time()  # when the server stored it: for tests of pacing
         lines = b"".join(
             json.dumps({"rcpt": rcpt, "mail_from": envelope.mail_from, "sha256": digest,
-                        "message_id": mid, "state": state, "ts": stored_at}).encode() + b"\n"
+                        "message_id": mid, "state": state, "ts": stored_at,
+                        "mail_options": envelope.mail_options,
+                        "to": raw_header(content, "To")}).encode() + b"\n"
             for rcpt in envelope.rcpt_tos)
         self.log.write(lines)
         os.fsync(self.log.fileno())
@@ -142,6 +157,8 @@ async def main():
     ap.add_argument("--max-seconds", type=float, default=600.0)
     ap.add_argument("--implicit-tls", nargs=2, metavar=("CERT", "KEY"),
                     help="speak TLS from the first byte (an smtps:// server) with this PEM pair")
+    ap.add_argument("--no-smtputf8", action="store_true",
+                    help="do not offer SMTPUTF8 (RFC 6531), as many relays still do not")
     args = ap.parse_args()
 
     ssl_context = None
@@ -154,7 +171,8 @@ async def main():
     handler = FaultyHandler(args.log, args.slow_seconds)
     # A fixed hostname avoids socket.getfqdn(), which may hang without DNS.
     server = await loop.create_server(
-        lambda: SMTP(handler, hostname="faulty-smtp.test", enable_SMTPUTF8=True, loop=loop),
+        lambda: SMTP(handler, hostname="faulty-smtp.test", enable_SMTPUTF8=not args.no_smtputf8,
+                     loop=loop),
         host=args.host, port=args.port, backlog=1024, reuse_address=True, ssl=ssl_context)
     port = server.sockets[0].getsockname()[1]
     print(f"READY {port}", flush=True)

@@ -2,7 +2,8 @@
 //!
 //! [`RecipientList::scan`] reads the whole file once, streaming, and refuses it at the first
 //! problem (file, line, column named). [`RecipientList::stream`] then yields the records again for
-//! rendering and fails if the file changed in between. Duplicates (case-insensitive) are refused,
+//! rendering and fails if the file changed in between. Duplicates (as [`super::normalise`] compares
+//! addresses: ignoring case and Unicode normalisation, an IDN domain as its A-labels) are refused,
 //! never collapsed: two rows for one person may carry different data, and isomail will not guess
 //! which one the operator meant.
 
@@ -67,7 +68,7 @@ pub struct RecipientList {
     path: PathBuf,
     columns: Vec<String>,
     email_column: usize,
-    /// Lower-cased addresses in list order.
+    /// Normalised addresses ([`super::normalise`]) in list order.
     addresses: Vec<String>,
     /// Per private column: every (value, recipient index) pair, for the leak scan.
     private_values: Vec<(String, Vec<(String, u32)>)>,
@@ -100,8 +101,9 @@ impl RecipientList {
                     line,
                     Some("`email`".into()),
                     format!(
-                        "{} is already on line {first} (addresses are compared ignoring case); \
-                         remove one of the two rows",
+                        "{} is already on line {first} (addresses are compared ignoring case and \
+                         Unicode normalisation, an IDN domain as its A-labels); remove one of the \
+                         two rows",
                         recipient.masked()
                     ),
                 ));
@@ -147,7 +149,7 @@ impl RecipientList {
         self.addresses.is_empty()
     }
 
-    /// Lower-cased addresses, in list order (index 0 is recipient 1).
+    /// Normalised addresses ([`super::normalise`]), in list order (index 0 is recipient 1).
     pub fn addresses(&self) -> &[String] {
         &self.addresses
     }
@@ -411,28 +413,20 @@ fn check_value(path: &Path, line: u64, column: &str, value: &str) -> Result<(), 
     Ok(())
 }
 
-/// An address isomail will put in `To:`: a bare addr-spec, nothing else; line `line` of `path`.
+/// An address isomail will send to (line `line` of `path`): a bare addr-spec, its domain ASCII or
+/// internationalised, its local part unquoted, ASCII or UTF-8; see [`crate::message::address`]
+/// for what is refused and why. Decided here, before anything is rendered, so an address no
+/// message can go to stops the run naming its line rather than failing that message later.
 fn validate_address(path: &Path, line: u64, email: &str) -> Result<(), CampaignError> {
-    let refuse = |why: String| CampaignError::line(path, line, Some("`email`".into()), why);
-    if email.is_empty() {
-        return Err(refuse("the address is empty".into()));
-    }
-    if email.len() > 254 {
-        return Err(refuse(format!(
-            "the address is {} bytes long; 254 is the most SMTP allows",
-            email.len()
-        )));
-    }
-    if email.contains(['<', '>', ',', ';', ' ', '"']) {
-        return Err(refuse(format!(
-            "`{}` is not a bare address (no names, brackets, quotes, spaces or lists)",
-            mask(email)
-        )));
-    }
-    email
-        .parse::<lettre::Address>()
-        .map(|_| ())
-        .map_err(|e| refuse(format!("`{}` is not a valid address: {e}", mask(email))))
+    use crate::message::address::Refusal;
+    let Some(refusal) = crate::message::address::refusal(email) else {
+        return Ok(());
+    };
+    let why = match refusal {
+        Refusal::Empty => refusal.to_string(),
+        other => format!("`{}`: {other}", crate::term::shown(&mask(email))),
+    };
+    Err(CampaignError::line(path, line, Some("`email`".into()), why))
 }
 
 fn csv_error(path: &Path, columns: &[String], err: &csv::Error) -> CampaignError {

@@ -1,9 +1,12 @@
 //! Per-recipient tokens (`[tokens]`) and one-click unsubscribe (`[unsubscribe]`, RFC 2369 and
 //! RFC 8058).
 //!
-//! A token is HMAC-SHA256(secret, lower-cased address), its first 16 bytes, base64url without
+//! A token is HMAC-SHA256(secret, normalised address), its first 16 bytes, base64url without
 //! padding: 22 characters an operator's web endpoint can recompute to verify a request without
-//! isomail. The secret comes from an environment variable or a file, never the campaign file or
+//! isomail. The address is normalised as [`super::normalise`] says: trimmed and lower-cased, and
+//! beyond ASCII also in NFC with an internationalised domain as its A-labels (UTF-8 bytes), so
+//! every spelling of one address has one token, and an ASCII address's token is its lower-cased
+//! form's, as it always was. The secret comes from an environment variable or a file, never the campaign file or
 //! the command line, and is never printed.
 
 use std::path::{Path, PathBuf};
@@ -56,7 +59,7 @@ impl Tokens {
         }
     }
 
-    /// `email`'s token: HMAC-SHA256 over its lower-cased form, 16 bytes, base64url unpadded.
+    /// `email`'s token: HMAC-SHA256 over its normalised form, 16 bytes, base64url unpadded.
     pub fn token(&self, email: &str) -> String {
         let tag = ring::hmac::sign(&self.key, super::suppress::normalise(email).as_bytes());
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&tag.as_ref()[..16])
@@ -231,6 +234,31 @@ mod tests {
             token,
             Tokens::from_secret(b"another-secret-of-16").token("ann@example.org")
         );
+    }
+
+    #[test]
+    fn every_spelling_of_an_address_has_one_token_and_ascii_tokens_are_unchanged() {
+        // Computed with Python's hmac for tests/bounces/fixtures (its README), before addresses
+        // were normalised beyond lower-casing: an ASCII token must not change.
+        let tokens = Tokens::from_secret(b"a-bounce-test-secret-of-length");
+        assert_eq!(tokens.token("ann@example.com"), "UewBCXxtpMRdiWlP41HtlA");
+        assert_eq!(tokens.token("DAN@Example.com"), "AsZLKKV53G35Boe2Jesc0A");
+        // Python's hmac over "jörg@xn--bcher-kva.example" (NFC, UTF-8): the documented form.
+        let nfc = tokens.token("jörg@bücher.example");
+        assert_eq!(nfc, "4MG0rkw_CPgM8YzYpF0PVQ");
+        for spelling in [
+            "jo\u{308}rg@bu\u{308}cher.example",
+            "JÖRG@Bücher.Example",
+            "jörg@xn--bcher-kva.example",
+            " jörg@bücher.example ",
+        ] {
+            assert_eq!(tokens.token(spelling), nfc, "{spelling:?}");
+        }
+        // Controls, also from Python: the HMAC of the NFD bytes (what lower-casing alone gave)
+        // and of the Unicode domain differ, so a token over either would fail the loop above.
+        assert_ne!(nfc, "OcAmivgbH88g9pR-6yzHiQ");
+        assert_ne!(nfc, "BlnC9oXDgquA0iPd7V2ABw");
+        assert_ne!(nfc, tokens.token("jorg@bücher.example"));
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! and MIME-Version; the renderer supplies only a subject and bodies, so it cannot add or override
 //! a header. Whatever the renderer returns, a message built here is well-formed or not built at
 //! all: every line ends in CRLF and has at most 998 octets (header lines made here at most 78),
-//! and every octet is printable ASCII, a TAB or part of a CRLF. Building takes time linear in the
+//! and every octet is printable ASCII, a TAB or part of a CRLF, but for the UTF-8 of a To: header
+//! whose address has a UTF-8 local part (RFC 6532; such a message goes only with SMTPUTF8, see
+//! [`address`]). Building takes time linear in the
 //! size of the content, and the bytes are a pure function of the inputs (the MIME boundary is
 //! derived from the content), so the same message always has the same bytes.
 
@@ -17,6 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::digest::hex;
 use crate::sandbox::Content;
 
+pub mod address;
 mod body;
 pub mod dkim;
 mod error;
@@ -70,7 +73,9 @@ fn check_content(content: &Content) -> Result<(), Unfit> {
 /// would not be well-formed (a campaign `from` or address too long for a header line).
 pub fn build(envelope: &Envelope<'_>, content: &Content) -> Result<Vec<u8>, BuildError> {
     check_content(content)?;
-    let to: Mailbox = envelope.to.parse().map_err(BuildError::Recipient)?;
+    // The address as RCPT TO will carry it: an IDN domain as its A-labels, the local part in NFC.
+    let wire = address::on_the_wire(envelope.to);
+    let to: Mailbox = wire.address.parse().map_err(BuildError::Recipient)?;
 
     let text = encode_body(&content.text);
     let html = content.html.as_deref().map(encode_body);
@@ -79,10 +84,15 @@ pub fn build(envelope: &Envelope<'_>, content: &Content) -> Result<Vec<u8>, Buil
 
     // From, To, Date and Message-ID come from the campaign and the list, never from the
     // renderer; lettre encodes mailboxes and formats the date.
-    let mut addressing = Headers::new();
-    addressing.set(header::From::from(Mailboxes::from(envelope.from.clone())));
-    addressing.set(header::To::from(Mailboxes::from(to)));
-    out.extend_from_slice(addressing.to_string().as_bytes());
+    let mut from = Headers::new();
+    from.set(header::From::from(Mailboxes::from(envelope.from.clone())));
+    out.extend_from_slice(from.to_string().as_bytes());
+    let mut to_header = Headers::new();
+    to_header.set(header::To::from(Mailboxes::from(to)));
+    let to_start = out.len();
+    out.extend_from_slice(to_header.to_string().as_bytes());
+    // RFC 6532: the one place a UTF-8 octet may be, and only when the address itself needs it.
+    let utf8 = wire.utf8.then_some(to_start..out.len());
     subject::write_subject(&mut out, &content.subject);
     let mut identity = Headers::new();
     identity.set(header::Date::new(envelope.date));
@@ -120,7 +130,7 @@ pub fn build(envelope: &Envelope<'_>, content: &Content) -> Result<Vec<u8>, Buil
             out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
         }
     }
-    check_wire(&out)?;
+    check_wire(&out, utf8)?;
     Ok(out)
 }
 
@@ -168,9 +178,11 @@ fn write_part_headers(out: &mut Vec<u8>, kind: &str, encoding: Encoding) {
 }
 
 /// The last word on what leaves the host: lines end in CRLF and fit in [`MAX_LINE`] octets, and
-/// every octet is printable ASCII, a TAB or part of a CRLF. Catches what the renderer cannot
-/// reach but the campaign can (a `from` name or address too long for one header line).
-fn check_wire(bytes: &[u8]) -> Result<(), BuildError> {
+/// every octet is printable ASCII, a TAB or part of a CRLF, or lies in `utf8` (the To: header of
+/// an address with a UTF-8 local part, checked UTF-8 when it was validated). Catches what the
+/// renderer cannot reach but the campaign can (a `from` name or address too long for one line).
+fn check_wire(bytes: &[u8], utf8: Option<std::ops::Range<usize>>) -> Result<(), BuildError> {
+    let utf8 = utf8.unwrap_or_default();
     let mut line = 1;
     let mut line_start = 0;
     let mut i = 0;
@@ -187,6 +199,7 @@ fn check_wire(bytes: &[u8]) -> Result<(), BuildError> {
                 continue;
             }
             b'\t' | b' '..=b'~' => {}
+            0x80.. if utf8.contains(&i) => {}
             octet => return Err(BuildError::Octet { line, octet }),
         }
         i += 1;
@@ -250,6 +263,74 @@ mod tests {
             "{text}"
         );
         assert_well_formed(text.as_bytes());
+    }
+
+    fn build_to(to: &str, subject: &str) -> Result<Vec<u8>, BuildError> {
+        let from = from();
+        let envelope = Envelope {
+            from: &from,
+            to,
+            date: SystemTime::UNIX_EPOCH,
+            message_id: "<m.1@example.org>",
+            list_unsubscribe: None,
+        };
+        build(&envelope, &content(subject, "Hallo\n", None))
+    }
+
+    #[test]
+    fn an_idn_domain_is_written_as_its_a_labels_and_the_message_stays_ascii() {
+        for to in ["u@bücher.example", "u@bu\u{308}cher.example"] {
+            let bytes = build_to(to, "Grüße").expect("built");
+            assert!(bytes.is_ascii(), "{}", String::from_utf8_lossy(&bytes));
+            let text = String::from_utf8(bytes).expect("ascii");
+            assert!(
+                text.contains("\r\nTo: u@xn--bcher-kva.example\r\n"),
+                "{text}"
+            );
+        }
+        // Control: an ASCII address is written exactly as the list wrote it.
+        let text = String::from_utf8(build_to("Ann@Example.COM", "Hi").expect("built"));
+        assert!(text.expect("ascii").contains("\r\nTo: Ann@Example.COM\r\n"));
+    }
+
+    #[test]
+    fn a_utf8_local_part_puts_utf8_in_the_to_header_and_nowhere_else() {
+        let bytes = build_to("jo\u{308}rg@bücher.example", "Grüße").expect("built");
+        let text = String::from_utf8(bytes.clone()).expect("utf-8");
+        let to = "\r\nTo: jörg@xn--bcher-kva.example\r\n";
+        assert!(text.contains(to), "{text}");
+        // The UTF-8 is that header's alone: with an ASCII address in its place, the message is
+        // the well-formed ASCII of any other, subject and body encoded as before.
+        let ascii = text.replacen(to, "\r\nTo: jorg@xn--bcher-kva.example\r\n", 1);
+        assert_well_formed(ascii.as_bytes());
+        let parsed = MessageParser::default().parse(&bytes).expect("parsed");
+        let address = parsed
+            .to()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address());
+        assert_eq!(address, Some("jörg@xn--bcher-kva.example"));
+    }
+
+    #[test]
+    fn utf8_octets_are_allowed_in_the_range_given_and_nowhere_else() {
+        let bytes = "To: j\u{f6}rg@example.org\r\nSubject: \u{f6}\r\n".as_bytes();
+        let to = 0.."To: jörg@example.org\r\n".len();
+        assert!(matches!(
+            check_wire(bytes, Some(to.clone())),
+            Err(BuildError::Octet {
+                line: 2,
+                octet: 0xC3
+            })
+        ));
+        assert!(check_wire(&bytes[..to.end], Some(to.clone())).is_ok());
+        // Control: without the range, the To: line itself is refused.
+        assert!(matches!(
+            check_wire(&bytes[..to.end], None),
+            Err(BuildError::Octet {
+                line: 1,
+                octet: 0xC3
+            })
+        ));
     }
 
     /// The invariants of what leaves the host, checked on the bytes and through a MIME parser

@@ -7,6 +7,12 @@
 //! printed. Sockets set TCP_NODELAY: lettre writes the body and the final `.` separately, and
 //! with Nagle's algorithm that second write waits for the server's delayed ACK (~40 ms a
 //! message). Concurrency is bounded by the caller; idle connections are kept for reuse.
+//!
+//! Addresses go out as [`crate::message::address::on_the_wire`] spells them, as the message's
+//! To: does: an IDN domain as its A-labels, which every relay takes. A UTF-8 local part needs
+//! SMTPUTF8 (RFC 6531): the MAIL command then carries `SMTPUTF8` and `BODY=8BITMIME` (lettre's
+//! own parameters), and a relay that does not offer both fails that one message for good before
+//! anything is sent, keeping the connection for the next.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -17,7 +23,7 @@ use lettre::Address;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
-use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use lettre::transport::smtp::response::Response;
 
 use super::error::LettreError;
@@ -28,6 +34,12 @@ const CONNECT_ATTEMPTS: u32 = 3;
 /// Why a relay without STARTTLS is not used; it will not start offering it on a retry.
 const NO_STARTTLS: &str = "the relay does not offer STARTTLS, which is required (set tls = \
      \"none\" to send in the clear)";
+/// Why a message to a UTF-8 local part was not sent through a relay without SMTPUTF8.
+const NO_SMTPUTF8: &str = "not sent: the address has a UTF-8 local part, which only SMTPUTF8 \
+     (RFC 6531) can carry, and the relay does not offer SMTPUTF8";
+/// Why a message with UTF-8 in its header was not sent through a relay without 8BITMIME.
+const NO_8BITMIME: &str = "not sent: the message has UTF-8 in its header (RFC 6532), which \
+     needs 8BITMIME, and the relay does not offer 8BITMIME";
 /// Reconnect backoff: first delay and ceiling.
 const BACKOFF_FIRST: Duration = Duration::from_millis(200);
 const BACKOFF_CAP: Duration = Duration::from_secs(30);
@@ -389,9 +401,12 @@ impl Smtp {
     /// One message over an idle connection or a new one, which is kept for reuse if the
     /// exchange left it in a known state.
     async fn deliver(&self, outgoing: &Outgoing<'_>) -> Delivery {
+        use crate::message::address::on_the_wire;
+        let (from, to) = (on_the_wire(outgoing.from), on_the_wire(outgoing.to));
+        let utf8 = from.utf8 || to.utf8;
         let (Ok(from), Ok(to)) = (
-            outgoing.from.parse::<Address>(),
-            outgoing.to.parse::<Address>(),
+            from.address.parse::<Address>(),
+            to.address.parse::<Address>(),
         ) else {
             return Delivery::Permanent(Reply::local("invalid envelope address"));
         };
@@ -403,7 +418,8 @@ impl Smtp {
                 Err(why) => return Delivery::Unreachable(Reply::local(crate::chain(&why))),
             },
         };
-        let (outcome, reusable) = self.transmit(&mut conn, &from, &to, outgoing.bytes).await;
+        let envelope = (&from, &to, utf8);
+        let (outcome, reusable) = self.transmit(&mut conn, envelope, outgoing.bytes).await;
         if reusable && !conn.has_broken() {
             if let Ok(mut idle) = self.idle.lock() {
                 idle.push(conn);
@@ -414,19 +430,24 @@ impl Smtp {
         outcome
     }
 
+    /// Sends one message over `conn`: (from, to, whether either has a UTF-8 local part) and the
+    /// bytes; how it went and whether the connection may be used again.
     async fn transmit(
         &self,
         conn: &mut AsyncSmtpConnection,
-        from: &Address,
-        to: &Address,
+        (from, to, utf8): (&Address, &Address, bool),
         bytes: &[u8],
     ) -> (Delivery, bool) {
         let c = &self.config;
+        let parameters = match mail_parameters(conn.server_info(), utf8, bytes) {
+            Ok(parameters) => parameters,
+            Err(why) => return (Delivery::Permanent(Reply::local(why)), true),
+        };
         // Before the body: any failure leaves the message unsent.
         let before = async {
             self.step(
                 c.command_timeout,
-                conn.command(Mail::new(Some(from.clone()), vec![])),
+                conn.command(Mail::new(Some(from.clone()), parameters)),
             )
             .await?;
             self.step(
@@ -469,6 +490,31 @@ impl Smtp {
             ),
         }
     }
+}
+
+/// The MAIL parameters a message needs of the relay, or why this relay cannot take it: a UTF-8
+/// address needs SMTPUTF8, and the UTF-8 it puts in the header needs 8BITMIME (RFC 6531 §3.1
+/// requires a server that offers SMTPUTF8 to offer 8BITMIME too; one that does not is refused
+/// the same way, rather than sent 8-bit octets it did not agree to).
+fn mail_parameters(
+    server: &lettre::transport::smtp::extension::ServerInfo,
+    utf8: bool,
+    bytes: &[u8],
+) -> Result<Vec<MailParameter>, &'static str> {
+    let mut parameters = Vec::new();
+    if utf8 {
+        if !server.supports_feature(Extension::SmtpUtfEight) {
+            return Err(NO_SMTPUTF8);
+        }
+        parameters.push(MailParameter::SmtpUtfEight);
+    }
+    if !bytes.is_ascii() {
+        if !server.supports_feature(Extension::EightBitMime) {
+            return Err(NO_8BITMIME);
+        }
+        parameters.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+    }
+    Ok(parameters)
 }
 
 fn classify_reply(e: &lettre::transport::smtp::Error) -> Delivery {

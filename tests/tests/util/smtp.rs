@@ -160,3 +160,15 @@ pub fn require_postfix() {
         missing("root (the test postfix's Maildir files are readable only by root)");
     }
 }
+
+impl FaultySmtp {
+    /// Every line of the server's log, parsed: each stored message's recipient with its
+    /// `mail_from`, `mail_options` (the MAIL parameters), `to` (the To header as UTF-8) and
+    /// `sha256`, as tests/smtp/faulty_smtp.py writes them.
+    pub fn log_lines(&self) -> Vec<serde_json::Value> {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        text.lines()
+            .map(|l| serde_json::from_str(l).expect("log line"))
+            .collect()
+    }
+}

@@ -2,10 +2,11 @@
 //! complained), from `[recipients] suppress = [files]`.
 //!
 //! A file ending in `.csv` is a CSV with an `email` column; any other file has one address per
-//! line, with blank lines and `#` comment lines. Addresses are matched on the whole address,
-//! trimmed and lower-cased (Unicode), exactly as the recipient list is: no provider-specific
-//! folding (Gmail's dots and `+tags` are kept). The files are read when the campaign loads and
-//! again at every stage boundary, so a line added while a stage runs is honoured by the next.
+//! line, with blank lines and `#` comment lines. Addresses are matched on the whole address as
+//! [`normalise`] makes it (trimmed, lower-cased, NFC, an IDN domain as its A-labels), exactly as
+//! the recipient list is: no provider-specific folding (Gmail's dots and `+tags` are kept). The
+//! files are read when the campaign loads and again at every stage boundary, so a line added
+//! while a stage runs is honoured by the next.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -25,7 +26,7 @@ pub struct SuppressFile {
 #[derive(Debug, Clone, Default)]
 pub struct Suppression {
     files: Vec<SuppressFile>,
-    /// Lower-cased address → (file index, 1-based line).
+    /// Normalised address → (file index, 1-based line).
     entries: HashMap<String, (usize, u64)>,
 }
 
@@ -72,9 +73,34 @@ impl Suppression {
 
 /// How addresses are compared, everywhere one address is matched with another: duplicates on
 /// the list, suppression, tokens, and the journal, whose unit is the person this names (so a row
-/// that moves, or whose address changes case, keeps its fate). Trimmed and lower-cased.
+/// that moves, or whose address changes case, keeps its fate). Trimmed and lower-cased; beyond
+/// ASCII also in NFC, so a decomposed spelling (`u` + U+0308) is the same person as a composed
+/// one (`ü`), and with an internationalised domain as its A-labels, so `bücher.example` is
+/// `xn--bcher-kva.example` (the form a relay without SMTPUTF8 was given, and a DSN names). An
+/// ASCII address is exactly what lower-casing made of it before: its tokens and journal rows
+/// are unchanged.
 pub fn normalise(email: &str) -> String {
-    email.trim().to_lowercase()
+    use unicode_normalization::UnicodeNormalization;
+    let email = email.trim();
+    if email.is_ascii() {
+        return email.to_lowercase();
+    }
+    // NFC after lower-casing too: a case mapping may decompose (U+0130 becomes i + U+0307).
+    let lower: String = email
+        .nfc()
+        .collect::<String>()
+        .to_lowercase()
+        .nfc()
+        .collect();
+    match lower.rsplit_once('@') {
+        Some((local, domain)) if !domain.is_ascii() => {
+            match crate::message::address::ascii_domain(domain) {
+                Some(domain) => format!("{local}@{domain}"),
+                None => lower,
+            }
+        }
+        _ => lower,
+    }
 }
 
 /// (line, normalised address) of every entry of one file.
@@ -222,5 +248,61 @@ mod tests {
         let (_d, s) = load("s.txt", "ann@x.org\nnot an address\n");
         let e = s.expect_err("refused");
         assert!(e.to_string().contains("s.txt: line 2"), "{e}");
+    }
+
+    #[test]
+    fn spellings_of_one_international_address_are_one_entry() {
+        // An NFD local part and an NFD Unicode domain, as some editors and forms save them.
+        let (_d, s) = load(
+            "s.txt",
+            "jo\u{308}rg@example.org\nu@bu\u{308}cher.example\nann@xn--mller-kva.example\n",
+        );
+        let s = s.expect("load");
+        assert_eq!(s.len(), 3);
+        assert_eq!(
+            s.why("jörg@example.org").as_deref(),
+            Some("suppressed by s.txt line 1")
+        );
+        assert!(s.why("JÖRG@example.org").is_some());
+        assert!(s.why("u@bücher.example").is_some());
+        assert!(s.why("u@xn--bcher-kva.example").is_some());
+        assert!(s.why("ann@müller.example").is_some());
+        // Controls: another letter, another domain, or the old rule (lower-casing alone, under
+        // which the NFD entry and the NFC recipient differ) do not match.
+        assert_eq!(s.why("jorg@example.org"), None);
+        assert_eq!(s.why("u@bucher.example"), None);
+        assert_ne!(
+            "jo\u{308}rg@example.org".to_lowercase(),
+            "jörg@example.org".to_lowercase()
+        );
+    }
+
+    #[test]
+    fn normalising_an_ascii_address_is_lower_casing_it() {
+        for email in [
+            "Ann@Example.COM",
+            " bob@x.org ",
+            "xn--Bcher-kva@XN--bcher-kva.example",
+        ] {
+            assert_eq!(normalise(email), email.trim().to_lowercase(), "{email:?}");
+        }
+        // Case mappings that decompose: U+0130 (İ) lower-cases to i + U+0307 in either form.
+        assert_eq!(
+            normalise("\u{130}x@example.org"),
+            normalise("I\u{307}x@example.org")
+        );
+    }
+
+    proptest::proptest! {
+        /// Canonically equivalent spellings are one address, whatever the letters.
+        #[test]
+        fn nfd_and_nfc_spellings_normalise_alike(local in "[a-zA-Z\u{c0}-\u{17f}\u{370}-\u{3ff}]{1,12}",
+                                                 domain in "[a-z\u{e0}-\u{ff}]{1,10}") {
+            use unicode_normalization::UnicodeNormalization;
+            let email = format!("{local}@{domain}.example");
+            let nfd: String = email.nfd().collect();
+            let nfc: String = email.nfc().collect();
+            proptest::prop_assert_eq!(normalise(&nfd), normalise(&nfc));
+        }
     }
 }
