@@ -11,6 +11,11 @@ use html5gum::emitters::callback::{CallbackEmitter, CallbackEvent};
 use html5gum::{Span, Tokenizer};
 
 use crate::literal::{self, START};
+use crate::urls::{self, Holds, Written};
+
+/// The recipient's column whose value is exactly the given one, if any: what a refusal names
+/// beside the value's order (a value the template computed may be no column's).
+pub type ColumnOf<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// What may stand in one span of the HTML.
 #[derive(Clone, Debug)]
@@ -20,18 +25,28 @@ enum Place {
     Attribute {
         quoted: bool,
     },
+    /// A value in a URL a browser follows or loads (see [`crate::urls`]), and how it is written.
+    Url {
+        quoted: bool,
+        written: Written,
+    },
     /// Where no value may go: the reason, for the error message.
     Refused(String),
 }
 
 /// `html` with its placeholders replaced by `values`, each escaped for its place; `reached`
 /// notes which values were placed.
-pub fn fill(html: &str, values: &[String], reached: &mut [bool]) -> Result<String, String> {
+pub fn fill(
+    html: &str,
+    values: &[String],
+    column_of: ColumnOf<'_>,
+    reached: &mut [bool],
+) -> Result<String, String> {
     if !html.contains(START) {
         return literal::fill(html, values, |_, _, _| {});
     }
     let marks: Vec<usize> = html.match_indices(START).map(|(at, _)| at).collect();
-    let places = places(html, &marks);
+    let places = places(html, &marks, values);
     let mut out = String::with_capacity(html.len() + html.len() / 4);
     let mut rest = html;
     let mut offset = 0;
@@ -51,14 +66,24 @@ pub fn fill(html: &str, values: &[String], reached: &mut [bool]) -> Result<Strin
             // An empty unquoted value would leave `name=` to take the next attribute as its value.
             Some(Place::Attribute { quoted: false }) if value.is_empty() => out.push_str("\"\""),
             Some(Place::Attribute { quoted }) => escape_after(value, !quoted, &mut out),
+            Some(Place::Url { quoted, written }) => {
+                let mut url = String::with_capacity(value.len());
+                written.write(value, &mut url);
+                if url.is_empty() && !quoted {
+                    out.push_str("\"\"");
+                } else {
+                    escape_after(&url, !quoted, &mut out);
+                }
+            }
             Some(Place::Refused(why)) => {
-                return Err(format!("the value printed {} lands {why}", ordinal(index)));
+                let which = named(index, value, column_of);
+                return Err(format!("the value printed {which} lands {why}"));
             }
             None => {
                 return Err(format!(
                     "the value printed {} lands in a part of the HTML that is neither text nor \
                      an attribute value",
-                    ordinal(index)
+                    named(index, value, column_of)
                 ));
             }
         }
@@ -85,6 +110,14 @@ pub fn ordinal(index: usize) -> String {
     format!("{n}{suffix} by the template")
 }
 
+/// [`ordinal`], and the recipient's column that holds `value`, if one does.
+pub fn named(index: usize, value: &str, column_of: ColumnOf<'_>) -> String {
+    match column_of(value) {
+        Some(column) => format!("{} (the recipient's `{column}`)", ordinal(index)),
+        None => ordinal(index),
+    }
+}
+
 fn stray() -> String {
     "a value's placeholder was split or altered on its way into the HTML; \
      recipient values must stay whole"
@@ -105,8 +138,8 @@ const REPARSED: [&[u8]; 6] = [
 
 /// The spans of `html` that hold a placeholder (starting at one of `marks`, sorted), each as text,
 /// an attribute value, or a place no value may go. Spans without one cost no allocation.
-fn places(html: &str, marks: &[usize]) -> Vec<(usize, usize, Place)> {
-    let mut reader = Reader::new(html, marks);
+fn places(html: &str, marks: &[usize], values: &[String]) -> Vec<(usize, usize, Place)> {
+    let mut reader = Reader::new(html, marks, values);
     let callback = |event: CallbackEvent<'_>, span: Span<usize>| -> Option<()> {
         reader.event(event, span);
         None
@@ -123,6 +156,7 @@ fn places(html: &str, marks: &[usize]) -> Vec<(usize, usize, Place)> {
 struct Reader<'a> {
     html: &'a str,
     marks: &'a [usize],
+    values: &'a [String],
     places: Vec<(usize, usize, Place)>,
     /// The current tag's attribute values: kept once it proves a start tag (an end tag's
     /// attributes are dropped by HTML, so a value there is refused).
@@ -136,13 +170,18 @@ struct Reader<'a> {
     tag: Vec<u8>,
     tag_start: usize,
     attribute: Vec<u8>,
+    /// Whether the current tag says `http-equiv="refresh"`, and where in `pending` the values
+    /// of its `content` are: a `<meta>` refresh is a URL the browser follows by itself.
+    refresh: bool,
+    content: Vec<usize>,
 }
 
 impl<'a> Reader<'a> {
-    fn new(html: &'a str, marks: &'a [usize]) -> Reader<'a> {
+    fn new(html: &'a str, marks: &'a [usize], values: &'a [String]) -> Reader<'a> {
         Reader {
             html,
             marks,
+            values,
             places: Vec::new(),
             pending: Vec::new(),
             raw: None,
@@ -151,6 +190,8 @@ impl<'a> Reader<'a> {
             tag: Vec::new(),
             tag_start: 0,
             attribute: Vec::new(),
+            refresh: false,
+            content: Vec::new(),
         }
     }
 
@@ -168,17 +209,19 @@ impl<'a> Reader<'a> {
                 self.tag_start = span.start;
                 self.attribute.clear();
                 self.pending.clear();
+                self.refresh = false;
+                self.content.clear();
             }
             CallbackEvent::AttributeName { name } => {
                 self.attribute.clear();
                 self.attribute
                     .extend(name.iter().map(u8::to_ascii_lowercase));
             }
-            // The value's span ends at its last character (inclusive).
-            CallbackEvent::AttributeValue { .. } if self.holds(span.start, span.end + 1) => {
-                let place = self.attribute_place(span.start);
-                self.pending.push((span.start, span.end + 1, place));
+            CallbackEvent::AttributeValue { value } if self.attribute == b"http-equiv" => {
+                self.refresh |= value.trim_ascii().eq_ignore_ascii_case(b"refresh");
+                self.value(value, span);
             }
+            CallbackEvent::AttributeValue { value } => self.value(value, span),
             CallbackEvent::CloseStartTag { self_closing } => {
                 self.close_start_tag(self_closing, span.end);
             }
@@ -209,6 +252,92 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// The value `decoded` (references decoded) of the current attribute, at `span`: the
+    /// places of the placeholders it holds, kept until the tag proves a start tag.
+    fn value(&mut self, decoded: &[u8], span: Span<usize>) {
+        // The value's span ends at its last character (inclusive).
+        let (start, end) = (span.start, span.end + 1);
+        if !self.holds(start, end) {
+            return;
+        }
+        if self.attribute == b"content" && self.tag.eq_ignore_ascii_case(b"meta") {
+            self.content.push(self.pending.len());
+        }
+        let place = self.attribute_place(start);
+        match (&place, urls::holds(&self.attribute)) {
+            (Place::Attribute { quoted }, Some(holds)) => {
+                let quoted = *quoted;
+                self.url_places(&String::from_utf8_lossy(decoded), start, end, holds, quoted);
+            }
+            _ => self.pending.push((start, end, place)),
+        }
+    }
+
+    /// The places of the placeholders in a URL attribute's value `decoded`, at `start..end` of
+    /// the HTML: each written as [`urls`] says for where it is in its URL, or all of a URL's
+    /// refused when the URL they make may not hold them.
+    fn url_places(&mut self, decoded: &str, start: usize, end: usize, holds: Holds, quoted: bool) {
+        let raw = &self.marks[self.marks.partition_point(|&m| m < start)..];
+        let raw: Vec<usize> = raw.iter().copied().take_while(|&m| m < end).collect();
+        let found: Vec<(usize, usize, usize)> = decoded
+            .match_indices(START)
+            .filter_map(|(at, _)| literal::placeholder_at(&decoded[at..]).map(|(i, n)| (at, n, i)))
+            .collect();
+        // A reference the template wrote as a placeholder character would pair them wrongly.
+        if found.len() != raw.len() || found.iter().any(|(_, _, i)| *i >= self.values.len()) {
+            self.pending
+                .push((start, end, Place::Refused(stray_reference(&self.tag))));
+            return;
+        }
+        let mut places = vec![None; raw.len()];
+        for (from, to) in urls::split(decoded, holds) {
+            let url = &decoded[from..to];
+            let inside: Vec<usize> = (0..found.len())
+                .filter(|&k| found[k].0 >= from && found[k].0 + found[k].1 <= to)
+                .collect();
+            let (mut read, mut template, mut last) = (String::new(), String::new(), from);
+            for &k in &inside {
+                let (at, len, index) = found[k];
+                let whole = urls::is_whole(url, &decoded[at..at + len]);
+                let written = match (whole, holds) {
+                    (true, Holds::One) => Written::Whole,
+                    (true, _) => Written::WholeInList,
+                    (false, _) => Written::Part,
+                };
+                read.push_str(&decoded[last..at]);
+                template.push_str(&decoded[last..at]);
+                // A whole value is checked as the recipient gave it, before a list's encoding
+                // (which would make `java\tscript:` a relative URL): refused all the same.
+                match written {
+                    Written::WholeInList => read.push_str(&self.values[index]),
+                    _ => written.write(&self.values[index], &mut read),
+                }
+                last = at + len;
+                places[k] = Some(Place::Url { quoted, written });
+            }
+            read.push_str(&decoded[last..to]);
+            template.push_str(&decoded[last..to]);
+            if let Some(why) = urls::refused(&read, &template) {
+                let (tag, attribute) = (name(&self.tag), name(&self.attribute));
+                let place = Place::Refused(format!(
+                    "in the {attribute} attribute of <{tag}>, a URL, where it {why}"
+                ));
+                inside.iter().for_each(|&k| places[k] = Some(place.clone()));
+            }
+        }
+        // A value outside every URL (in a candidate's descriptors) is one component too, so it
+        // can add no candidate.
+        let part = Place::Url {
+            quoted,
+            written: Written::Part,
+        };
+        for (at, place) in raw.into_iter().zip(places) {
+            let len = literal::placeholder_at(&self.html[at..]).map_or(1, |(_, len)| len);
+            let place = place.unwrap_or_else(|| part.clone());
+            self.pending.push((at, at + len, place));
+        }
+    }
+
     /// The place of a value of the current attribute, which starts at `start`.
     fn attribute_place(&self, start: usize) -> Place {
         let tag = name(&self.tag);
@@ -226,6 +355,9 @@ impl<'a> Reader<'a> {
             (_, handler) if handler.starts_with(b"on") => {
                 Place::Refused(format!("in the event handler {} of <{tag}>", name(handler)))
             }
+            (_, b"http-equiv") => Place::Refused(format!(
+                "in the http-equiv attribute of <{tag}>, which decides what its content does"
+            )),
             _ => {
                 let before = start
                     .checked_sub(1)
@@ -240,6 +372,17 @@ impl<'a> Reader<'a> {
     /// The start tag read since its `<` ends at `end`: its values are kept, and the element it
     /// opens may change how what follows is read.
     fn close_start_tag(&mut self, self_closing: bool, end: usize) {
+        if self.refresh {
+            for &at in &self.content {
+                if let Some(entry) = self.pending.get_mut(at) {
+                    entry.2 = Place::Refused(
+                        "in the content of <meta http-equiv=\"refresh\">, a URL a browser \
+                         follows by itself"
+                            .to_owned(),
+                    );
+                }
+            }
+        }
         self.places.append(&mut self.pending);
         if self.holds(self.tag_start, end) {
             self.places.push((
@@ -330,6 +473,16 @@ impl<'a> Reader<'a> {
             _ => Place::Text,
         }
     }
+}
+
+/// Why a URL attribute of `tag` holding a character reference to a placeholder character is
+/// refused: its placeholders cannot be told from the template's own characters.
+fn stray_reference(tag: &[u8]) -> String {
+    format!(
+        "in an attribute of <{}> that writes U+10000 or U+10001 (reserved for isomail's \
+         placeholders) as a character reference",
+        name(tag)
+    )
 }
 
 /// An element or attribute name as the error message shows it.

@@ -20,6 +20,7 @@ mod html;
 mod literal;
 mod markdown;
 mod mjml;
+mod urls;
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -204,6 +205,7 @@ impl Guest for BuiltinRenderer {
         }
         context.insert("email".to_owned(), Value::from(recipient.email));
         let context = Value::from(context);
+        let column_of = |value: &str| column_holding(&context, value);
 
         let render = |name: &str| {
             let variables = prepared
@@ -226,13 +228,15 @@ impl Guest for BuiltinRenderer {
                 let (source, values) = literal::recording(|| render(MARKDOWN));
                 let source = source?;
                 let text = markdown::text(&source, &values).map_err(|e| refused(MARKDOWN, e))?;
-                let html = markdown::html(&source, &values).map_err(|e| refused(MARKDOWN, e))?;
+                let html = markdown::html(&source, &values, &column_of)
+                    .map_err(|e| refused(MARKDOWN, e))?;
                 (text, Some(html))
             }
             Format::Mjml => {
                 let text = render(TEXT)?;
                 let (source, values) = literal::recording(|| render(MJML));
-                let html = mjml::html(&source?, &values).map_err(|e| refused(MJML, e))?;
+                let html =
+                    mjml::html(&source?, &values, &column_of).map_err(|e| refused(MJML, e))?;
                 (text, Some(html))
             }
         };
@@ -263,6 +267,15 @@ fn add_markup(
         return Err(RenderError::Syntax(format!("{}, {place}", label(name))));
     }
     add(env, name, source)
+}
+
+/// The name of a column (or `email`) of the recipient `context` whose value is exactly `value`:
+/// looked up only when a refusal names a value, so rendering pays nothing for it.
+fn column_holding(context: &Value, value: &str) -> Option<String> {
+    context.try_iter().ok()?.find_map(|key| {
+        let column = context.get_item(&key).ok()?;
+        (column.as_str() == Some(value)).then(|| key.to_string())
+    })
 }
 
 /// A Markdown or MJML body the built-in renderer will not make into HTML.

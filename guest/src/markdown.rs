@@ -7,18 +7,11 @@
 //! one component); every other value goes into the finished HTML,
 //! escaped for where it landed (see [`crate::html`]).
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd};
 
-use crate::html::{self, ordinal};
+use crate::html::{self, ColumnOf, named, ordinal};
 use crate::literal;
-
-/// What a value in part of a URL keeps as it is: RFC 3986's unreserved characters.
-const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
+use crate::urls::{self, Written};
 
 /// The text part: the Markdown source with each value as it is.
 pub fn text(source: &str, values: &[String]) -> Result<String, String> {
@@ -26,7 +19,7 @@ pub fn text(source: &str, values: &[String]) -> Result<String, String> {
 }
 
 /// The HTML part: CommonMark over the source, then the values, each escaped for its place.
-pub fn html(source: &str, values: &[String]) -> Result<String, String> {
+pub fn html(source: &str, values: &[String], column_of: ColumnOf<'_>) -> Result<String, String> {
     let mut reached = vec![false; values.len()];
     let mut events = Vec::new();
     // How many images the parser is inside: HTML keeps only the text of an image's description,
@@ -41,7 +34,7 @@ pub fn html(source: &str, values: &[String]) -> Result<String, String> {
                 id,
             }) => Event::Start(Tag::Link {
                 link_type,
-                dest_url: destination(&dest_url, values, &mut reached, images == 0)?,
+                dest_url: destination(&dest_url, values, column_of, &mut reached, images == 0)?,
                 title,
                 id,
             }),
@@ -51,7 +44,8 @@ pub fn html(source: &str, values: &[String]) -> Result<String, String> {
                 title,
                 id,
             }) => {
-                let dest_url = destination(&dest_url, values, &mut reached, images == 0)?;
+                let dest_url =
+                    destination(&dest_url, values, column_of, &mut reached, images == 0)?;
                 images += 1;
                 Event::Start(Tag::Image {
                     link_type,
@@ -69,7 +63,7 @@ pub fn html(source: &str, values: &[String]) -> Result<String, String> {
     }
     let mut out = String::with_capacity(source.len() * 3 / 2);
     pulldown_cmark::html::push_html(&mut out, events.into_iter());
-    let filled = html::fill(&out, values, &mut reached)?;
+    let filled = html::fill(&out, values, column_of, &mut reached)?;
     match literal::first_lost(&literal::printed(source, values.len()), &reached) {
         None => Ok(filled),
         Some(index) => Err(format!(
@@ -82,24 +76,38 @@ pub fn html(source: &str, values: &[String]) -> Result<String, String> {
 
 /// A link's or image's destination with its values, which the HTML writer then escapes as a URL.
 /// A value that is the whole destination is a whole URL; a value in part of one is a single URL
-/// component, percent-encoded, so it can add no path segment, parameter or fragment. `counts`:
-/// whether the destination reaches the HTML (it does not inside an image's description).
+/// component, percent-encoded, so it can add no path segment, parameter or fragment. Either way
+/// the URL must be one a value may go in (see [`crate::urls`]). `counts`: whether the destination
+/// reaches the HTML (it does not inside an image's description).
 fn destination(
     url: &str,
     values: &[String],
+    column_of: ColumnOf<'_>,
     reached: &mut [bool],
     counts: bool,
 ) -> Result<CowStr<'static>, String> {
-    let whole = literal::placeholder_at(url).is_some_and(|(_, len)| len == url.len());
+    let Some(first) = url.find(literal::START) else {
+        return Ok(CowStr::from(url.to_owned()));
+    };
+    let (index, len) = literal::placeholder_at(&url[first..]).unwrap_or((0, 0));
+    let written = match urls::is_whole(url, &url[first..first + len]) {
+        true => Written::Whole,
+        false => Written::Part,
+    };
     let filled = literal::fill(url, values, |index, value, out| {
-        if whole {
-            out.push_str(value);
-        } else {
-            out.extend(utf8_percent_encode(value, COMPONENT));
-        }
+        written.write(value, out);
         if let Some(seen) = reached.get_mut(index).filter(|_| counts) {
             *seen = true;
         }
     })?;
+    let template = literal::fill(url, values, |_, _, _| {})?;
+    if let Some(why) = urls::refused(&filled, &template) {
+        let which = values
+            .get(index)
+            .map_or_else(|| ordinal(index), |value| named(index, value, column_of));
+        return Err(format!(
+            "the value printed {which} lands in a link's destination, a URL, where it {why}"
+        ));
+    }
     Ok(CowStr::from(filled))
 }

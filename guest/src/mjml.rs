@@ -4,10 +4,12 @@
 //! mrml sees placeholders, never values, so no value can add an MJML or HTML tag. A value that
 //! MJML turns into CSS (a width, a colour, `mj-style`) or drops is refused, naming it.
 
-use crate::html::{self, ordinal};
+use crate::html::{self, ColumnOf, ordinal};
 use crate::literal;
 
-pub fn html(source: &str, values: &[String]) -> Result<String, String> {
+/// The HTML of the rendered MJML `source`, its placeholders given `values`; a refusal names the
+/// value's column as `column_of` tells.
+pub fn html(source: &str, values: &[String], column_of: ColumnOf<'_>) -> Result<String, String> {
     let parsed = mrml::parse(source).map_err(|err| format!("not valid MJML: {err}"))?;
     // mrml links Google Fonts for MJML's default families (Ubuntu, Open Sans, …), so every open
     // would tell a third party the reader's address. Only a font the template declares itself
@@ -21,7 +23,7 @@ pub fn html(source: &str, values: &[String]) -> Result<String, String> {
         .render(&options)
         .map_err(|err| format!("MJML cannot render it: {err}"))?;
     let mut reached = vec![false; values.len()];
-    let filled = html::fill(&rendered, values, &mut reached)?;
+    let filled = html::fill(&rendered, values, column_of, &mut reached)?;
     match literal::first_lost(&literal::printed(source, values.len()), &reached) {
         None => Ok(filled),
         Some(index) => Err(format!(

@@ -616,3 +616,63 @@ fn a_memory_limit_below_the_interpreters_start_is_named_as_the_limit() {
     assert!(!err.contains("is not a valid component"), "{err}");
     assert!(Sandbox::load(source(), Limits::default(), 1).is_ok());
 }
+
+/// Issue 21 §8: a Python output too large for the host to copy out of the component (over
+/// twice `output_bytes`, at its 64 MiB ceiling) is named as a breach of the output limit, with
+/// the limit's value, not as wasmtime's "fuel allocated for hostcalls has been exhausted".
+/// Controls: the same renderer under the limit renders, and one over it that can still be
+/// copied is the output limit as before.
+#[test]
+#[cfg_attr(
+    isomail_missing = "componentize-py",
+    ignore = "needs componentize-py: run tests/run.sh"
+)]
+fn a_python_output_too_large_to_copy_names_the_output_limit() {
+    let path = warm("hostile");
+    let bytes = std::fs::read(&path).expect("read the component");
+    let source = Source::File {
+        path: &path,
+        bytes: &bytes,
+    };
+    // Room for a 140 MiB string twice (Python's and its UTF-8 copy), and time to write it.
+    let limits = Limits {
+        output_bytes: Limits::MAX_OUTPUT_BYTES,
+        memory_bytes: 1 << 30,
+        fuel: Limits::MAX_FUEL,
+        wall_ms: Limits::MAX_WALL_MS,
+        ..Limits::default()
+    };
+    let sandbox = Sandbox::load(source, limits, 1).expect("load the Python renderer");
+    let templates = sandbox::Templates {
+        subject: "big".into(),
+        text: "unused\n".into(),
+        html: None,
+        format: sandbox::Format::Plain,
+    };
+    let render = |size: usize| {
+        let recipient = sandbox::Recipient {
+            email: "big@list.test".into(),
+            fields: vec![("size".into(), size.to_string())],
+        };
+        sandbox.render(&templates, &recipient)
+    };
+    let failure = render(140 << 20).expect_err("140 MiB is over the 64 MiB limit");
+    assert!(
+        matches!(failure, RenderFailure::OutputTooLarge { .. }),
+        "{failure:?}"
+    );
+    let shown = failure.to_string();
+    assert!(
+        shown.starts_with(
+            "renderer exceeded its output size limit (sandbox.output_bytes) of 67108864 bytes"
+        ),
+        "{shown}"
+    );
+    assert!(!shown.contains("hostcall"), "{shown}");
+    // Controls: under the limit the same renderer's text arrives whole; over it but small
+    // enough to copy, the host measures it and names the same limit.
+    let under = render(60 << 20).expect("60 MiB is under the limit");
+    assert_eq!(under.text.len(), 60 << 20);
+    let over = render(100 << 20).expect_err("100 MiB is over the limit");
+    assert_eq!(over, RenderFailure::Limit(sandbox::Limit::Output));
+}

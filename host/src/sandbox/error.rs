@@ -8,8 +8,8 @@ use wasmtime::Trap;
 use super::Cause;
 use super::bindings::{Contract, Format, RenderError};
 use super::inert::{prefix, shown};
-use super::limits::{Limit, LimitsError};
-use super::store::Breach;
+use super::limits::{Limit, Limits, LimitsError};
+use super::store::{Breach, copied_too_much, hostcall_fuel};
 use super::wasi::{Denied, Unlinkable};
 
 /// Why a renderer could not be loaded (the crate's `Error` gives the exit codes). `name` is the
@@ -84,6 +84,13 @@ pub enum RenderFailure {
     /// The renderer's error message was larger than `output_bytes`: the limit covers what a
     /// renderer says when it refuses as much as what it renders. Only a prefix is kept.
     ErrorTooLong { bytes: usize, prefix: String },
+    /// The renderer handed the host more than `copied_over` bytes in one go (its result, or
+    /// one import's arguments), which wasmtime stops copying before the host can measure it:
+    /// only an output far over `output_bytes` gets there.
+    OutputTooLarge {
+        output_bytes: usize,
+        copied_over: usize,
+    },
     /// The renderer's contract cannot carry these templates (a 0.1.0 renderer, a Markdown or
     /// MJML campaign).
     Unsupported(String),
@@ -124,6 +131,15 @@ impl std::fmt::Display for RenderFailure {
                 Limit::Output,
                 prefix(kept)
             ),
+            RenderFailure::OutputTooLarge {
+                output_bytes,
+                copied_over,
+            } => write!(
+                f,
+                "renderer exceeded its {} of {output_bytes} bytes: it handed the host more than \
+                 {copied_over} bytes at once, which the host refuses without reading",
+                Limit::Output
+            ),
             // wasmtime's text may quote the component's own names.
             RenderFailure::Host(m) => write!(
                 f,
@@ -141,6 +157,18 @@ impl RenderFailure {
         Self::of_renderer(&err).unwrap_or_else(|| RenderFailure::Trap(format!("{err:#}")))
     }
 
+    /// What a wasmtime error from a message's `render` call stands for: as [`Self::of_call`],
+    /// and an output too large to be copied out names the output limit with its value.
+    pub(super) fn of_render_call(err: wasmtime::Error, limits: &Limits) -> RenderFailure {
+        if copied_too_much(&err) {
+            return RenderFailure::OutputTooLarge {
+                output_bytes: limits.output_bytes,
+                copied_over: hostcall_fuel(limits),
+            };
+        }
+        Self::of_call(err)
+    }
+
     /// What a wasmtime error from making an instance stands for: a limit, a trap or a denied
     /// call in the renderer's start-up code is the renderer's; anything else the host's.
     pub(super) fn of_instantiation(err: wasmtime::Error) -> RenderFailure {
@@ -154,6 +182,9 @@ impl RenderFailure {
         }
         if let Some(denied) = err.downcast_ref::<Denied>() {
             return Some(RenderFailure::Denied(denied.clone()));
+        }
+        if copied_too_much(err) {
+            return Some(RenderFailure::Limit(Limit::Output));
         }
         Some(match err.downcast_ref::<Trap>()? {
             Trap::OutOfFuel => RenderFailure::Limit(Limit::Fuel),
@@ -239,5 +270,51 @@ mod tests {
         }
         let crashed = RenderFailure::of_call(wasmtime::Error::msg("bad \x1b utf-8"));
         assert_eq!(crashed.to_string(), "renderer crashed: bad \\u{1b} utf-8");
+    }
+
+    #[test]
+    fn an_output_too_large_to_copy_names_the_output_limit_and_its_value() {
+        let limits = Limits {
+            output_bytes: 64 << 20,
+            ..Limits::default()
+        };
+        // Worded as wasmtime 48 words it (tests/tests/python.rs meets the real one).
+        let exhausted = || {
+            wasmtime::Error::msg(
+                "too much data is being copied between the host and the guest: fuel allocated \
+                 for hostcalls has been exhausted",
+            )
+        };
+        let failure = RenderFailure::of_render_call(exhausted(), &limits);
+        assert_eq!(
+            failure.to_string(),
+            "renderer exceeded its output size limit (sandbox.output_bytes) of 67108864 bytes: it \
+             handed the host more than 134283264 bytes at once, which the host refuses without \
+             reading"
+        );
+        // The same copy refused while preparing, or starting, is still the output limit.
+        assert_eq!(
+            RenderFailure::of_call(exhausted()),
+            RenderFailure::Limit(Limit::Output)
+        );
+        // Control: another failure to copy (a bad pointer) is the renderer's crash.
+        let other = RenderFailure::of_render_call(
+            wasmtime::Error::msg("string pointer/length out of bounds of memory"),
+            &limits,
+        );
+        assert!(matches!(other, RenderFailure::Trap(_)), "{other:?}");
+    }
+
+    #[test]
+    fn every_output_within_the_limit_can_be_copied_in_either_encoding() {
+        for output_bytes in [1, 1 << 20, 64 << 20, Limits::MAX_OUTPUT_BYTES] {
+            let limits = Limits {
+                output_bytes,
+                ..Limits::default()
+            };
+            // UTF-16 takes at most twice the bytes of UTF-8; a 40 MiB refusal is still read.
+            assert!(hostcall_fuel(&limits) > 2 * output_bytes, "{output_bytes}");
+            assert!(hostcall_fuel(&limits) > 40 << 20, "{output_bytes}");
+        }
     }
 }

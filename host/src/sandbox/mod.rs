@@ -232,7 +232,10 @@ impl Sandbox {
                 let failure = RenderFailure::refused(refused, self.limits.output_bytes);
                 return (Err(failure), phases);
             }
-            Err(e) => return (Err(RenderFailure::of_call(e)), phases),
+            Err(e) => {
+                let failure = RenderFailure::of_render_call(e, &self.limits);
+                return (Err(failure), phases);
+            }
         };
         match check_output(&content, self.limits.output_bytes) {
             Ok(()) => (Ok(content), phases),
@@ -312,7 +315,7 @@ impl Sandbox {
             .map(|r| {
                 renderer
                     .render(&mut store, templates, r)
-                    .map_err(RenderFailure::of_call)?
+                    .map_err(|e| RenderFailure::of_render_call(e, &self.limits))?
                     .map_err(RenderFailure::Renderer)
             })
             .collect()

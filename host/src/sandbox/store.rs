@@ -19,6 +19,34 @@ const EPOCH_TICK: Duration = Duration::from_millis(10);
 const MAX_CORE_INSTANCES_PER_COMPONENT: u32 = 64;
 const MAX_MEMORIES_PER_COMPONENT: u32 = 4;
 const MAX_TABLES_PER_COMPONENT: u32 = 16;
+/// What wasmtime lets a guest hand the host in one call (its result, or one import's arguments)
+/// unless told otherwise; isomail never allows less, so an error message the host cuts to a
+/// prefix (up to this size) is still read and reported with its length.
+const HOSTCALL_FUEL_FLOOR: usize = 128 << 20;
+/// Room above twice the output limit for what a result holds besides its strings.
+const HOSTCALL_FUEL_SLACK: usize = 64 << 10;
+
+/// The bytes a guest may hand the host in one call: more than any output within `output_bytes`
+/// takes in either string encoding a component may use (UTF-16 takes at most twice the bytes of
+/// UTF-8), so running out means the output was over the limit, before the host could measure it.
+pub(super) fn hostcall_fuel(limits: &Limits) -> usize {
+    limits
+        .output_bytes
+        .saturating_mul(2)
+        .max(HOSTCALL_FUEL_FLOOR)
+        .saturating_add(HOSTCALL_FUEL_SLACK)
+}
+
+/// Whether `err` is wasmtime refusing to copy more than [`hostcall_fuel`] bytes out of the
+/// guest in one call. wasmtime's error type for it is private, so its text is what tells; the
+/// test suite's oversized renderers pin it, so a wasmtime that rewords it fails them.
+pub(super) fn copied_too_much(err: &wasmtime::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .to_string()
+            .contains("fuel allocated for hostcalls has been exhausted")
+    })
+}
 
 /// A breach detected by the host while the guest runs, carried out of the guest as a trap.
 #[derive(Debug)]
@@ -73,6 +101,7 @@ pub(super) fn new_store(engine: &Engine, limits: &Limits) -> Store<MessageCtx> {
         },
     );
     store.limiter(|ctx| ctx as &mut dyn wasmtime::ResourceLimiter);
+    store.set_hostcall_fuel(hostcall_fuel(limits));
     if limits.fuel > 0 {
         // A store starts with zero fuel; set_fuel only fails when fuel is not enabled.
         let _ = store.set_fuel(limits.fuel);

@@ -1,4 +1,4 @@
-"""A hostile Python renderer for the isolation tests: two misbehaviours, chosen by the subject.
+"""A hostile Python renderer for the isolation tests: three misbehaviours, chosen by the subject.
 
 - subject `accumulate`: the 2016 bug in Python. A module-level list keeps every recipient this
   instance has seen, and every message prints all of them. In a reused instance message N carries
@@ -9,6 +9,8 @@
   `<probe>: raised <exception>`, after a `me=<address>` line that shows the report carries what
   the renderer does see. A call that traps (componentize-py's `--stub-wasi` stubs) fails the
   message instead, which the test pins too.
+- subject `big`: a text of as many `x` as the recipient's `size` column says, to meet the output
+  limit with more than the host will copy out of the component.
 
 Every module is imported at the top: componentize-py bundles what the module imported when it
 was built, and the sandbox has no file system to import anything from later.
@@ -74,6 +76,9 @@ class WitWorld(wit_world.WitWorld):
         if templates.subject == "accumulate":
             SEEN.append(recipient.email)
             return Content(subject="accumulate", text="\n".join(SEEN) + "\n", html=None)
+        if templates.subject == "big":
+            size = int(dict(recipient.fields)["size"])
+            return Content(subject="big", text="x" * size, html=None)
         name = dict(recipient.fields).get("probe", "")
         probe = PROBES.get(name)
         seen = attempt(lambda: probe(recipient.email)) if probe else "no such probe"
