@@ -166,6 +166,29 @@ fn rates(checks: &Checks, addresses: &[String], only: Option<&str>) {
             "subject: encoded-words",
             subject(fill("=?utf-8?q?r=C3=A9sum=C3=A9?= ", "")),
         ),
+        // The reader's view: what it undoes, as densely as it can be written.
+        ("soft hyphen after every letter", body(fill("a\u{ad}", ""))),
+        ("full-width text (NFKC)", body(fill("\u{ff41}\u{ff20}", ""))),
+        ("decomposed accents (NFKC)", body(fill("e\u{301}", ""))),
+        ("run of `*`", body(fill("*", ""))),
+        ("run of RLO", body(fill("\u{202e}", ""))),
+        ("RLO ab PDF, repeated", body(fill("\u{202e}ab\u{202c}", ""))),
+        (
+            "right-to-left text with marks",
+            body(fill(&format!("\u{200f}שלום עולם, {own} \u{200f}"), "")),
+        ),
+        ("HTML: ordinary", html(fill(&ordinary_html(own), ""))),
+        ("HTML: tag between every letter", html(fill("a<b>", ""))),
+        ("HTML: run of `<`", html(fill("<", ""))),
+        ("HTML: run of `&`", html(fill("&", ""))),
+        ("HTML: `&shy;` after every letter", html(fill("a&shy;", ""))),
+        ("HTML: comments", html(fill("<!--x-->", ""))),
+        ("HTML: one tag, 100,000 attributes", html(many_attributes())),
+        ("HTML: nested dir=rtl", html(fill("<b dir=rtl>a", ""))),
+        (
+            "HTML: hidden spans",
+            html(fill("<span hidden>a</span>", "")),
+        ),
     ];
     println!(
         "scan rate of one 1 MiB message (CPU time, fastest of seven, one thread; ratio = time / ordinary text's, \
@@ -182,7 +205,9 @@ fn rates(checks: &Checks, addresses: &[String], only: Option<&str>) {
             fastest_ordinary = fastest_ordinary.min(time(checks, ordinary));
             fastest = fastest.min(time(checks, content));
         }
-        let size = content.subject.len() + content.text.len();
+        let size = content.subject.len()
+            + content.text.len()
+            + content.html.as_ref().map_or(0, String::len);
         let ratio = fastest.as_secs_f64() / fastest_ordinary.as_secs_f64();
         let verdict = if ratio <= TARGET_RATIO {
             ""
@@ -243,6 +268,36 @@ fn fill_between(head: &str, unit: &str, tail: &str) -> String {
     text.push_str(&unit.repeat((MIB - head.len() - tail.len()) / unit.len()));
     text.push_str(tail);
     text
+}
+
+/// An ordinary newsletter paragraph, with the recipient's own address linked.
+fn ordinary_html(own: &str) -> String {
+    format!(
+        "<p>Dear reader, we have <b>updated</b> our subscriber agreement (see <a href=\"https://x.org/terms\">\
+         section 4.2</a>, &ldquo;Your data&rdquo;). Questions? Write to <a href=\"mailto:{own}\">{own}</a>.</p>\n"
+    )
+}
+
+/// One start tag with as many distinct attributes as fit in 1 MiB (a tokenizer that looks for
+/// duplicates in a list takes quadratic time on it).
+fn many_attributes() -> String {
+    let mut tag = String::from("<b");
+    (0..)
+        .take_while(|i| {
+            tag.push_str(&format!(" a{i}"));
+            tag.len() < MIB - 16
+        })
+        .for_each(drop);
+    tag.push('>');
+    tag
+}
+
+fn html(html: String) -> Content {
+    Content {
+        subject: "Notice".into(),
+        text: "Hello".into(),
+        html: Some(html),
+    }
 }
 
 fn body(text: String) -> Content {

@@ -399,7 +399,7 @@ pub fn render_one(
         Err(host) => return Err(fail(Failure::Host(host))),
     };
     let hash = message::content_hash(&bytes);
-    let findings = checks.message(index, &content);
+    let findings = checks.recipient(index, &content, &wit);
     Ok(Rendered {
         index,
         line,

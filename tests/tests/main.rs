@@ -3,6 +3,7 @@
 
 mod util;
 
+mod bounce_corpus;
 mod bounces;
 mod capabilities;
 mod checks;
@@ -17,6 +18,7 @@ mod formats;
 mod halt_and_crash;
 mod hostile;
 mod input;
+mod international;
 mod isolation;
 mod javascript;
 mod journal;
@@ -24,6 +26,8 @@ mod layout;
 mod messages;
 mod postfix;
 mod python;
+mod reader_view;
 mod relays;
 mod resume;
 mod sender;
+mod urls;

@@ -6,15 +6,17 @@
 //! private values, unrendered template markers, empty parts), and [`Watch`] looks across the
 //! campaign for the 2016 signature (size growing with send order, a prefix that grows from one
 //! message to the next). Reports name recipients by index and masked address, never by value.
-//! The leak scanner is in `scan/`, the campaign-wide watch in `watch.rs`; this file holds what
-//! the rest of isomail uses of them.
+//! The leak scanner is in `scan/`, the campaign-wide watch in `watch.rs`, recipient values in
+//! URLs and script in `urls.rs`; this file holds what the rest of isomail uses of them.
 
 mod scan;
+mod urls;
 mod watch;
 
 use crate::campaign::recipients::mask;
-use crate::sandbox::Content;
+use crate::sandbox::{Content, Recipient};
 pub use scan::{Form, Leak, Scanner};
+pub use urls::{Problem, UrlFinding};
 pub use watch::Watch;
 
 /// Why the checks of a campaign could not be built.
@@ -37,6 +39,9 @@ pub enum Finding {
     Empty {
         part: &'static str,
     },
+    /// A recipient value in the HTML part where a browser would run it, or follow it to a scheme
+    /// it must not (`urls.rs`).
+    Url(UrlFinding),
 }
 
 /// A problem across messages.
@@ -96,11 +101,9 @@ impl<'a> Checks<'a> {
     /// Everything wrong with recipient `index`'s message (1-based).
     pub fn message(&self, index: usize, content: &Content) -> Vec<Finding> {
         let html = content.html.as_deref();
-        let mut bodies = vec![content.text.as_str()];
-        bodies.extend(html);
         let mut findings: Vec<Finding> = self
             .scanner
-            .scan(index, &content.subject, &bodies)
+            .scan_message(index, &content.subject, &content.text, html)
             .into_iter()
             .map(Finding::Leak)
             .collect();
@@ -117,6 +120,23 @@ impl<'a> Checks<'a> {
             if let Some(marker) = MARKERS.iter().find(|m| text.contains(**m)) {
                 findings.push(Finding::Marker { part, marker });
             }
+        }
+        findings
+    }
+
+    /// Everything wrong with the message of `recipient` (recipient `index`, 1-based): the
+    /// checks of [`Checks::message`], and its HTML part read against its own values ([`urls`]),
+    /// which only the recipient's data shows.
+    pub fn recipient(
+        &self,
+        index: usize,
+        content: &Content,
+        recipient: &Recipient,
+    ) -> Vec<Finding> {
+        let mut findings = self.message(index, content);
+        if let Some(html) = content.html.as_deref() {
+            let found = urls::check(html, &recipient.email, &recipient.fields);
+            findings.extend(found.into_iter().map(Finding::Url));
         }
         findings
     }
@@ -147,6 +167,7 @@ impl<'a> Checks<'a> {
                 format!("{part} contains an unrendered template marker `{marker}`")
             }
             Finding::Empty { part } => format!("{part} is empty"),
+            Finding::Url(url) => url.to_string(),
         };
         format!("message for {}: {what}", who(index))
     }

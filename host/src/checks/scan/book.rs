@@ -1,12 +1,57 @@
 //! The list's addresses, lower-cased and found by their rolling hash: one open-addressing
 //! table sized once per campaign, so a look-up costs a probe or two and a compare, whatever
-//! the list's length.
+//! the list's length. Each address is filed in every form it can be written in: as the list
+//! has it, with its domain's other IDNA form (the A-label `xn--bcher-kva.de` of `bücher.de`, and
+//! back), and each of those in the reader's normal form. A form belongs to the exact passes,
+//! to the reader's view, or to both, so that two addresses a reader cannot tell apart (which
+//! then both count as the message's own) do not weaken the exact passes.
 
 use super::fold::fold_address_char;
+use super::reader::reader_form;
+
+/// The passes a form of an address is looked up by: the text as written or decoded, and the
+/// reader's view.
+pub(super) const EXACT: u8 = 1;
+pub(super) const READER: u8 = 2;
+
+/// Every form `address` is filed in, with the passes it belongs to; `None` when that is only
+/// the address itself, for both (as it is for most addresses).
+pub(super) fn forms(address: &str) -> Option<Vec<(String, u8)>> {
+    let mut forms = vec![(address.to_string(), EXACT | READER)];
+    forms.extend(other_idna_form(address).map(|other| (other, EXACT | READER)));
+    for i in 0..forms.len() {
+        let normal = reader_form(&forms[i].0).into_owned();
+        if normal != forms[i].0 {
+            forms[i].1 = EXACT;
+            match forms.iter_mut().find(|(form, _)| *form == normal) {
+                Some(known) => known.1 |= READER,
+                None => forms.push((normal, READER)),
+            }
+        }
+    }
+    (forms.len() > 1 || forms[0].1 != EXACT | READER).then_some(forms)
+}
+
+/// `address` with its domain's A-labels in place of U-labels, or U-labels in place of
+/// A-labels (UTS #46, as browsers and mail clients convert them), if that is another text.
+fn other_idna_form(address: &str) -> Option<String> {
+    let at = address.rfind('@')?;
+    let (local, domain) = (&address[..at], &address[at + 1..]);
+    let other = if !domain.is_ascii() {
+        idna::domain_to_ascii(domain).ok()?
+    } else if domain.to_ascii_lowercase().contains("xn--") {
+        let (unicode, result) = idna::domain_to_unicode(domain);
+        result.ok()?;
+        unicode
+    } else {
+        return None;
+    };
+    (!other.eq_ignore_ascii_case(domain)).then(|| format!("{local}@{other}"))
+}
 
 /// Lower-cased addresses by rolling hash, laid out so that a look-up and its check touch two
 /// places in memory: an open-addressing table of (hash, record offset) with linear probing, and
-/// the records, each recipient (u32), length (u32) and bytes. Addresses with the same hash (equal
+/// the records, each recipient (u32), passes (u8), length (u32) and bytes. Addresses with the same hash (equal
 /// once lower-cased, such as a final and a medial sigma, or a 2^-63 collision) take neighbouring
 /// slots.
 pub(super) struct AddressBook {
@@ -39,9 +84,10 @@ impl AddressBook {
         (0..self.slots.len()).map(move |i| (home + i) & mask)
     }
 
-    pub(super) fn insert(&mut self, h: u64, whose: u32, folded: &str) {
+    pub(super) fn insert(&mut self, h: u64, whose: u32, passes: u8, folded: &str) {
         let offset = self.records.len();
         self.records.extend_from_slice(&whose.to_le_bytes());
+        self.records.push(passes);
         self.records
             .extend_from_slice(&(folded.len() as u32).to_le_bytes());
         self.records.extend_from_slice(folded.as_bytes());
@@ -67,19 +113,25 @@ impl AddressBook {
         self.offsets(h).next().is_some()
     }
 
-    /// (recipient, lower-cased address) of the record at `at`.
-    fn record(&self, at: usize) -> (u32, &[u8]) {
+    /// (recipient, passes, lower-cased address) of the record at `at`.
+    fn record(&self, at: usize) -> (u32, u8, &[u8]) {
         let field = |from: usize, to: usize| &self.records[at + from..at + to];
         let whose = u32::from_le_bytes(field(0, 4).try_into().unwrap_or_default());
-        let len = u32::from_le_bytes(field(4, 8).try_into().unwrap_or_default()) as usize;
-        (whose, field(8, 8 + len))
+        let len = u32::from_le_bytes(field(5, 9).try_into().unwrap_or_default()) as usize;
+        (whose, self.records[at + 4], field(9, 9 + len))
     }
 
-    /// The recipients whose lower-cased address is `written` lower-cased (which hashes to `h`).
-    pub(super) fn with<'a>(&'a self, h: u64, written: &'a str) -> impl Iterator<Item = u32> + 'a {
+    /// The recipients with a form for `pass` whose lower-cased text is `written` lower-cased
+    /// (which hashes to `h`).
+    pub(super) fn with<'a>(
+        &'a self,
+        h: u64,
+        pass: u8,
+        written: &'a str,
+    ) -> impl Iterator<Item = u32> + 'a {
         self.offsets(h).filter_map(move |at| {
-            let (whose, address) = self.record(at);
-            folds_to(written, address).then_some(whose)
+            let (whose, passes, address) = self.record(at);
+            (passes & pass != 0 && folds_to(written, address)).then_some(whose)
         })
     }
 }

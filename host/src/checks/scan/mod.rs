@@ -10,15 +10,28 @@
 //! dashes, spaces and symbols of any script end it. Case is folded by Unicode. A match counts
 //! only if the recipient it belongs to is not the message's own.
 //!
+//! Then each part is scanned once more in the reader's view: what a reader takes from it, so
+//! that no disguise a reader sees through hides a leak. The HTML part is reduced to the text a
+//! client shows (markup gone, inline elements joining their neighbours, as on screen); every
+//! part is put in the reader's normal form (invisible characters dropped, NFKC, ideographic
+//! dots as dots), and lines with bidirectional controls are read in display order as well. The
+//! list's addresses and private values are looked for in the same normal form, and under both
+//! IDNA forms of their domains.
+//!
 //! This file is the scanner; its parts are beside it: `book.rs` (the list's addresses by hash),
-//! `hash.rs` (the rolling hash), `fold.rs` (case folding), `class.rs` (character classes) and
-//! `decode.rs` (the forms a mail client undoes).
+//! `hash.rs` (the rolling hash), `fold.rs` (case folding), `class.rs` (character classes),
+//! `decode.rs` (the forms a mail client undoes), `html.rs` (an HTML part's text) and
+//! `reader.rs` (the reader's normal form and display order).
 
 mod book;
 mod class;
 mod decode;
 mod fold;
 mod hash;
+mod html;
+mod reader;
+#[cfg(test)]
+mod reader_tests;
 #[cfg(test)]
 mod tests;
 
@@ -29,22 +42,36 @@ use std::hash::BuildHasherDefault;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use super::ChecksError;
-use book::AddressBook;
+use book::{AddressBook, EXACT, READER};
 use class::{
     cannot_start_domain, char_before, is_atext, is_domain_char, is_local_char, whole_word,
 };
 use decode::{decode_encoded_words, html_decode, url_decode};
 use fold::{Folded, fold_address, fold_address_char, fold_value};
 use hash::{Rolling, Spread};
+use html::html_text;
+use reader::{display_order, reader_form};
 
 /// Private values shorter than this are not scanned: a two-character value matches everywhere.
 const MIN_PRIVATE_LEN: usize = 4;
 
-/// A private value's field and every recipient (1-based, ascending) who has it.
+/// A private value's field and every recipient (1-based, ascending) who has it, as the exact
+/// passes find it and as the reader's view does (where values a reader cannot tell apart meet).
 #[derive(Debug, Clone)]
 struct Owner {
     field: u16,
     owners: Vec<u32>,
+    /// `None`: the same recipients as `owners`.
+    reader: Option<Vec<u32>>,
+}
+
+impl Owner {
+    fn of(&self, form: Form) -> &[u32] {
+        match (form, &self.reader) {
+            (Form::ReaderView, Some(reader)) => reader,
+            _ => &self.owners,
+        }
+    }
 }
 
 /// The way a leaked value was written in the message.
@@ -55,6 +82,9 @@ pub enum Form {
     UrlEncoded,
     HtmlEntity,
     EncodedWord,
+    /// Found only in the reader's view: past markup, invisible characters, look-alike or
+    /// compatibility characters, display order or the other IDNA form of a domain.
+    ReaderView,
 }
 
 impl std::fmt::Display for Form {
@@ -65,6 +95,9 @@ impl std::fmt::Display for Form {
             Form::UrlEncoded => "URL-encoded",
             Form::HtmlEntity => "as HTML character references",
             Form::EncodedWord => "in an RFC 2047 encoded-word",
+            Form::ReaderView => {
+                "as a reader sees it: past markup, invisible or look-alike characters, or display order"
+            }
         })
     }
 }
@@ -108,9 +141,16 @@ impl Scanner {
         addresses: &[String],
         private: &[(String, Vec<(String, u32)>)],
     ) -> Result<Scanner, ChecksError> {
+        // Most addresses have one form for every pass; the others are filed under each of theirs.
+        let special: Vec<(usize, Vec<(String, u8)>)> = addresses
+            .iter()
+            .enumerate()
+            .filter_map(|(i, address)| Some((i, book::forms(address)?)))
+            .collect();
+        let extra: usize = special.iter().map(|(_, forms)| forms.len() - 1).sum();
         let mut scanner = Scanner {
             hash: Rolling::new(),
-            addresses: AddressBook::with_capacity(addresses.len()),
+            addresses: AddressBook::with_capacity(addresses.len() + extra),
             domains: HashSet::default(),
             max_local: 0,
             max_domain: 0,
@@ -119,8 +159,17 @@ impl Scanner {
             private_fields: Vec::new(),
         };
         let mut folded = String::new();
+        let mut special = special.into_iter().peekable();
         for (i, address) in addresses.iter().enumerate() {
-            scanner.add_address(i as u32 + 1, address, &mut folded);
+            let whose = i as u32 + 1;
+            match special.next_if(|(at, _)| *at == i) {
+                Some((_, forms)) => {
+                    for (form, passes) in forms {
+                        scanner.add_address(whose, &form, passes, &mut folded);
+                    }
+                }
+                None => scanner.add_address(whose, address, EXACT | READER, &mut folded),
+            }
         }
         let patterns = scanner.add_private(private);
         if !patterns.is_empty() {
@@ -139,7 +188,7 @@ impl Scanner {
 
     /// Files recipient `whose`'s address: its hash in the book, its domain's among the domains,
     /// its lengths in the bounds of the walk. `folded` is scratch space.
-    fn add_address(&mut self, whose: u32, address: &str, folded: &mut String) {
+    fn add_address(&mut self, whose: u32, address: &str, passes: u8, folded: &mut String) {
         let at = address.rfind('@').unwrap_or(0);
         let (mut h, mut local, mut domain) = (0, 0, 0);
         for c in address[at..].chars().rev() {
@@ -158,48 +207,120 @@ impl Scanner {
         self.max_local = self.max_local.max(local);
         self.max_domain = self.max_domain.max(domain.saturating_sub(1));
         fold_address(address, folded);
-        self.addresses.insert(h, whose, folded);
+        self.addresses.insert(h, whose, passes, folded);
     }
 
     /// Files each private field's values (trimmed, case-folded, long enough to scan) with their
-    /// owners; the values, in the order of `owners`, are the automaton's patterns.
+    /// owners, as written and in the reader's normal form; the values, in the order of
+    /// `owners`, are the automaton's patterns.
     fn add_private(&mut self, private: &[(String, Vec<(String, u32)>)]) -> Vec<String> {
         let mut patterns: Vec<String> = Vec::new();
         for (field_no, (field, values)) in private.iter().enumerate() {
             self.private_fields.push(field.clone());
-            let mut by_value: HashMap<String, Vec<u32>> = HashMap::new();
+            // (exact owners, reader's-view owners) of each folded value.
+            let mut by_value: HashMap<String, (Vec<u32>, Vec<u32>)> = HashMap::new();
             for (value, owner) in values {
-                let value = fold_value(value.trim());
-                if value.chars().count() >= MIN_PRIVATE_LEN {
-                    by_value.entry(value).or_default().push(*owner);
+                let value = value.trim();
+                let exact = fold_value(value);
+                let normal = fold_value(&reader_form(value));
+                if exact.chars().count() >= MIN_PRIVATE_LEN {
+                    by_value.entry(exact.clone()).or_default().0.push(*owner);
+                }
+                if normal.chars().count() >= MIN_PRIVATE_LEN {
+                    by_value.entry(normal).or_default().1.push(*owner);
                 }
             }
             let mut by_value: Vec<_> = by_value.into_iter().collect();
             by_value.sort();
-            for (value, mut owners_of_value) in by_value {
-                owners_of_value.sort_unstable();
+            for (value, (mut owners, mut reader)) in by_value {
+                owners.sort_unstable();
+                reader.sort_unstable();
                 patterns.push(value);
                 self.owners.push(Owner {
                     field: field_no as u16,
-                    owners: owners_of_value,
+                    reader: (reader != owners).then_some(reader),
+                    owners,
                 });
             }
         }
         patterns
     }
 
-    /// Everything in a message (its `subject` and `bodies`) that belongs to a recipient other
-    /// than `own` (1-based index).
+    /// Everything in a message (its `subject`, text part and HTML part) that belongs to a
+    /// recipient other than `own` (1-based index).
+    pub fn scan_message(
+        &self,
+        own: usize,
+        subject: &str,
+        text: &str,
+        html: Option<&str>,
+    ) -> Vec<Leak> {
+        let mut parts = vec![(text, false)];
+        parts.extend(html.map(|html| (html, true)));
+        self.scan_parts(own, subject, &parts, true)
+    }
+
+    /// [`Scanner::scan_message`] for a message whose `bodies` are all plain text.
     pub fn scan(&self, own: usize, subject: &str, bodies: &[&str]) -> Vec<Leak> {
+        let parts: Vec<(&str, bool)> = bodies.iter().map(|body| (*body, false)).collect();
+        self.scan_parts(own, subject, &parts, true)
+    }
+
+    /// `parts` are (text, whether it is HTML); the reader's view is left out only by the tests
+    /// that show it is what finds a disguise.
+    fn scan_parts(
+        &self,
+        own: usize,
+        subject: &str,
+        parts: &[(&str, bool)],
+        reader: bool,
+    ) -> Vec<Leak> {
         let mut found = Found::default();
-        for text in std::iter::once(subject).chain(bodies.iter().copied()) {
+        for text in std::iter::once(subject).chain(parts.iter().map(|(text, _)| *text)) {
             self.scan_text(own, text, Form::Plain, &mut found);
         }
         // Mail clients decode encoded-words in headers only, so only the subject is decoded.
-        if let Some(decoded) = decode_encoded_words(subject) {
-            self.scan_text(own, &decoded, Form::EncodedWord, &mut found);
+        let decoded = decode_encoded_words(subject);
+        if let Some(decoded) = &decoded {
+            self.scan_text(own, decoded, Form::EncodedWord, &mut found);
+        }
+        if reader {
+            self.scan_reader(
+                own,
+                decoded.as_deref().unwrap_or(subject),
+                false,
+                &mut found,
+            );
+            for (text, html) in parts {
+                self.scan_reader(own, text, *html, &mut found);
+            }
         }
         found.leaks
+    }
+
+    /// A part in the reader's view: its text (an HTML part's as a client shows it) in the
+    /// reader's normal form, that with URL encoding undone, and in display order, each scanned
+    /// if it is not a text already scanned.
+    fn scan_reader(&self, own: usize, part: &str, html: bool, found: &mut Found) {
+        let text: Cow<str> = if html {
+            Cow::Owned(html_text(part))
+        } else {
+            Cow::Borrowed(part)
+        };
+        let normal = reader_form(&text);
+        // A text part the normal form leaves as it is was scanned, URL-decoded too, already.
+        if html || matches!(normal, Cow::Owned(_)) {
+            self.scan_one(own, &normal, Form::ReaderView, found);
+            if let Cow::Owned(decoded) = url_decode(&normal) {
+                self.scan_one(own, &reader_form(&decoded), Form::ReaderView, found);
+            }
+        }
+        if let Some(shown) = display_order(&text) {
+            let shown = reader_form(&shown);
+            if shown != normal {
+                self.scan_one(own, &shown, Form::ReaderView, found);
+            }
+        }
     }
 
     /// `text` as written, then with URL encoding and HTML references undone.
@@ -235,6 +356,11 @@ impl Scanner {
         if !self.domains.contains(&h) {
             return;
         }
+        let pass = if form == Form::ReaderView {
+            READER
+        } else {
+            EXACT
+        };
         let mut buf = [0; 12];
         // Walk left from the `@`, extending the hash one character at a time: each local part
         // costs one look-up, not a hash over its whole length.
@@ -260,7 +386,7 @@ impl Scanner {
         } = found;
         let written = candidates.iter().rev().find(|(start, h)| {
             whose.clear();
-            whose.extend(self.addresses.with(*h, &text[*start..end]));
+            whose.extend(self.addresses.with(*h, pass, &text[*start..end]));
             !whose.is_empty()
         });
         let Some(&(start, _)) = written else {
@@ -343,7 +469,12 @@ impl Scanner {
         found: &mut Found,
     ) {
         let owner = &self.owners[pattern];
-        if owner.owners.binary_search(&(own as u32)).is_ok() || !whole_word(text, start, end) {
+        let owners = owner.of(form);
+        // An empty list: the value is written this way only in the other kind of pass.
+        if owners.is_empty()
+            || owners.binary_search(&(own as u32)).is_ok()
+            || !whole_word(text, start, end)
+        {
             return;
         }
         if !first_time(&mut found.seen_private, pattern) {
@@ -351,7 +482,7 @@ impl Scanner {
         }
         found.leaks.push(Leak::Private {
             field: self.private_fields[owner.field as usize].clone(),
-            whose: owner.owners.iter().map(|o| *o as usize).collect(),
+            whose: owners.iter().map(|o| *o as usize).collect(),
             form,
         });
     }

@@ -519,6 +519,13 @@ fn adversarial(kind: usize, len: usize) -> (String, String) {
         10 => fill("İ", "@list.test"),
         11 => fill("gold ", ""),
         // Every recipient's address once: one report each, found in a set, not a list.
+        // The reader's view: a dropped character after every letter, compatibility characters
+        // that NFKC folds, marks it composes, and right-to-left overrides in display order.
+        14 => fill("a\u{ad}", "@list.test"),
+        15 => fill("\u{ff41}\u{ff20}", ""),
+        16 => fill("e\u{301}", "@list.test"),
+        17 => fill("\u{202e}a", "@list.test"),
+        18 => fill("\u{202e}ab\u{202c}", ""),
         12 => (1..)
             .map(|i| format!("u{i}@list.test "))
             .scan(0, |total, address| {
@@ -536,7 +543,7 @@ fn adversarial(kind: usize, len: usize) -> (String, String) {
     (subject, body)
 }
 
-const ADVERSARIAL_KINDS: usize = 14;
+const ADVERSARIAL_KINDS: usize = 19;
 
 /// `text` in eight pieces, cut at character boundaries.
 fn eighths(text: &str) -> impl Iterator<Item = &str> {
