@@ -29,8 +29,8 @@
 //!    moved, X.2.1 disabled, X.2.2 full, X.7.x policy; replies 551, 552 and 556 likewise.
 //! 8. Otherwise [`Reason::Unclassified`], which suppresses nobody.
 //!
-//! Only the first [`MAX_TEXT`] bytes of a diagnostic are read (longer ones are foreign input).
-//! Matching is by one [`RegexSet`] compiled once: linear in the text's length.
+//! Only the first `MAX_TEXT` bytes of a diagnostic are read (longer ones are foreign input).
+//! Matching is by one [`regex::RegexSet`] compiled once: linear in the text's length.
 
 use std::sync::LazyLock;
 

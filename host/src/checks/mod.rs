@@ -125,7 +125,7 @@ impl<'a> Checks<'a> {
     }
 
     /// Everything wrong with the message of `recipient` (recipient `index`, 1-based): the
-    /// checks of [`Checks::message`], and its HTML part read against its own values ([`urls`]),
+    /// checks of [`Checks::message`], and its HTML part read against its own values (the `urls` check),
     /// which only the recipient's data shows.
     pub fn recipient(
         &self,
