@@ -116,7 +116,8 @@ def main():
         assert all(started <= e.pop("ts") <= time.time() for e in entries), entries[:3]
         assert by_rcpt["ok1@x.test"] == {
             "rcpt": "ok1@x.test", "mail_from": SENDER, "sha256": sha(message(0)),
-            "message_id": "<m0@isomail.test>", "state": "accepted"}
+            "message_id": "<m0@isomail.test>", "state": "accepted", "mail_options": [],
+            "to": None}
         assert by_rcpt["resetdata1@x.test"]["state"] == "no-reply"
         assert by_rcpt["resetdata1@x.test"]["sha256"] == sha(message(6))
         assert by_rcpt["greylist1@x.test"]["sha256"] == sha(message(101))
