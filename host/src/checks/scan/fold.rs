@@ -79,12 +79,28 @@ impl Folded {
         let mut text = String::with_capacity(original.len());
         let mut origin: Option<Vec<usize>> = None;
         let mut cache = FoldCache::new();
-        for (i, c) in original.char_indices() {
-            if c.is_ascii() {
-                text.push(c.to_ascii_lowercase());
-            } else {
-                cache.fold(c, &mut text);
+        let bytes = original.as_bytes();
+        let mut i = 0;
+        while i < original.len() {
+            // A run of ASCII is lower-cased as one copy, and keeps its length.
+            let run = bytes[i..]
+                .iter()
+                .position(|b| !b.is_ascii())
+                .unwrap_or(bytes.len() - i);
+            if run > 0 {
+                let at = text.len();
+                text.push_str(&original[i..i + run]);
+                text[at..].make_ascii_lowercase();
+                if let Some(origin) = &mut origin {
+                    origin.extend(i..i + run);
+                }
+                i += run;
+                continue;
             }
+            let Some(c) = original[i..].chars().next() else {
+                break;
+            };
+            cache.fold(c, &mut text);
             match &mut origin {
                 Some(origin) => origin.resize(text.len(), i),
                 None if text.len() != i + c.len_utf8() => {
@@ -97,6 +113,7 @@ impl Folded {
                 }
                 None => {}
             }
+            i += c.len_utf8();
         }
         Folded { text, origin }
     }
@@ -118,31 +135,36 @@ impl Folded {
 /// The folds of the non-ASCII characters seen last: a text uses few distinct ones, and each
 /// fold costs several look-ups in the Unicode case tables.
 struct FoldCache {
-    slots: [(char, u8, [u8; 15]); 256],
+    /// (character, how many characters its fold is, the fold).
+    slots: [(char, u8, [char; 4]); 256],
 }
 
 impl FoldCache {
     fn new() -> FoldCache {
         // NUL is ASCII, so it never reaches the cache: an empty slot never matches.
         FoldCache {
-            slots: [('\0', 0, [0; 15]); 256],
+            slots: [('\0', 0, ['\0'; 4]); 256],
         }
     }
 
     fn fold(&mut self, c: char, out: &mut String) {
         let slot = &mut self.slots[c as usize & 0xff];
         if slot.0 == c {
-            // The slot holds the UTF-8 of whole characters, written by `fold_char`.
-            out.push_str(std::str::from_utf8(&slot.2[..usize::from(slot.1)]).unwrap_or_default());
+            out.extend(&slot.2[..usize::from(slot.1)]);
             return;
         }
         let before = out.len();
         fold_char(c, out);
-        let folded = &out.as_bytes()[before..];
-        if folded.len() <= slot.2.len() {
-            slot.2[..folded.len()].copy_from_slice(folded);
-            *slot = (c, folded.len() as u8, slot.2);
+        let mut folded = ['\0'; 4];
+        let mut len = 0;
+        for d in out[before..].chars() {
+            if len == folded.len() {
+                return; // too long to keep: folded again next time
+            }
+            folded[len] = d;
+            len += 1;
         }
+        *slot = (c, len as u8, folded);
     }
 }
 
