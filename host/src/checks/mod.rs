@@ -9,6 +9,7 @@
 //! The leak scanner is in `scan/`, the campaign-wide watch in `watch.rs`, recipient values in
 //! URLs and script in `urls.rs`; this file holds what the rest of isomail uses of them.
 
+mod quiet;
 mod scan;
 mod urls;
 mod watch;

@@ -31,6 +31,8 @@ use html5gum::{Span, State, Tokenizer};
 use percent_encoding::percent_decode_str;
 use url::{ParseError, Url};
 
+use super::quiet::Quiet;
+
 /// The schemes a URL that is a recipient value may have.
 const ALLOWED: [&str; 4] = ["https", "http", "mailto", "tel"];
 
@@ -148,7 +150,7 @@ pub fn check(html: &str, email: &str, fields: &[(String, String)]) -> Vec<UrlFin
         findings: Vec::new(),
     };
     let emitter = CallbackEmitter::new(|event: CallbackEvent<'_>, _: Span<()>| reader.event(event));
-    let mut tokenizer = Tokenizer::new_with_emitter(html, emitter);
+    let mut tokenizer = Tokenizer::new_with_emitter(html, Quiet(emitter));
     while let Some(token) = tokenizer.next() {
         // Reading a `&str` cannot fail.
         let Ok(state) = token;

@@ -11,6 +11,8 @@
 use html5gum::emitters::callback::{CallbackEmitter, CallbackEvent};
 use html5gum::{Span, State, Tokenizer};
 
+use crate::checks::quiet::Quiet;
+
 /// What separates text the reader sees apart.
 const SEPARATOR: char = '\n';
 
@@ -307,7 +309,7 @@ fn pop_for(control: char) -> char {
 pub(super) fn html_text(html: &str) -> String {
     let mut reader = Reader::default();
     let emitter = CallbackEmitter::new(|event: CallbackEvent<'_>, _: Span<()>| reader.event(event));
-    let mut tokenizer = Tokenizer::new_with_emitter(html, emitter);
+    let mut tokenizer = Tokenizer::new_with_emitter(html, Quiet(emitter));
     while let Some(token) = tokenizer.next() {
         // Reading a `&str` cannot fail.
         let Ok(state) = token;
