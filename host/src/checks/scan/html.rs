@@ -28,76 +28,95 @@ const MATCH_DEPTH: usize = 8;
 
 /// Elements a browser lays out as blocks, lines, list items, table parts or replaced boxes
 /// (WHATWG HTML, "Rendering"): what is on either side of one does not join.
-const SEPARATING: [&[u8]; 62] = [
-    b"address",
-    b"article",
-    b"aside",
-    b"audio",
-    b"blockquote",
-    b"body",
-    b"br",
-    b"button",
-    b"canvas",
-    b"caption",
-    b"center",
-    b"col",
-    b"colgroup",
-    b"dd",
-    b"details",
-    b"dialog",
-    b"dir",
-    b"div",
-    b"dl",
-    b"dt",
-    b"embed",
-    b"fieldset",
-    b"figcaption",
-    b"figure",
-    b"footer",
-    b"form",
-    b"h1",
-    b"h2",
-    b"h3",
-    b"h4",
-    b"h5",
-    b"h6",
-    b"head",
-    b"header",
-    b"hgroup",
-    b"hr",
-    b"html",
-    b"iframe",
-    b"img",
-    b"input",
-    b"legend",
-    b"li",
-    b"listing",
-    b"main",
-    b"menu",
-    b"nav",
-    b"object",
-    b"ol",
-    b"p",
-    b"pre",
-    b"section",
-    b"select",
-    b"summary",
-    b"table",
-    b"tbody",
-    b"td",
-    b"textarea",
-    b"tfoot",
-    b"th",
-    b"thead",
-    b"tr",
-    b"ul",
-];
+/// (A `match`, not a search of a list: it runs for every tag.)
+fn separating(name: &[u8]) -> bool {
+    matches!(
+        name,
+        b"address"
+            | b"article"
+            | b"aside"
+            | b"audio"
+            | b"blockquote"
+            | b"body"
+            | b"br"
+            | b"button"
+            | b"canvas"
+            | b"caption"
+            | b"center"
+            | b"col"
+            | b"colgroup"
+            | b"dd"
+            | b"details"
+            | b"dialog"
+            | b"dir"
+            | b"div"
+            | b"dl"
+            | b"dt"
+            | b"embed"
+            | b"fieldset"
+            | b"figcaption"
+            | b"figure"
+            | b"footer"
+            | b"form"
+            | b"h1"
+            | b"h2"
+            | b"h3"
+            | b"h4"
+            | b"h5"
+            | b"h6"
+            | b"head"
+            | b"header"
+            | b"hgroup"
+            | b"hr"
+            | b"html"
+            | b"iframe"
+            | b"img"
+            | b"input"
+            | b"legend"
+            | b"li"
+            | b"listing"
+            | b"main"
+            | b"menu"
+            | b"nav"
+            | b"object"
+            | b"ol"
+            | b"p"
+            | b"pre"
+            | b"section"
+            | b"select"
+            | b"summary"
+            | b"table"
+            | b"tbody"
+            | b"td"
+            | b"textarea"
+            | b"tfoot"
+            | b"th"
+            | b"thead"
+            | b"tr"
+            | b"ul"
+    )
+}
 
 /// Elements with no end tag: nothing is pushed for them.
-const VOID: [&[u8]; 14] = [
-    b"area", b"base", b"br", b"col", b"embed", b"hr", b"img", b"input", b"link", b"meta", b"param",
-    b"source", b"track", b"wbr",
-];
+fn void(name: &[u8]) -> bool {
+    matches!(
+        name,
+        b"area"
+            | b"base"
+            | b"br"
+            | b"col"
+            | b"embed"
+            | b"hr"
+            | b"img"
+            | b"input"
+            | b"link"
+            | b"meta"
+            | b"param"
+            | b"source"
+            | b"track"
+            | b"wbr"
+    )
+}
 
 /// The tokenizer state a browser's tree builder switches to after each element's start tag
 /// (scripting disabled, as in mail: `noscript` is ordinary markup), and whether a reader sees
@@ -177,7 +196,7 @@ impl Reader {
         let direction = direction(&self.tag);
         self.tag.dir = None;
         let name = self.tag.name.as_slice();
-        let (separating, void) = (SEPARATING.contains(&name), VOID.contains(&name));
+        let (separating, void) = (separating(name), void(name));
         let raw = raw_text(name);
         if separating {
             self.separate();
@@ -215,7 +234,7 @@ impl Reader {
                 }
             }
         }
-        if SEPARATING.contains(&name) {
+        if separating(name) {
             self.separate();
         }
     }
