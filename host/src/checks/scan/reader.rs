@@ -209,9 +209,14 @@ pub(super) fn display_order(text: &str) -> Option<String> {
             out.push_str(line);
             continue;
         }
-        let info = unicode_bidi::BidiInfo::new_with_data_source(&classes, line, None);
+        // In UTF-16: the algorithm keeps a class and a level per code unit, and most
+        // characters that change the order (the controls, Hebrew, Arabic) are one unit in
+        // UTF-16 but two or three bytes in UTF-8.
+        let units: Vec<u16> = line.encode_utf16().collect();
+        let info = unicode_bidi::utf16::BidiInfo::new_with_data_source(&classes, &units, None);
         for paragraph in &info.paragraphs {
-            out.push_str(&info.reorder_line(paragraph, paragraph.range.clone()));
+            let shown = info.reorder_line(paragraph, paragraph.range.clone());
+            out.extend(char::decode_utf16(shown.iter().copied()).map(|c| c.unwrap_or('\u{fffd}')));
         }
     }
     Some(out)
