@@ -26,6 +26,18 @@ cd "$(dirname "$0")/.."
 
 ci=false
 if [ -n "${CI:-}" ] && [ "${CI:-}" != false ]; then ci=true; fi
+# Test input that git ignores would pass here and be missing from every clone (the bounce
+# corpus once was: *.eml is ignored as render output). Refuse to run with any.
+if git rev-parse --git-dir >/dev/null 2>&1; then
+  ignored=$(git ls-files --others --ignored --exclude-standard -- tests host guest docs wit \
+    | grep -v '/target/' || true)
+  if [ -n "$ignored" ]; then
+    echo "tests/run.sh: these files are in the source tree but ignored by git, so no clone has them:" >&2
+    echo "$ignored" | sed 's/^/  /' >&2
+    echo "tests/run.sh: un-ignore them in .gitignore (and commit them), or move them out" >&2
+    exit 1
+  fi
+fi
 missing=()   # parts of ISOMAIL_TEST_MISSING (tests/build.rs lists them)
 why=()       # one line each, for the reader
 
