@@ -174,6 +174,7 @@ fn check(path: &Path, jobs: Option<usize>) -> Result<(), Error> {
         &checks,
         jobs,
         SystemTime::now(),
+        render::Signing::Now,
         |outcome| {
             tally.add(outcome, &checks);
             Ok(())
@@ -189,20 +190,28 @@ fn render(path: &Path, out: &Path, jobs: Option<usize>) -> Result<(), Error> {
     let checks = render::checks(&campaign)?;
     let mut tally = Tally::new(campaign.recipients.len());
     let now = SystemTime::now();
-    let summary = render::render_all(&campaign, &sandbox, &checks, jobs, now, |outcome| {
-        // A message a check flagged is not written: a dry run shows what would be sent.
-        if let Ok(message) = &outcome
-            && message.findings.is_empty()
-        {
-            let file = out.join(format!("{:06}.eml", message.index));
-            std::fs::write(&file, &message.bytes).map_err(|source| Error::Output {
-                what: format!("{}: cannot write", file.display()),
-                source,
-            })?;
-        }
-        tally.add(outcome, &checks);
-        Ok(())
-    })?;
+    let summary = render::render_all(
+        &campaign,
+        &sandbox,
+        &checks,
+        jobs,
+        now,
+        render::Signing::Now,
+        |outcome| {
+            // A message a check flagged is not written: a dry run shows what would be sent.
+            if let Ok(message) = &outcome
+                && message.findings.is_empty()
+            {
+                let file = out.join(format!("{:06}.eml", message.index));
+                std::fs::write(&file, &message.bytes).map_err(|source| Error::Output {
+                    what: format!("{}: cannot write", file.display()),
+                    source,
+                })?;
+            }
+            tally.add(outcome, &checks);
+            Ok(())
+        },
+    )?;
     let verb = format!("rendered to {}:", out.display());
     tally.finish(&verb, &campaign, &loaded, started, &summary)
 }
@@ -248,7 +257,13 @@ fn preview(path: &Path, to: Option<&str>, index: Option<usize>) -> Result<(), Er
         .nth(wanted - 1)
         .ok_or(CommandError::ListEndedEarly)??;
     let checks = render::checks(&campaign)?;
-    match render::render_one(&campaign, &sandbox, &checks, SystemTime::now(), recipient) {
+    match render::render_one(
+        &campaign,
+        &sandbox,
+        &checks,
+        (SystemTime::now(), render::Signing::Now),
+        recipient,
+    ) {
         Ok(message) => {
             let mut stdout = std::io::stdout().lock();
             // On a terminal the message is shown, not interpreted: a renderer's escape

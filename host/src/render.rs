@@ -59,8 +59,10 @@ pub struct Rendered {
     pub line: u64,
     pub email: String,
     pub content: Content,
+    /// The message, signed or not as [`Signing`] asked.
     pub bytes: Vec<u8>,
-    /// SHA-256 of `bytes`, hex.
+    /// SHA-256 of the signed message, hex ([`message::dkim::signed_hash`]): what the journal
+    /// records and a send compares.
     pub hash: String,
     /// What the safety checks found; a message with any finding must not be sent.
     pub findings: Vec<Finding>,
@@ -252,6 +254,7 @@ pub fn render_all(
     checks: &Checks,
     jobs: usize,
     date: SystemTime,
+    signing: Signing,
     mut sink: impl FnMut(Outcome) -> Result<(), Error>,
 ) -> Result<Summary, Error> {
     let jobs = jobs.max(1);
@@ -293,7 +296,14 @@ pub fn render_all(
             std::thread::Builder::new()
                 .stack_size(WORKER_STACK)
                 .spawn_scoped(scope, move || {
-                    worker(campaign, sandbox, checks, date, &work_rx, &done_tx)
+                    worker(
+                        campaign,
+                        sandbox,
+                        checks,
+                        (date, signing),
+                        &work_rx,
+                        &done_tx,
+                    )
                 })
                 .map_err(RenderAllError::Thread)?;
         }
@@ -325,7 +335,7 @@ fn worker(
     campaign: &Campaign,
     sandbox: &Sandbox,
     checks: &Checks,
-    date: SystemTime,
+    (date, signing): (SystemTime, Signing),
     work: &Mutex<Receiver<Recipient>>,
     done: &std::sync::mpsc::SyncSender<Result<Outcome, CampaignError>>,
 ) {
@@ -336,7 +346,13 @@ fn worker(
         };
         let Ok(recipient) = next else { return };
         if done
-            .send(Ok(render_one(campaign, sandbox, checks, date, recipient)))
+            .send(Ok(render_one(
+                campaign,
+                sandbox,
+                checks,
+                (date, signing),
+                recipient,
+            )))
             .is_err()
         {
             return;
@@ -344,12 +360,23 @@ fn worker(
     }
 }
 
-/// Renders, builds and checks one message.
+/// Whether a built message is signed now or only hashed as it will be signed (see
+/// [`message::dkim::signed_hash`]): the preflight hashes, the send signs, so each message costs
+/// one signature per key, not two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signing {
+    /// The message's bytes are signed: what `check` measures and `render` writes.
+    Now,
+    /// The message's bytes are left unsigned; its hash is that of the signed message.
+    AtSend,
+}
+
+/// Renders, builds and checks one message; `date` is its Date and signature time.
 pub fn render_one(
     campaign: &Campaign,
     sandbox: &Sandbox,
     checks: &Checks,
-    date: SystemTime,
+    (date, signing): (SystemTime, Signing),
     recipient: Recipient,
 ) -> Outcome {
     let Recipient {
@@ -388,8 +415,8 @@ pub fn render_one(
         message_id: &message_id,
         list_unsubscribe: list_unsubscribe.as_deref(),
     };
-    let bytes = match build_and_sign(campaign, &envelope, &content, date) {
-        Ok(bytes) => bytes,
+    let (bytes, hash) = match build_and_sign(campaign, &envelope, &content, (date, signing)) {
+        Ok(built) => built,
         // Content no message can carry is the renderer's failure; anything else is the host's.
         Err(BuildError::Unfit(unfit)) => {
             return Err(fail(Failure::Renderer(RenderFailure::Invalid(
@@ -398,7 +425,6 @@ pub fn render_one(
         }
         Err(host) => return Err(fail(Failure::Host(host))),
     };
-    let hash = message::content_hash(&bytes);
     let findings = checks.recipient(index, &content, &wit);
     Ok(Rendered {
         index,
@@ -412,20 +438,23 @@ pub fn render_one(
     })
 }
 
-/// The message's bytes, signed here with the journaled Date as the signature time: the signed
-/// bytes are the ones checked, hashed, journaled and sent, identical at preflight and at send
-/// time.
+/// The message's bytes, signed with the journaled Date as the signature time if `signing` says
+/// now, and the hash of the signed message either way: the bytes a send signs and transmits are
+/// the ones the preflight checked and hashed (DKIM signing is deterministic).
 fn build_and_sign(
     campaign: &Campaign,
     envelope: &Envelope<'_>,
     content: &Content,
-    date: SystemTime,
-) -> Result<Vec<u8>, BuildError> {
+    (date, signing): (SystemTime, Signing),
+) -> Result<(Vec<u8>, String), BuildError> {
     let bytes = message::build(envelope, content)?;
-    if campaign.dkim.is_empty() {
-        return Ok(bytes);
+    let hash =
+        message::dkim::signed_hash(&bytes, &campaign.dkim, date).map_err(BuildError::Sign)?;
+    if signing == Signing::AtSend || campaign.dkim.is_empty() {
+        return Ok((bytes, hash));
     }
-    message::dkim::sign(&bytes, &campaign.dkim, date).map_err(BuildError::Sign)
+    let signed = message::dkim::sign(&bytes, &campaign.dkim, date).map_err(BuildError::Sign)?;
+    Ok((signed, hash))
 }
 
 #[cfg(test)]

@@ -473,6 +473,150 @@ fn the_same_message_and_time_sign_to_the_same_bytes() {
     }
 }
 
+#[test]
+#[cfg_attr(
+    isomail_missing = "openssl",
+    ignore = "needs openssl: run tests/run.sh"
+)]
+fn the_preflight_hash_names_the_signed_message_without_signing_it() {
+    // The preflight journals signed_hash and only the send signs: a message hashes as before
+    // exactly when it would sign to the same bytes.
+    let keys = Keys::new();
+    let hash = |message: &[u8], signers: &[Signer], time| {
+        dkim::signed_hash(message, signers, time).expect("hash")
+    };
+    let first = hash(&notice(), &keys.signers(), date());
+    assert_eq!(first, hash(&notice(), &keys.signers(), date()));
+    // Without signers it is the plain content hash an unsigned campaign always journaled.
+    assert_eq!(
+        hash(&notice(), &[], date()),
+        isomail::message::content_hash(&notice())
+    );
+    // Controls: whatever changes the signed bytes changes the hash. One byte of the body, one
+    // of a signed field, the signature time, a selector, a key (same names, another key).
+    let other_key = ed25519(keys.dir.path(), "other.pem");
+    let changed: Vec<(&str, String)> = vec![
+        (
+            "a body byte",
+            hash(
+                &replace_once(&notice(), "Dear", "Fear"),
+                &keys.signers(),
+                date(),
+            ),
+        ),
+        (
+            "a To byte",
+            hash(
+                &replace_once(&notice(), "To: ann", "To: anm"),
+                &keys.signers(),
+                date(),
+            ),
+        ),
+        (
+            "t=",
+            hash(&notice(), &keys.signers(), date() + Duration::from_secs(1)),
+        ),
+        (
+            "a selector",
+            hash(
+                &notice(),
+                &[Signer::from_pem_file(&keys.ed, "example.org", "ed2027").expect("key")],
+                date(),
+            ),
+        ),
+        (
+            "a key",
+            hash(
+                &notice(),
+                &[
+                    Signer::from_pem_file(&keys.rsa, "example.org", "rsa2026").expect("key"),
+                    Signer::from_pem_file(&other_key, "example.org", "ed2026").expect("key"),
+                ],
+                date(),
+            ),
+        ),
+    ];
+    for (what, other) in &changed {
+        assert_ne!(other, &first, "changing {what} left the hash as it was");
+    }
+}
+
+/// A signed campaign of three whose stage 1 (two) went out; then `change` alters it and the
+/// journal is made to claim the changed campaign was the one preflighted, and the rest is sent.
+fn signed_send_after(change: impl FnOnce(&Path)) -> (crate::util::Run, crate::util::CampaignDir) {
+    let keys = Keys::new();
+    let emails: Vec<String> = (1..=3).map(|i| format!("r{i}@list.test")).collect();
+    let campaign = signed_campaign(&keys, &emails, "");
+    let path = campaign.path();
+    crate::util::isomail_path(&["send"], &path).assert_exit_code(0);
+    change(campaign.dir.path());
+    let changed = isomail::campaign::Campaign::load(&path).expect("load");
+    let journal = isomail::journal::Journal::open_existing(&isomail::journal::Journal::path_for(
+        &path, false,
+    ))
+    .expect("journal");
+    journal
+        .set_fingerprint(&isomail::send::journal_fingerprint(&changed, false).expect("fingerprint"))
+        .expect("tamper");
+    drop(journal);
+    let out = crate::util::isomail_path(&["send", "--yes"], &path);
+    // The keys' directory must outlive the send.
+    drop(keys);
+    (out, campaign)
+}
+
+fn outbox(campaign: &crate::util::CampaignDir) -> Vec<Vec<u8>> {
+    std::fs::read_dir(campaign.dir.path().join("outbox/new"))
+        .expect("outbox")
+        .map(|e| std::fs::read(e.expect("entry").path()).expect("read"))
+        .collect()
+}
+
+#[test]
+#[cfg_attr(
+    isomail_missing = "openssl",
+    ignore = "needs openssl: run tests/run.sh"
+)]
+fn a_signed_message_that_is_not_the_one_the_preflight_hashed_halts_unsent() {
+    let body = |dir: &Path, from: &str, to: &str| {
+        let file = dir.join("templates/body.html");
+        let html = std::fs::read_to_string(&file).expect("html");
+        std::fs::write(&file, html.replacen(from, to, 1)).expect("edit");
+    };
+    let selector = |dir: &Path| {
+        let file = dir.join("campaign.toml");
+        let toml = std::fs::read_to_string(&file).expect("toml");
+        std::fs::write(&file, toml.replace("\"ed2026\"", "\"ed2027\"")).expect("edit");
+    };
+    // One byte of a signed body, and a signing parameter: each makes a different signed message,
+    // so the send halts before it goes out. (A selector also changes the campaign's fingerprint
+    // and with it the Message-ID; that the hash covers the parameters themselves is
+    // the_preflight_hash_names_the_signed_message_without_signing_it's to show.)
+    for (what, run) in [
+        (
+            "a body byte",
+            signed_send_after(|d| body(d, "Hello", "Hallo")),
+        ),
+        ("a selector", signed_send_after(selector)),
+    ] {
+        let (out, campaign) = run;
+        crate::util::assert_halted(&out, "differs from the one checked in preflight");
+        assert_eq!(
+            outbox(&campaign).len(),
+            2,
+            "{what}: only stage 1's messages"
+        );
+    }
+    // Control: the same steps changing nothing send the third, signed once by each key.
+    let (out, campaign) = signed_send_after(|_| {});
+    out.assert_exit_code(0);
+    let sent = outbox(&campaign);
+    assert_eq!(sent.len(), 3);
+    for message in &sent {
+        assert_eq!(signature_headers(message).len(), 2);
+    }
+}
+
 /// Random messages: folded and repeated fields, tabs and runs of spaces, whitespace-only and
 /// empty lines, 8-bit bytes, a body with or without a final CRLF.
 fn random_message(rng: &mut u64) -> Vec<u8> {

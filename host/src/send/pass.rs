@@ -94,7 +94,8 @@ fn produce(
 fn render_again(ctx: &Ctx<'_>, recipient: Recipient, journaled: usize, hash: &str) -> Option<Job> {
     let m = &ctx.making;
     let index = recipient.index;
-    let message = match render::render_one(m.campaign, m.sandbox, m.checks, m.date, recipient) {
+    let timing = (m.date, render::Signing::AtSend);
+    let message = match render::render_one(m.campaign, m.sandbox, m.checks, timing, recipient) {
         Ok(message) => message,
         Err(failed) => {
             let why = format!("{failed} at send time");

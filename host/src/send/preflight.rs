@@ -8,7 +8,7 @@ use super::error::SendError;
 use crate::Error;
 use crate::journal::{Journal, Listed, PreflightRow, SuppressedRow};
 use crate::message;
-use crate::render;
+use crate::render::{self, Signing};
 use crate::reporter::{Event, Reporter};
 
 /// Problems listed one by one; the rest are counted.
@@ -41,30 +41,39 @@ pub(super) fn run(
     let mut rows = Vec::with_capacity(campaign.recipients.len());
     let mut problems: Vec<String> = Vec::new();
     let mut problem_count = 0;
-    let summary = render::render_all(campaign, sandbox, checks, jobs, date, |outcome| {
-        match outcome {
-            Ok(m) if m.findings.is_empty() => rows.push(PreflightRow {
-                message_id: message::message_id(&campaign.fingerprint, m.index, &campaign.from),
-                index: m.index,
-                email: m.email,
-                hash: m.hash,
-                data: digest(m.index),
-            }),
-            Ok(m) => {
-                problem_count += 1;
-                if problems.len() < SHOWN {
-                    problems.extend(m.findings.iter().map(|f| checks.describe(m.index, f)));
+    // Hashed as signed, not signed: the send signs each message once, when it goes out.
+    let summary = render::render_all(
+        campaign,
+        sandbox,
+        checks,
+        jobs,
+        date,
+        Signing::AtSend,
+        |outcome| {
+            match outcome {
+                Ok(m) if m.findings.is_empty() => rows.push(PreflightRow {
+                    message_id: message::message_id(&campaign.fingerprint, m.index, &campaign.from),
+                    index: m.index,
+                    email: m.email,
+                    hash: m.hash,
+                    data: digest(m.index),
+                }),
+                Ok(m) => {
+                    problem_count += 1;
+                    if problems.len() < SHOWN {
+                        problems.extend(m.findings.iter().map(|f| checks.describe(m.index, f)));
+                    }
+                }
+                Err(failed) => {
+                    problem_count += 1;
+                    if problems.len() < SHOWN {
+                        problems.push(failed.to_string());
+                    }
                 }
             }
-            Err(failed) => {
-                problem_count += 1;
-                if problems.len() < SHOWN {
-                    problems.push(failed.to_string());
-                }
-            }
-        }
-        Ok(())
-    })?;
+            Ok(())
+        },
+    )?;
     let findings = &summary.findings;
     problems.sort();
     let campaign_wide = findings.iter().map(|f| format!("campaign: {f}"));

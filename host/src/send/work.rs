@@ -55,6 +55,7 @@ pub(super) struct PassResult {
 pub(super) struct Job {
     pub index: usize,
     pub email: String,
+    /// The message as the preflight hashed it, not yet signed: the worker that sends it signs it.
     pub bytes: Vec<u8>,
     /// The stage whose seed copies go out with this message (its first).
     pub seed_stage: Option<usize>,

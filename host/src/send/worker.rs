@@ -113,6 +113,32 @@ impl<'a> Workers<'a> {
         }
     }
 
+    /// Gives `job` its one signature per key, over the bytes whose signed form the preflight
+    /// hashed and at the journaled Date, so it is that signed message. Signed here, each worker
+    /// on its own thread, rather than by the one thread that renders. On failure the campaign
+    /// halts and `false` stops this worker: the message was never journaled `sending`, so it
+    /// stays pending.
+    fn sign(&self, job: &mut Job) -> bool {
+        let signers = &self.ctx.campaign().dkim;
+        if signers.is_empty() {
+            return true;
+        }
+        match crate::message::dkim::sign(&job.bytes, signers, self.ctx.making.date) {
+            Ok(signed) => {
+                job.bytes = signed;
+                true
+            }
+            Err(e) => {
+                let why = format!(
+                    "the message for recipient #{} could not be signed at send time: {e}",
+                    job.index
+                );
+                self.ctx.halt.halt(HaltReason::SendTimeFinding(why));
+                false
+            }
+        }
+    }
+
     fn defer(&self, index: usize) {
         if let Ok(mut d) = self.deferred.lock() {
             d.insert(index);
@@ -131,7 +157,10 @@ impl<'a> Workers<'a> {
     }
 
     /// Sends one message and journals its outcome; `false` if the journal failed.
-    async fn deliver(&self, job: Job) -> bool {
+    async fn deliver(&self, mut job: Job) -> bool {
+        if !self.sign(&mut job) {
+            return false;
+        }
         if let Some(stage) = job.seed_stage {
             self.send_seeds(stage, &job).await;
         }

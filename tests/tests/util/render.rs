@@ -56,6 +56,7 @@ pub fn render_and_check(
         &checks,
         jobs,
         SystemTime::UNIX_EPOCH,
+        render::Signing::Now,
         |outcome| {
             match outcome {
                 Ok(r) => ok.push(r),

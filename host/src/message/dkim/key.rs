@@ -5,18 +5,18 @@
 use std::fmt;
 use std::path::Path;
 
+use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use pkcs8::der::asn1::BitStringRef;
 use pkcs8::der::{Encode, asn1::ObjectIdentifier};
-use ring::signature::{Ed25519KeyPair, KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
 use rustls_pki_types::PrivateKeyDer;
 use rustls_pki_types::pem::PemObject;
 
 use super::SignError;
 
-/// RSA moduli isomail signs with: receivers ignore shorter keys (RFC 8301), and ring signs with
-/// nothing longer.
+/// RSA moduli isomail signs with: receivers ignore shorter keys (RFC 8301), and verifiers are
+/// not required to accept longer ones (RFC 6376 §3.3.3).
 const RSA_MIN_BITS: usize = 2048;
 const RSA_MAX_BITS: usize = 4096;
 
@@ -190,16 +190,21 @@ impl Key {
         )
     }
 
+    /// The public key as its DNS record's `p=` holds it (before base64).
+    pub(super) fn public(&self) -> &[u8] {
+        &self.public
+    }
+
     /// Signs the data a DKIM signature covers: `data` is hashed here (SHA-256) as `a=` says.
     pub(super) fn sign(&self, data: &[u8]) -> Result<Vec<u8>, SignError> {
         match &self.pair {
             Pair::Rsa(pair) => {
-                // ring uses the random source only to blind the private-key operation; PKCS#1
-                // v1.5 padding has no randomness, so the signature is the same every time.
-                let mut signature = vec![0; pair.public().modulus_len()];
+                // PKCS#1 v1.5 padding has no randomness, so the signature is the same every time
+                // (aws-lc-rs ignores the random source; it keeps ring's signature for it).
+                let mut signature = vec![0; pair.public_modulus_len()];
                 pair.sign(
                     &RSA_PKCS1_SHA256,
-                    &ring::rand::SystemRandom::new(),
+                    &aws_lc_rs::rand::SystemRandom::new(),
                     data,
                     &mut signature,
                 )
@@ -207,7 +212,7 @@ impl Key {
                 Ok(signature)
             }
             Pair::Ed25519(pair) => {
-                let digest = ring::digest::digest(&ring::digest::SHA256, data);
+                let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data);
                 Ok(pair.sign(digest.as_ref()).as_ref().to_vec())
             }
         }
@@ -222,7 +227,7 @@ fn from_pkcs8(der: &[u8]) -> Result<Key, KeyError> {
         check_rsa_bits(info.private_key.as_bytes())?;
         rsa_key(RsaKeyPair::from_pkcs8(der))
     } else if oid == OID_ED25519 {
-        // openssl writes PKCS#8 v1, without the public key, which ring's checked parser refuses;
+        // openssl writes PKCS#8 v1, without the public key, which the checked parser refuses;
         // the public key is then derived from the seed.
         let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
             .map_err(|e| KeyError::Rejected(e.to_string()))?;
@@ -243,7 +248,7 @@ fn from_pkcs8(der: &[u8]) -> Result<Key, KeyError> {
     }
 }
 
-/// The size check comes before ring's, which would refuse a short key without saying its size.
+/// The size check comes before the crypto library's, which would refuse a short key without saying its size.
 fn check_rsa_bits(pkcs1_der: &[u8]) -> Result<(), KeyError> {
     let key = pkcs1::RsaPrivateKeyRef::try_from(pkcs1_der)
         .map_err(|e| KeyError::NotPem(format!("not an RSA private key: {e}")))?;
@@ -259,13 +264,13 @@ fn check_rsa_bits(pkcs1_der: &[u8]) -> Result<(), KeyError> {
     }
 }
 
-fn rsa_key(parsed: Result<RsaKeyPair, ring::error::KeyRejected>) -> Result<Key, KeyError> {
+fn rsa_key(parsed: Result<RsaKeyPair, aws_lc_rs::error::KeyRejected>) -> Result<Key, KeyError> {
     let pair = parsed.map_err(|e| KeyError::Rejected(e.to_string()))?;
-    // DNS records carry the SubjectPublicKeyInfo (what `openssl pkey -pubout` writes); ring
+    // DNS records carry the SubjectPublicKeyInfo (what `openssl pkey -pubout` writes); the
     // gives the bare RSAPublicKey inside it.
     let spki = pkcs8::spki::SubjectPublicKeyInfoRef {
         algorithm: pkcs1::ALGORITHM_ID,
-        subject_public_key: BitStringRef::from_bytes(pair.public().as_ref())
+        subject_public_key: BitStringRef::from_bytes(pair.public_key().as_ref())
             .map_err(|e| KeyError::Rejected(e.to_string()))?,
     };
     let public = spki

@@ -11,8 +11,10 @@ use std::time::SystemTime;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use sha2::{Digest, Sha256};
 
 use super::headers::Folded;
+use crate::digest::hex;
 use canon::{Field, Parsed, canonical_signed_headers, relaxed_body, relaxed_header};
 
 mod canon;
@@ -150,19 +152,67 @@ pub fn sign(message: &[u8], signers: &[Signer], time: SystemTime) -> Result<Vec<
     if signers.is_empty() {
         return Ok(message.to_vec());
     }
+    let mut out = Vec::with_capacity(message.len() + signers.len() * 800);
+    for unsigned in unsigned(message, signers, time)? {
+        let signature = unsigned.signer.key.sign(&unsigned.data)?;
+        let mut header = unsigned.header;
+        header.base64(&BASE64.encode(signature));
+        out.extend_from_slice(&header.into_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(message);
+    Ok(out)
+}
+
+/// The SHA-256 (hex) of everything [`sign`] makes its output from: the message, then per signer
+/// its DKIM-Signature header with an empty `b=` (algorithm, domain, selector, `t=`, the signed
+/// fields and the body hash) and its public key. RSA PKCS#1 v1.5 and Ed25519 signatures are
+/// functions of these, so two messages with the same hash sign to the same bytes: the preflight
+/// hashes, and only the send signs, once. Without signers it is the message's own hash, as
+/// [`super::content_hash`]. Fails exactly where [`sign`] would before its key operation.
+pub fn signed_hash(
+    message: &[u8],
+    signers: &[Signer],
+    time: SystemTime,
+) -> Result<String, SignError> {
+    if signers.is_empty() {
+        return Ok(super::content_hash(message));
+    }
+    let mut hash = Sha256::new();
+    hash.update(message);
+    for unsigned in unsigned(message, signers, time)? {
+        hash.update(b"\0");
+        hash.update(unsigned.header.text());
+        hash.update(b"\0");
+        hash.update(unsigned.signer.key.public());
+    }
+    Ok(hex(&hash.finalize()))
+}
+
+/// One signature up to its key operation: the header with an empty `b=`, and what the key signs.
+struct Unsigned<'a> {
+    signer: &'a Signer,
+    header: Folded,
+    data: Vec<u8>,
+}
+
+fn unsigned<'a>(
+    message: &[u8],
+    signers: &'a [Signer],
+    time: SystemTime,
+) -> Result<Vec<Unsigned<'a>>, SignError> {
     let timestamp = time
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_err(|_| SignError::BeforeEpoch)?
         .as_secs();
     let parsed = Parsed::new(message)?;
-    let body_hash = BASE64.encode(ring::digest::digest(
-        &ring::digest::SHA256,
+    let body_hash = BASE64.encode(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
         &relaxed_body(parsed.body),
     ));
     let names = signed_names(&parsed.fields)?;
     let signed = canonical_signed_headers(&parsed.fields, &names);
-
-    let mut out = Vec::with_capacity(message.len() + signers.len() * 800);
+    let mut out = Vec::with_capacity(signers.len());
     for signer in signers {
         let mut header = Folded::new(SIGNATURE_HEADER);
         header.word(&format!("v=1; a={};", signer.algorithm().tag()));
@@ -188,13 +238,12 @@ pub fn sign(message: &[u8], signers: &[Signer], time: SystemTime) -> Result<Vec<
         let value = &header.text()[SIGNATURE_HEADER.len()..];
         relaxed_header(b"DKIM-Signature", value, &mut data);
         data.truncate(data.len() - 2);
-        let signature = signer.key.sign(&data)?;
-
-        header.base64(&BASE64.encode(signature));
-        out.extend_from_slice(&header.into_bytes());
-        out.extend_from_slice(b"\r\n");
+        out.push(Unsigned {
+            signer,
+            header,
+            data,
+        });
     }
-    out.extend_from_slice(message);
     Ok(out)
 }
 
