@@ -2,8 +2,8 @@
 # What two DKIM signatures (RSA-2048 and Ed25519) cost a whole `send`, measured in one run.
 #
 # The same list goes to postfix's smtp-sink on 127.0.0.1 twice per round: unsigned, then signed
-# (both in the preflight and at send time, as every send does), rounds alternating so a busy
-# machine slows both alike. Prints each run's msg/s and the median ratio signed/unsigned.
+# (each message once, at send time; the preflight hashes what would be signed), rounds
+# alternating so a busy machine slows both alike. Prints each run's msg/s and the median ratio signed/unsigned.
 # Needs postfix's smtp-sink (tests/smtp/postfix.sh installs postfix) and openssl.
 #   bash tests/smtp/bench-dkim-send.sh [RECIPIENTS] [ROUNDS]   (defaults 3000, 3)
 set -euo pipefail
