@@ -1,6 +1,7 @@
 //! The preflight: before the first message of a campaign goes out, every message is rendered
 //! and checked, and each one's hash is journaled. Any failure or finding: nothing is sent.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use super::Making;
@@ -13,6 +14,48 @@ use crate::reporter::{Event, Reporter};
 
 /// Problems listed one by one; the rest are counted.
 const SHOWN: usize = 20;
+
+/// What the preflight keeps of the outcomes: a journal row per clean message, and the problems,
+/// counted, the first [`SHOWN`] described.
+#[derive(Default)]
+struct Kept {
+    rows: Vec<PreflightRow>,
+    problems: Vec<String>,
+    count: usize,
+}
+
+impl Kept {
+    fn add(&mut self, outcome: render::Outcome, making: &Making<'_>, data: &HashMap<usize, &str>) {
+        let campaign = making.campaign;
+        match outcome {
+            Ok(m) if m.findings.is_empty() => self.rows.push(PreflightRow {
+                message_id: message::message_id(&campaign.fingerprint, m.index, &campaign.from),
+                index: m.index,
+                email: m.email,
+                hash: m.hash,
+                data: data
+                    .get(&m.index)
+                    .map_or_else(String::new, |d| (*d).to_owned()),
+            }),
+            Ok(m) => {
+                self.count += 1;
+                if self.problems.len() < SHOWN {
+                    let described = m
+                        .findings
+                        .iter()
+                        .map(|f| making.checks.describe(m.index, f));
+                    self.problems.extend(described);
+                }
+            }
+            Err(failed) => {
+                self.count += 1;
+                if self.problems.len() < SHOWN {
+                    self.problems.push(failed.to_string());
+                }
+            }
+        }
+    }
+}
 
 /// Renders and checks every message, and journals each hash against the people of `listed`
 /// (the list as it is now, [`Journal::apply_list`]); exit 3 on any problem, and then the
@@ -32,15 +75,8 @@ pub(super) fn run(
         date,
     } = *making;
     let started = Instant::now();
-    let data: std::collections::HashMap<usize, &str> =
-        listed.iter().map(|l| (l.index, l.data.as_str())).collect();
-    let digest = |index: usize| {
-        data.get(&index)
-            .map_or_else(String::new, |d| (*d).to_owned())
-    };
-    let mut rows = Vec::with_capacity(campaign.recipients.len());
-    let mut problems: Vec<String> = Vec::new();
-    let mut problem_count = 0;
+    let data: HashMap<usize, &str> = listed.iter().map(|l| (l.index, l.data.as_str())).collect();
+    let mut kept = Kept::default();
     // Hashed as signed, not signed: the send signs each message once, when it goes out.
     let summary = render::render_all(
         campaign,
@@ -50,30 +86,15 @@ pub(super) fn run(
         date,
         Signing::AtSend,
         |outcome| {
-            match outcome {
-                Ok(m) if m.findings.is_empty() => rows.push(PreflightRow {
-                    message_id: message::message_id(&campaign.fingerprint, m.index, &campaign.from),
-                    index: m.index,
-                    email: m.email,
-                    hash: m.hash,
-                    data: digest(m.index),
-                }),
-                Ok(m) => {
-                    problem_count += 1;
-                    if problems.len() < SHOWN {
-                        problems.extend(m.findings.iter().map(|f| checks.describe(m.index, f)));
-                    }
-                }
-                Err(failed) => {
-                    problem_count += 1;
-                    if problems.len() < SHOWN {
-                        problems.push(failed.to_string());
-                    }
-                }
-            }
+            kept.add(outcome, making, &data);
             Ok(())
         },
     )?;
+    let Kept {
+        rows,
+        mut problems,
+        count: problem_count,
+    } = kept;
     let findings = &summary.findings;
     problems.sort();
     let campaign_wide = findings.iter().map(|f| format!("campaign: {f}"));
