@@ -479,13 +479,15 @@ fn build_and_sign(
     (date, signing): (SystemTime, Signing),
 ) -> Result<(Vec<u8>, String), BuildError> {
     let bytes = message::build(envelope, content)?;
-    let hash =
-        message::dkim::signed_hash(&bytes, &campaign.dkim, date).map_err(BuildError::Sign)?;
+    // One preparation (parse, canonical fields, body hash) serves the hash and the signature.
+    let prepared =
+        message::dkim::prepare(&bytes, &campaign.dkim, date).map_err(BuildError::Sign)?;
+    let hash = prepared.hash();
     if signing == Signing::AtSend || campaign.dkim.is_empty() {
+        drop(prepared);
         return Ok((bytes, hash));
     }
-    let signed = message::dkim::sign(&bytes, &campaign.dkim, date).map_err(BuildError::Sign)?;
-    Ok((signed, hash))
+    Ok((prepared.sign().map_err(BuildError::Sign)?, hash))
 }
 
 #[cfg(test)]

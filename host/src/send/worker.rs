@@ -156,7 +156,8 @@ impl<'a> Workers<'a> {
         })
     }
 
-    /// Sends one message and journals its outcome; `false` if the journal failed.
+    /// Signs one message, sends it and journals its outcome; `false` if it could not be signed
+    /// or the journal failed.
     async fn deliver(&self, mut job: Job) -> bool {
         if !self.sign(&mut job) {
             return false;

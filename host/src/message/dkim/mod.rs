@@ -149,44 +149,77 @@ fn check_dns_name(what: &str, name: &str) -> Result<(), KeyError> {
 /// first. `time` is the `t=` (the message's Date, so the same message signs to the same bytes).
 /// With no signers the message comes back unchanged.
 pub fn sign(message: &[u8], signers: &[Signer], time: SystemTime) -> Result<Vec<u8>, SignError> {
-    if signers.is_empty() {
-        return Ok(message.to_vec());
-    }
-    let mut out = Vec::with_capacity(message.len() + signers.len() * 800);
-    for unsigned in unsigned(message, signers, time)? {
-        let signature = unsigned.signer.key.sign(&unsigned.data)?;
-        let mut header = unsigned.header;
-        header.base64(&BASE64.encode(signature));
-        out.extend_from_slice(&header.into_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(message);
-    Ok(out)
+    prepare(message, signers, time)?.sign()
 }
 
-/// The SHA-256 (hex) of everything [`sign`] makes its output from: the message, then per signer
-/// its DKIM-Signature header with an empty `b=` (algorithm, domain, selector, `t=`, the signed
-/// fields and the body hash) and its public key. RSA PKCS#1 v1.5 and Ed25519 signatures are
-/// functions of these, so two messages with the same hash sign to the same bytes: the preflight
-/// hashes, and only the send signs, once. Without signers it is the message's own hash, as
-/// [`super::content_hash`]. Fails exactly where [`sign`] would before its key operation.
+/// The hash of the message [`sign`] would return: [`Prepared::hash`].
 pub fn signed_hash(
     message: &[u8],
     signers: &[Signer],
     time: SystemTime,
 ) -> Result<String, SignError> {
-    if signers.is_empty() {
-        return Ok(super::content_hash(message));
+    Ok(prepare(message, signers, time)?.hash())
+}
+
+/// `message`'s signatures up to their key operations: what names the signed message by its
+/// hash, and what signs it. Fails exactly where [`sign`] would before a key operation.
+pub fn prepare<'a>(
+    message: &'a [u8],
+    signers: &'a [Signer],
+    time: SystemTime,
+) -> Result<Prepared<'a>, SignError> {
+    let signatures = if signers.is_empty() {
+        Vec::new()
+    } else {
+        unsigned(message, signers, time)?
+    };
+    Ok(Prepared {
+        message,
+        signatures,
+    })
+}
+
+/// A message and its signatures before their key operations ([`prepare`]).
+pub struct Prepared<'a> {
+    message: &'a [u8],
+    signatures: Vec<Unsigned<'a>>,
+}
+
+impl Prepared<'_> {
+    /// The SHA-256 (hex) of everything [`Prepared::sign`] makes its output from: the message,
+    /// then per signer its DKIM-Signature header with an empty `b=` (algorithm, domain,
+    /// selector, `t=`, the signed fields and the body hash) and its public key. RSA PKCS#1 v1.5
+    /// and Ed25519 signatures are functions of these, so two messages with the same hash sign to
+    /// the same bytes: the preflight hashes, and only the send signs, once. Without signers it is
+    /// the message's own hash, as [`super::content_hash`].
+    pub fn hash(&self) -> String {
+        if self.signatures.is_empty() {
+            return super::content_hash(self.message);
+        }
+        let mut hash = Sha256::new();
+        hash.update(self.message);
+        for unsigned in &self.signatures {
+            hash.update(b"\0");
+            hash.update(unsigned.header.text());
+            hash.update(b"\0");
+            hash.update(unsigned.signer.key.public());
+        }
+        hex(&hash.finalize())
     }
-    let mut hash = Sha256::new();
-    hash.update(message);
-    for unsigned in unsigned(message, signers, time)? {
-        hash.update(b"\0");
-        hash.update(unsigned.header.text());
-        hash.update(b"\0");
-        hash.update(unsigned.signer.key.public());
+
+    /// The message with its DKIM-Signature headers, the first signer's first (see [`sign`]).
+    pub fn sign(self) -> Result<Vec<u8>, SignError> {
+        let mut out = Vec::with_capacity(self.message.len() + self.signatures.len() * 800);
+        for unsigned in self.signatures {
+            let signature = unsigned.signer.key.sign(&unsigned.data)?;
+            let mut header = unsigned.header;
+            header.base64(&BASE64.encode(signature));
+            out.extend_from_slice(&header.into_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(self.message);
+        Ok(out)
     }
-    Ok(hex(&hash.finalize()))
 }
 
 /// One signature up to its key operation: the header with an empty `b=`, and what the key signs.
