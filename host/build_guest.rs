@@ -145,7 +145,8 @@ fn ensure_target_installed(target: GuestTarget) {
         ));
     }
     println!(
-        "cargo:warning=the Rust standard library for {triple} was not installed: added it with `rustup target add {triple}` (toolchain {toolchain})"
+        "cargo:warning=the Rust standard library for {triple} was not installed: added it with \
+         `rustup target add {triple}` (toolchain {toolchain})"
     );
 }
 

@@ -315,7 +315,11 @@ fn forged_reports_without_a_valid_token_bounce_complain_and_suppress_nobody() {
         // Shown masked: a forged report's claim is not repeated in full.
         let shown = isomail_path(&["status"], &path);
         let shown = stdout(&shown);
-        assert!(shown.contains(&format!("unverified reports (no valid VERP token: nobody bounced, complained or suppressed): {reports}")), "{shown}");
+        let line = format!(
+            "unverified reports (no valid VERP token: nobody bounced, complained or suppressed): \
+             {reports}"
+        );
+        assert!(shown.contains(&line), "{shown}");
         assert!(!shown.contains("ana.silva@"), "{shown}");
     }
 }
@@ -474,7 +478,8 @@ fn refusals_about_the_sender_at_send_time_pull_the_reputation_brake_and_unknown_
         ];
         emails.extend((1..=8).map(|i| format!("ok{i}@isomail.test")));
         let delivery = format!(
-            "smtp = \"smtp://127.0.0.1:{}\"\ntls = \"none\"\nstages = [5, \"all\"]\nmax_failure_rate = 1.0\nconcurrency = 2\n",
+            "smtp = \"smtp://127.0.0.1:{}\"\ntls = \"none\"\nstages = [5, \"all\"]\n\
+             max_failure_rate = 1.0\nconcurrency = 2\n",
             server.port
         );
         let mut campaign = crate::util::campaign_with(&emails, &delivery);

@@ -253,7 +253,8 @@ fn kill_9_at_random_moments_never_duplicates_or_forgets() {
         .collect();
     let ambiguous_arrived = ambiguous.iter().filter(|a| times.contains_key(**a)).count();
     eprintln!(
-        "crash tally: {kills} kills, {} stored, {duplicates} duplicates, {} ambiguous ({ambiguous_arrived} of them arrived)",
+        "crash tally: {kills} kills, {} stored, {duplicates} duplicates, {} ambiguous \
+         ({ambiguous_arrived} of them arrived)",
         stored.len(),
         ambiguous.len()
     );
